@@ -1,0 +1,14 @@
+"""The autograd-free framework: forward/backward op pairs and stateful layers."""
+from .conv import col2im, conv2d_backward, conv2d_forward, conv_output_size, im2col
+from .functional import (
+    IGNORE_INDEX, concat_backward, concat_forward, dropout_backward, dropout_forward,
+    interp_backward, interp_forward, interp_matrix, log_softmax, relu_backward, relu_forward,
+    shrink_labels, shrink_size, softmax, softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward, sum_backward, sum_forward, zoom_size,
+)
+from .gradcheck import numerical_gradient, rel_error
+from .layers import AvgPool2d, Conv2d, Dropout, Layer, MaxPool2d, ReLU, Sequential
+from .pool import (
+    avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward,
+    pool_output_size,
+)

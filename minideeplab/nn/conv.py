@@ -1,0 +1,154 @@
+"""Convolution as im2col + matrix product, with stride, padding and dilation.
+
+Dilation is only a stride inside im2col: a kernel of size ``k`` with dilation ``d``
+touches ``k + (k - 1) * (d - 1)`` input pixels, so the atrous ("hole") algorithm of
+DeepLab costs one argument. Output size, for each spatial axis::
+
+    H' = 1 + (H + 2 * pad - (dilation * (kh - 1) + 1)) // stride
+
+The input gradient of a convolution is a transposed convolution with the same
+dilation, which here is ``col2im`` applied to ``w.T @ dout``.
+"""
+from __future__ import annotations
+
+from .._validate import float_array, pair
+from ..backend import get_array_module
+
+
+def conv_output_size(size: int, k: int, stride: int, pad: int, dilation: int) -> int:
+    """Output length along one axis (floor rounding, as in Caffe and PyTorch)."""
+    return 1 + (size + 2 * pad - (dilation * (k - 1) + 1)) // stride
+
+
+def im2col(x, kh, kw, stride, padding, dilation, pad_value=0.0):
+    """Gather sliding windows into columns.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) array
+    kh, kw : kernel size
+    stride, padding, dilation : (int, int) pairs, (vertical, horizontal)
+    pad_value : value of the padding (0 for convolution, -inf for max pooling)
+
+    Returns
+    -------
+    col : (N, C, kh, kw, H', W') array; ``col[n, c, i, j, y, x]`` is
+        ``x_padded[n, c, y * sh + i * dh, x * sw + j * dw]``.
+    """
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    Ho = conv_output_size(H, kh, sh, ph, dh)
+    Wo = conv_output_size(W, kw, sw, pw, dw)
+    if ph or pw:
+        x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    col = xp.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype)
+    for i in range(kh):
+        y0 = i * dh
+        for j in range(kw):
+            x0 = j * dw
+            col[:, :, i, j] = x[:, :, y0 : y0 + sh * Ho : sh, x0 : x0 + sw * Wo : sw]
+    return col
+
+
+def col2im(col, H, W, stride, padding, dilation):
+    """Adjoint of :func:`im2col` (without ``pad_value``): sum the columns back.
+
+    Parameters
+    ----------
+    col : (N, C, kh, kw, H', W') array
+    H, W : spatial size of the image that :func:`im2col` read
+
+    Returns
+    -------
+    x : (N, C, H, W) array
+    """
+    xp = get_array_module(col)
+    N, C, kh, kw, Ho, Wo = col.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    # The padded image must hold every window, also when (H + 2p - k) % s != 0.
+    Hp = max(H + 2 * ph, (kh - 1) * dh + sh * (Ho - 1) + 1)
+    Wp = max(W + 2 * pw, (kw - 1) * dw + sw * (Wo - 1) + 1)
+    x = xp.zeros((N, C, Hp, Wp), dtype=col.dtype)
+    for i in range(kh):
+        y0 = i * dh
+        for j in range(kw):
+            x0 = j * dw
+            x[:, :, y0 : y0 + sh * Ho : sh, x0 : x0 + sw * Wo : sw] += col[:, :, i, j]
+    return x[:, :, ph : ph + H, pw : pw + W]
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """2-D convolution (cross-correlation, as in Caffe and PyTorch).
+
+    Parameters
+    ----------
+    x : (N, C, H, W) floating array
+    w : (F, C, kh, kw) array, same dtype as ``x``
+    b : (F,) array or None
+    stride, padding, dilation : int or (int, int)
+
+    Returns
+    -------
+    out : (N, F, H', W') array, ``H' = 1 + (H + 2p - d(kh-1) - 1) // s``
+    cache : what :func:`conv2d_backward` needs
+    """
+    float_array(x, "x", 4)
+    float_array(w, "w", 4)
+    stride = pair(stride, "stride", 1)
+    padding = pair(padding, "padding", 0)
+    dilation = pair(dilation, "dilation", 1)
+    N, C, H, W = x.shape
+    F, Cw, kh, kw = w.shape
+    if Cw != C:
+        raise ValueError(f"w has {Cw} input channels but x has {C} (x: {x.shape}, w: {w.shape})")
+    if w.dtype != x.dtype:
+        raise TypeError(f"w dtype {w.dtype} differs from x dtype {x.dtype}")
+    if b is not None and tuple(b.shape) != (F,):
+        raise ValueError(f"b must have shape ({F},), got {tuple(b.shape)}")
+    Ho = conv_output_size(H, kh, stride[0], padding[0], dilation[0])
+    Wo = conv_output_size(W, kw, stride[1], padding[1], dilation[1])
+    if Ho < 1 or Wo < 1:
+        raise ValueError(
+            f"x of spatial size {H}x{W} is smaller than the dilated kernel "
+            f"({dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}) with padding {padding}"
+        )
+    xp = get_array_module(x)
+    col = im2col(x, kh, kw, stride, padding, dilation)
+    # (F, CKK) @ (N, CKK, P) -> (N, F, P): one BLAS call per image.
+    out = xp.matmul(w.reshape(F, -1), col.reshape(N, C * kh * kw, Ho * Wo))
+    out = out.reshape(N, F, Ho, Wo)
+    if b is not None:
+        out += b.reshape(1, F, 1, 1)
+    cache = (x.shape, w, col, stride, padding, dilation, b is not None)
+    return out, cache
+
+
+def conv2d_backward(dout, cache):
+    """Gradients of :func:`conv2d_forward`.
+
+    Parameters
+    ----------
+    dout : (N, F, H', W') upstream gradient
+    cache : from :func:`conv2d_forward`
+
+    Returns
+    -------
+    dx : (N, C, H, W), dw : (F, C, kh, kw), db : (F,) or None
+    """
+    xp = get_array_module(dout)
+    (N, C, H, W), w, col, stride, padding, dilation, has_bias = cache
+    F, _, kh, kw = w.shape
+    Ho, Wo = col.shape[-2:]
+    if tuple(dout.shape) != (N, F, Ho, Wo):
+        raise ValueError(f"dout must have shape {(N, F, Ho, Wo)}, got {tuple(dout.shape)}")
+    d = dout.reshape(N, F, Ho * Wo)
+    c = col.reshape(N, C * kh * kw, Ho * Wo)
+    dw = xp.zeros((F, C * kh * kw), dtype=w.dtype)
+    for n in range(N):  # one GEMM per image; avoids a transposed copy of col
+        dw += d[n] @ c[n].T
+    dw = dw.reshape(w.shape)
+    db = d.sum(axis=(0, 2)) if has_bias else None
+    dcol = xp.matmul(w.reshape(F, -1).T, d).reshape(N, C, kh, kw, Ho, Wo)
+    dx = col2im(dcol, H, W, stride, padding, dilation)
+    return dx, dw, db

@@ -1,0 +1,240 @@
+"""Element-wise ops, dropout, the pixel-wise loss and bilinear interpolation.
+
+Each op is a pair ``op_forward(...) -> (out, cache)`` / ``op_backward(dout, cache)``.
+Arrays are NCHW. The convolution and pooling pairs live in :mod:`.conv` and :mod:`.pool`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import float_array, is_array
+from ..backend import get_array_module
+
+IGNORE_INDEX = 255
+
+
+# ---------------------------------------------------------------- ReLU
+def relu_forward(x):
+    """``out = max(x, 0)``; any shape."""
+    xp = get_array_module(x)
+    mask = x > 0
+    return xp.where(mask, x, xp.zeros((), dtype=x.dtype)), mask
+
+
+def relu_backward(dout, mask):
+    xp = get_array_module(dout)
+    return xp.where(mask, dout, xp.zeros((), dtype=dout.dtype))
+
+
+# ---------------------------------------------------------------- Dropout
+def dropout_forward(x, p, rng, train=True):
+    """Inverted dropout (Caffe's): zero with probability ``p``, scale the rest by 1/(1-p).
+
+    Parameters
+    ----------
+    x : array, any shape
+    p : drop probability in [0, 1)
+    rng : ``numpy.random.Generator``; the mask is drawn on the host so that NumPy
+        and CuPy runs with the same seed drop the same units.
+    train : in eval mode the op is the identity.
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"p must be in [0, 1), got {p}")
+    if not train or p == 0.0:
+        return x, None
+    xp = get_array_module(x)
+    keep = xp.asarray(rng.random(x.shape) >= p)
+    scale = xp.asarray(1.0 / (1.0 - p), dtype=x.dtype)
+    return x * keep * scale, (keep, scale)
+
+
+def dropout_backward(dout, cache):
+    if cache is None:
+        return dout
+    keep, scale = cache
+    return dout * keep * scale
+
+
+# ---------------------------------------------------------------- Softmax cross-entropy
+def softmax(x, axis=1):
+    """Numerically stable softmax along ``axis``."""
+    xp = get_array_module(x)
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=1):
+    xp = get_array_module(x)
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+
+
+NORMALIZATIONS = ("valid", "batch_size", "full", "none")
+
+
+def softmax_cross_entropy_forward(scores, labels, ignore_index=IGNORE_INDEX, normalization="valid"):
+    """Pixel-wise softmax cross-entropy, Caffe's ``SoftmaxWithLoss``.
+
+    Parameters
+    ----------
+    scores : (N, L, H, W) floating array of class scores (logits)
+    labels : (N, H, W) integer array, values in [0, L) or ``ignore_index``
+    ignore_index : label of pixels that do not count (void), 255 as in DeepLab
+    normalization : Caffe's ``LossParameter.normalization``: ``"valid"`` divides the
+        summed loss by the number of non-ignored pixels (DeepLab's setting),
+        ``"batch_size"`` by N, ``"full"`` by N*H*W, ``"none"`` by 1.
+
+    Returns
+    -------
+    loss : float, ``-sum_i log softmax(scores)_{i, y_i} / norm``
+    cache
+    """
+    float_array(scores, "scores", 4)
+    if not is_array(labels) or labels.ndim != 3:
+        raise ValueError(f"labels must be an (N, H, W) array, got {getattr(labels, 'shape', labels)!r}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must be an integer array, got dtype {labels.dtype}")
+    N, L, H, W = scores.shape
+    if tuple(labels.shape) != (N, H, W):
+        raise ValueError(f"labels must have shape {(N, H, W)} to match scores {scores.shape}, got {labels.shape}")
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    xp = get_array_module(scores)
+    labels = xp.asarray(labels)
+    valid = labels != ignore_index
+    bad = valid & ((labels < 0) | (labels >= L))
+    if bool(bad.any()):
+        found = sorted(set(int(v) for v in xp.unique(labels[bad]).tolist()))
+        raise ValueError(f"labels must be in [0, {L}) or {ignore_index}; found {found}")
+    target = xp.where(valid, labels, 0).astype(np.int64)
+    logp = log_softmax(scores, axis=1)
+    picked = xp.take_along_axis(logp, target[:, None], axis=1)[:, 0]
+    count = int(valid.sum())
+    norm = {"valid": max(count, 1), "batch_size": N, "full": N * H * W, "none": 1}[normalization]
+    loss = float(-(picked * valid).sum()) / norm
+    return loss, (logp, target, valid, norm)
+
+
+def softmax_cross_entropy_backward(cache, dloss=1.0):
+    """Gradient w.r.t. the scores: ``(softmax - onehot) * valid / norm``.
+
+    Returns
+    -------
+    dscores : (N, L, H, W)
+    """
+    xp = get_array_module(cache[0])
+    logp, target, valid, norm = cache
+    d = xp.exp(logp)
+    onehot = xp.take_along_axis(d, target[:, None], axis=1) - 1
+    xp.put_along_axis(d, target[:, None], onehot, axis=1)
+    d *= (valid[:, None] * (dloss / norm)).astype(d.dtype)
+    return d
+
+
+# ---------------------------------------------------------------- Bilinear interpolation
+def interp_matrix(n_in: int, n_out: int, dtype=np.float64, xp=np):
+    """(n_out, n_in) matrix of 1-D linear interpolation with aligned corners.
+
+    Output sample ``i`` sits at input position ``i * (n_in - 1) / (n_out - 1)``
+    (Caffe's INTERP layer, PyTorch's ``align_corners=True``).
+    """
+    A = np.zeros((n_out, n_in), dtype=np.float64)
+    if n_out == 1 or n_in == 1:
+        A[:, 0] = 1.0
+    else:
+        pos = np.arange(n_out) * ((n_in - 1) / (n_out - 1))
+        lo = np.minimum(np.floor(pos).astype(int), n_in - 2)
+        frac = pos - lo
+        A[np.arange(n_out), lo] = 1.0 - frac
+        A[np.arange(n_out), lo + 1] += frac
+    return xp.asarray(A.astype(dtype))
+
+
+def zoom_size(size: int, zoom_factor: int) -> int:
+    """Caffe INTERP output length for ``zoom_factor``: ``size + (size - 1) * (z - 1)``."""
+    return size + (size - 1) * (zoom_factor - 1)
+
+
+def shrink_size(size: int, shrink_factor: int) -> int:
+    """Caffe INTERP output length for ``shrink_factor``: ``(size - 1) // s + 1``."""
+    return (size - 1) // shrink_factor + 1
+
+
+def interp_forward(x, size):
+    """Bilinear resize with aligned corners, both up (zoom) and down (shrink).
+
+    Parameters
+    ----------
+    x : (N, C, H, W) floating array
+    size : (H_out, W_out)
+
+    Returns
+    -------
+    out : (N, C, H_out, W_out), ``out = A_h @ x @ A_w.T``; cache
+    """
+    float_array(x, "x", 4)
+    Ho, Wo = int(size[0]), int(size[1])
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    xp = get_array_module(x)
+    Ah = interp_matrix(x.shape[2], Ho, x.dtype, xp)
+    Aw = interp_matrix(x.shape[3], Wo, x.dtype, xp)
+    out = xp.matmul(xp.matmul(Ah, x), Aw.T)
+    return out, (Ah, Aw)
+
+
+def interp_backward(dout, cache):
+    """Adjoint of :func:`interp_forward`: ``dx = A_h.T @ dout @ A_w``."""
+    xp = get_array_module(dout)
+    Ah, Aw = cache
+    return xp.matmul(xp.matmul(Ah.T, dout), Aw)
+
+
+def shrink_labels(labels, size):
+    """Subsample a label map to ``size`` at the aligned-corner positions (nearest).
+
+    With Caffe's shrink sizes (``(H - 1) // 8 + 1``) and ``(H - 1) % 8 == 0`` the
+    positions are exact pixels, so this equals DeepLab's INTERP of the labels.
+
+    Parameters
+    ----------
+    labels : (..., H, W) integer array
+    size : (h, w)
+    """
+    xp = get_array_module(labels)
+    H, W = labels.shape[-2:]
+    h, w = size
+    ys = np.rint(np.arange(h) * ((H - 1) / max(h - 1, 1))).astype(np.int64)
+    xs = np.rint(np.arange(w) * ((W - 1) / max(w - 1, 1))).astype(np.int64)
+    return labels[..., xp.asarray(ys)[:, None], xp.asarray(xs)[None, :]]
+
+
+# ---------------------------------------------------------------- Sum and concat
+def sum_forward(*xs):
+    """Element-wise sum of same-shaped arrays (the multi-scale score heads)."""
+    if not xs:
+        raise ValueError("sum_forward needs at least one array")
+    shape = xs[0].shape
+    for i, a in enumerate(xs):
+        if a.shape != shape:
+            raise ValueError(f"input {i} has shape {a.shape}, expected {shape}")
+    out = xs[0].copy()
+    for a in xs[1:]:
+        out += a
+    return out, len(xs)
+
+
+def sum_backward(dout, n):
+    return tuple(dout for _ in range(n))
+
+
+def concat_forward(xs, axis=1):
+    """Concatenate along ``axis`` (channels by default)."""
+    xp = get_array_module(*xs)
+    return xp.concatenate(xs, axis=axis), ([a.shape[axis] for a in xs], axis)
+
+
+def concat_backward(dout, cache):
+    xp = get_array_module(dout)
+    sizes, axis = cache
+    return tuple(xp.split(dout, np.cumsum(sizes)[:-1].tolist(), axis=axis))

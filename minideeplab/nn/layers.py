@@ -1,0 +1,183 @@
+"""Stateful layers: each holds its parameters and gradients and wraps one op pair.
+
+A layer has ``params`` and ``grads`` (dicts ``name -> array``), ``forward(x)``,
+``backward(dout) -> dx`` (which *sets* ``grads``), and a ``training`` flag.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from .._validate import pair, positive_int
+from ..backend import xp as backend_xp
+from . import conv, functional as F, pool
+
+
+class Layer:
+    """Base class: no parameters, identity in both directions."""
+
+    kind = "layer"
+
+    def __init__(self, name: str = ""):
+        self.name = name
+        self.params: "OrderedDict[str, object]" = OrderedDict()
+        self.grads: "OrderedDict[str, object]" = OrderedDict()
+        self.training = True
+        self._cache = None
+
+    def forward(self, x):  # pragma: no cover - overridden
+        return x
+
+    def backward(self, dout):  # pragma: no cover - overridden
+        return dout
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def _need_cache(self):
+        if self._cache is None:
+            raise RuntimeError(f"{self.name or type(self).__name__}: backward() called before forward()")
+        cache, self._cache = self._cache, None
+        return cache
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class Conv2d(Layer):
+    """Convolution with stride, padding and dilation; weight ``(out, in, kh, kw)``."""
+
+    kind = "conv"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, bias=True, name="", dtype=np.float32):
+        super().__init__(name)
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1)
+        self.padding = pair(padding, "padding", 0)
+        self.dilation = pair(dilation, "dilation", 1)
+        xp = backend_xp()
+        self.params["weight"] = xp.zeros((out_channels, in_channels) + self.kernel_size, dtype=dtype)
+        if bias:
+            self.params["bias"] = xp.zeros((out_channels,), dtype=dtype)
+
+    def forward(self, x):
+        out, self._cache = conv.conv2d_forward(
+            x, self.params["weight"], self.params.get("bias"), self.stride, self.padding, self.dilation
+        )
+        return out
+
+    def backward(self, dout):
+        dx, dw, db = conv.conv2d_backward(dout, self._need_cache())
+        self.grads["weight"] = dw
+        if db is not None:
+            self.grads["bias"] = db
+        return dx
+
+    def __repr__(self):
+        return (f"Conv2d({self.name!r}, {self.in_channels}->{self.out_channels}, "
+                f"k={self.kernel_size}, s={self.stride}, p={self.padding}, d={self.dilation})")
+
+
+class ReLU(Layer):
+    kind = "relu"
+
+    def forward(self, x):
+        out, self._cache = F.relu_forward(x)
+        return out
+
+    def backward(self, dout):
+        return F.relu_backward(dout, self._need_cache())
+
+
+class _Pool(Layer):
+    kind = "pool"
+    _fwd = _bwd = None
+
+    def __init__(self, kernel_size, stride=None, padding=0, name=""):
+        super().__init__(name)
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride if stride is not None else kernel_size, "stride", 1)
+        self.padding = pair(padding, "padding", 0)
+        self.dilation = (1, 1)
+
+    def forward(self, x):
+        out, self._cache = type(self)._fwd(x, self.kernel_size, self.stride, self.padding)
+        return out
+
+    def backward(self, dout):
+        return type(self)._bwd(dout, self._need_cache())
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.name!r}, k={self.kernel_size}, s={self.stride}, p={self.padding})"
+
+
+class MaxPool2d(_Pool):
+    """Max pooling with Caffe's ceil rounding."""
+
+    _fwd = staticmethod(pool.maxpool2d_forward)
+    _bwd = staticmethod(pool.maxpool2d_backward)
+
+
+class AvgPool2d(_Pool):
+    """Average pooling with Caffe's ceil rounding and divisor."""
+
+    _fwd = staticmethod(pool.avgpool2d_forward)
+    _bwd = staticmethod(pool.avgpool2d_backward)
+
+
+class Dropout(Layer):
+    """Inverted dropout; identity in eval mode. ``rng`` is a ``numpy.random.Generator``."""
+
+    kind = "dropout"
+
+    def __init__(self, p=0.5, rng=None, name=""):
+        super().__init__(name)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"p must be in [0, 1), got {p}")
+        self.p = float(p)
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    def forward(self, x):
+        out, self._cache = F.dropout_forward(x, self.p, self.rng, self.training)
+        return out
+
+    def backward(self, dout):
+        return F.dropout_backward(dout, self._need_cache())
+
+
+class Sequential(Layer):
+    """Layers applied in order; parameters are named ``"<layer name>.<param>"``."""
+
+    kind = "sequential"
+
+    def __init__(self, layers, name=""):
+        super().__init__(name)
+        self.layers = list(layers)
+        names = [l.name for l in self.layers if l.params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"layer names must be unique, got {names}")
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def named_layers(self):
+        return [(l.name, l) for l in self.layers]
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self):
+        return len(self.layers)
+
+

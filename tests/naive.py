@@ -1,0 +1,88 @@
+"""Slow, obviously-correct loop versions of the fast ops, used as references."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def conv2d(x, w, b, stride, pad, dil):
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    Ho = (H + 2 * pad - dil * (kh - 1) - 1) // stride + 1
+    Wo = (W + 2 * pad - dil * (kw - 1) - 1) // stride + 1
+    out = np.zeros((N, F, Ho, Wo))
+    for n in range(N):
+        for f in range(F):
+            for y in range(Ho):
+                for x_ in range(Wo):
+                    s = 0.0 if b is None else b[f]
+                    for c in range(C):
+                        for i in range(kh):
+                            for j in range(kw):
+                                yy = y * stride - pad + i * dil
+                                xx = x_ * stride - pad + j * dil
+                                if 0 <= yy < H and 0 <= xx < W:
+                                    s += w[f, c, i, j] * x[n, c, yy, xx]
+                    out[n, f, y, x_] = s
+    return out
+
+
+def caffe_pool_size(H, k, s, p):
+    out = int(math.ceil((H + 2 * p - k) / s)) + 1
+    if p and (out - 1) * s >= H + p:
+        out -= 1
+    return out
+
+
+def pool2d(x, k, s, p, mode):
+    """Caffe's pooling loops (pooling_layer.cpp), max or ave."""
+    N, C, H, W = x.shape
+    Ho, Wo = caffe_pool_size(H, k, s, p), caffe_pool_size(W, k, s, p)
+    out = np.zeros((N, C, Ho, Wo))
+    for n in range(N):
+        for c in range(C):
+            for ph in range(Ho):
+                for pw in range(Wo):
+                    hs, ws = ph * s - p, pw * s - p
+                    he, we = min(hs + k, H + p), min(ws + k, W + p)
+                    size = (he - hs) * (we - ws)
+                    hs, ws, he, we = max(hs, 0), max(ws, 0), min(he, H), min(we, W)
+                    win = x[n, c, hs:he, ws:we]
+                    out[n, c, ph, pw] = win.max() if mode == "max" else win.sum() / size
+    return out
+
+
+def bilinear_align_corners(x, Ho, Wo):
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, Ho, Wo))
+    for y in range(Ho):
+        fy = y * (H - 1) / (Ho - 1) if Ho > 1 else 0.0
+        y0 = min(int(math.floor(fy)), max(H - 2, 0))
+        ay = fy - y0
+        y1 = min(y0 + 1, H - 1)
+        for x_ in range(Wo):
+            fx = x_ * (W - 1) / (Wo - 1) if Wo > 1 else 0.0
+            x0 = min(int(math.floor(fx)), max(W - 2, 0))
+            ax = fx - x0
+            x1 = min(x0 + 1, W - 1)
+            out[:, :, y, x_] = ((1 - ay) * (1 - ax) * x[:, :, y0, x0] + (1 - ay) * ax * x[:, :, y0, x1]
+                                + ay * (1 - ax) * x[:, :, y1, x0] + ay * ax * x[:, :, y1, x1])
+    return out
+
+
+def softmax_cross_entropy(scores, labels, ignore=255):
+    """Sum of -log p over valid pixels, and the count of valid pixels."""
+    N, L, H, W = scores.shape
+    total, count = 0.0, 0
+    for n in range(N):
+        for y in range(H):
+            for x in range(W):
+                t = labels[n, y, x]
+                if t == ignore:
+                    continue
+                s = scores[n, :, y, x].astype(np.float64)
+                m = s.max()
+                total -= s[t] - m - math.log(np.exp(s - m).sum())
+                count += 1
+    return total, count

@@ -1,0 +1,199 @@
+"""Each op against its naive loop twin, a float64 numerical gradient, and torch."""
+import numpy as np
+import pytest
+
+import naive
+from minideeplab import nn
+from minideeplab.nn import rel_error, numerical_gradient
+
+CONV_CASES = [  # (C, F, H, W, k, stride, pad, dilation)
+    (3, 4, 7, 8, 3, 1, 1, 1),
+    (2, 3, 9, 7, 3, 2, 1, 1),
+    (2, 2, 11, 10, 3, 1, 2, 2),
+    (3, 2, 12, 12, 3, 1, 4, 4),
+    (2, 3, 10, 9, 4, 1, 3, 2),  # even kernel, dilation
+    (1, 2, 13, 13, 2, 3, 0, 3),
+    (2, 2, 6, 6, 1, 1, 0, 1),
+]
+
+
+@pytest.mark.parametrize("C,F,H,W,k,s,p,d", CONV_CASES)
+def test_conv_forward_matches_naive(C, F, H, W, k, s, p, d, rng):
+    x = rng.standard_normal((2, C, H, W))
+    w = rng.standard_normal((F, C, k, k))
+    b = rng.standard_normal(F)
+    out, _ = nn.conv2d_forward(x, w, b, s, p, d)
+    assert rel_error(out, naive.conv2d(x, w, b, s, p, d)) < 1e-12
+
+
+@pytest.mark.parametrize("C,F,H,W,k,s,p,d", CONV_CASES)
+def test_conv_backward_numerical(C, F, H, W, k, s, p, d, rng):
+    x = rng.standard_normal((2, C, H, W))
+    w = rng.standard_normal((F, C, k, k))
+    b = rng.standard_normal(F)
+    out, cache = nn.conv2d_forward(x, w, b, s, p, d)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = nn.conv2d_backward(dout, cache)
+    f = lambda: nn.conv2d_forward(x, w, b, s, p, d)[0]
+    assert rel_error(dx, numerical_gradient(f, x, dout)) < 1e-8
+    assert rel_error(dw, numerical_gradient(f, w, dout)) < 1e-8
+    assert rel_error(db, numerical_gradient(f, b, dout)) < 1e-8
+
+
+def test_dilated_conv_equals_zero_inserted_kernel(rng):
+    """The atrous algorithm: dilation d == a dense kernel with d-1 zeros between taps."""
+    x = rng.standard_normal((1, 2, 15, 15))
+    w = rng.standard_normal((3, 2, 3, 3))
+    d = 3
+    wz = np.zeros((3, 2, 7, 7))
+    wz[:, :, ::d, ::d] = w
+    a, _ = nn.conv2d_forward(x, w, None, 1, 3, d)
+    b, _ = nn.conv2d_forward(x, wz, None, 1, 3, 1)
+    assert rel_error(a, b) < 1e-12
+
+
+def test_im2col_col2im_are_adjoint(rng):
+    x = rng.standard_normal((2, 3, 9, 8))
+    args = ((2, 1), (1, 2), (2, 3))
+    col = nn.im2col(x, 3, 2, *args)
+    c = rng.standard_normal(col.shape)
+    lhs = np.sum(col * c)
+    rhs = np.sum(x * nn.col2im(c, 9, 8, *args))
+    assert abs(lhs - rhs) < 1e-10 * abs(lhs)
+
+
+POOL_CASES = [(321, 3, 2, 1), (161, 3, 2, 1), (81, 3, 2, 1), (41, 3, 1, 1), (9, 2, 2, 0),
+              (10, 3, 2, 0), (8, 3, 2, 1), (7, 3, 3, 1), (12, 2, 2, 0), (5, 3, 4, 2)]
+
+
+def test_caffe_pool_sizes():
+    sizes = [321]
+    for _ in range(3):
+        sizes.append(nn.pool_output_size(sizes[-1], 3, 2, 1))
+    assert sizes == [321, 161, 81, 41]
+    assert nn.pool_output_size(41, 3, 1, 1) == 41
+    assert nn.pool_output_size(8, 3, 2, 1) == 5  # ceil(7 / 2) + 1; the last window starts at pixel 7
+    # ceil(6 / 4) + 1 = 3, but the third window would start at pixel 6, in the padding: dropped
+    assert nn.pool_output_size(5, 3, 4, 2) == 2
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("H,k,s,p", [c for c in POOL_CASES if c[0] < 100])
+def test_pool_forward_matches_caffe_loops(mode, H, k, s, p, rng):
+    x = rng.standard_normal((2, 3, H, H + 1))
+    fwd = nn.maxpool2d_forward if mode == "max" else nn.avgpool2d_forward
+    out, _ = fwd(x, k, s, p)
+    assert out.shape[2] == naive.caffe_pool_size(H, k, s, p)
+    assert rel_error(out, naive.pool2d(x, k, s, p, mode)) < 1e-12
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("H,k,s,p", [(9, 3, 2, 1), (8, 3, 2, 1), (7, 3, 1, 1), (10, 2, 2, 0), (7, 3, 3, 1)])
+def test_pool_backward_numerical(mode, H, k, s, p, rng):
+    x = rng.standard_normal((2, 2, H, H + 2))
+    fwd = nn.maxpool2d_forward if mode == "max" else nn.avgpool2d_forward
+    bwd = nn.maxpool2d_backward if mode == "max" else nn.avgpool2d_backward
+    out, cache = fwd(x, k, s, p)
+    dout = rng.standard_normal(out.shape)
+    dx = bwd(dout, cache)
+    num = numerical_gradient(lambda: fwd(x, k, s, p)[0], x, dout)
+    assert rel_error(dx, num) < 1e-8
+
+
+def test_relu_and_dropout(rng):
+    x = rng.standard_normal((2, 3, 4, 5))
+    out, mask = nn.relu_forward(x)
+    assert np.array_equal(out, np.maximum(x, 0))
+    dout = rng.standard_normal(x.shape)
+    assert np.array_equal(nn.relu_backward(dout, mask), dout * (x > 0))
+    out, cache = nn.dropout_forward(x, 0.5, np.random.default_rng(1))
+    kept = out != 0
+    assert 0.3 < kept.mean() < 0.7
+    assert np.allclose(out[kept], 2 * x[kept])
+    assert np.array_equal(nn.dropout_backward(dout, cache), dout * kept * 2)
+    same, _ = nn.dropout_forward(x, 0.5, None, train=False)
+    assert same is x
+
+
+@pytest.mark.parametrize("Hi,Wi,Ho,Wo", [(5, 6, 33, 41), (41, 41, 321, 321), (17, 9, 3, 2), (4, 4, 4, 4), (1, 5, 3, 9)])
+def test_interp_matches_naive_and_gradient(Hi, Wi, Ho, Wo, rng):
+    x = rng.standard_normal((2, 3, Hi, Wi))
+    out, cache = nn.interp_forward(x, (Ho, Wo))
+    assert rel_error(out, naive.bilinear_align_corners(x, Ho, Wo)) < 1e-12
+    if Hi * Wi * Ho * Wo < 5000:
+        dout = rng.standard_normal(out.shape)
+        num = numerical_gradient(lambda: nn.interp_forward(x, (Ho, Wo))[0], x, dout)
+        assert rel_error(nn.interp_backward(dout, cache), num) < 1e-8
+
+
+def test_caffe_interp_sizes_and_label_shrink(rng):
+    assert nn.zoom_size(41, 8) == 321 and nn.shrink_size(321, 8) == 41
+    labels = rng.integers(0, 21, size=(2, 321, 321))
+    small = nn.shrink_labels(labels, (41, 41))
+    assert np.array_equal(small, labels[:, ::8, ::8])
+    # bilinear shrink of an integer map at these sizes samples exact pixels, so it agrees
+    lab = labels.astype(np.float64)[:, None]
+    assert np.array_equal(nn.interp_forward(lab, (41, 41))[0][:, 0], small)
+
+
+@pytest.mark.parametrize("normalization", ["valid", "batch_size", "full", "none"])
+def test_softmax_cross_entropy(normalization, rng):
+    scores = rng.standard_normal((2, 4, 3, 5)) * 3
+    labels = rng.integers(0, 4, size=(2, 3, 5))
+    labels[0, 1, :3] = 255
+    total, count = naive.softmax_cross_entropy(scores, labels)
+    norm = {"valid": count, "batch_size": 2, "full": 30, "none": 1}[normalization]
+    loss, cache = nn.softmax_cross_entropy_forward(scores, labels, normalization=normalization)
+    assert abs(loss - total / norm) < 1e-12 * max(1, abs(loss))
+    d = nn.softmax_cross_entropy_backward(cache)
+    num = numerical_gradient(lambda: nn.softmax_cross_entropy_forward(scores, labels, normalization=normalization)[0],
+                             scores, 1.0)
+    assert rel_error(d, num) < 1e-8
+    assert np.all(d[0, :, 1, :3] == 0)
+
+
+def test_sum_and_concat(rng):
+    a, b = rng.standard_normal((2, 2, 3, 3)), rng.standard_normal((2, 3, 3, 3))
+    out, cache = nn.concat_forward([a, b])
+    assert out.shape == (2, 5, 3, 3)
+    da, db = nn.concat_backward(out, cache)
+    assert np.array_equal(da, a) and np.array_equal(db, b)
+    s, n = nn.sum_forward(a, a, a)
+    assert np.allclose(s, 3 * a) and len(nn.sum_backward(s, n)) == 3
+
+
+def test_float32_is_default_precision(rng):
+    x = rng.standard_normal((1, 3, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    out, _ = nn.conv2d_forward(x, w, None, 1, 1, 1)
+    assert out.dtype == np.float32
+    assert rel_error(out, naive.conv2d(x.astype(np.float64), w.astype(np.float64), None, 1, 1, 1)) < 1e-5
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_input_errors(rng):
+    x = rng.standard_normal((1, 3, 8, 8))
+    w = rng.standard_normal((2, 4, 3, 3))
+    with pytest.raises(ValueError, match="input channels"):
+        nn.conv2d_forward(x, w)
+    with pytest.raises(ValueError, match="x must have 4 dimensions"):
+        nn.conv2d_forward(x[0], w[:, :3])
+    with pytest.raises(TypeError, match="x must be a floating-point"):
+        nn.conv2d_forward(x.astype(np.int32), w[:, :3])
+    with pytest.raises(TypeError, match="w dtype"):
+        nn.conv2d_forward(x, w[:, :3].astype(np.float32))
+    with pytest.raises(ValueError, match="dilation must be >= 1"):
+        nn.conv2d_forward(x, w[:, :3], dilation=0)
+    with pytest.raises(ValueError, match="smaller than the dilated kernel"):
+        nn.conv2d_forward(x, w[:, :3], dilation=5)
+    with pytest.raises(ValueError, match="padding"):
+        nn.maxpool2d_forward(x, 2, 2, 2)
+    scores = rng.standard_normal((1, 3, 2, 2))
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\) or 255; found \[3, 7\]"):
+        nn.softmax_cross_entropy_forward(scores, np.array([[[0, 3], [7, 255]]]))
+    with pytest.raises(TypeError, match="labels must be an integer"):
+        nn.softmax_cross_entropy_forward(scores, np.zeros((1, 2, 2)))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        nn.softmax_cross_entropy_forward(scores, np.zeros((1, 3, 2), dtype=int))
+    with pytest.raises(ValueError, match="p must be in"):
+        nn.dropout_forward(x, 1.0, rng)

@@ -1,0 +1,73 @@
+"""Values and gradients against PyTorch, where it is installed (a dev extra)."""
+import numpy as np
+import pytest
+
+from minideeplab import nn
+from minideeplab.nn import rel_error
+
+torch = pytest.importorskip("torch")
+tF = torch.nn.functional
+
+
+def _t(a):
+    return torch.tensor(a, dtype=torch.float64, requires_grad=True)
+
+
+@pytest.mark.parametrize("s,p,d", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (1, 12, 12), (3, 0, 2)])
+def test_conv_vs_torch(s, p, d, rng):
+    x = rng.standard_normal((2, 3, 30, 27))
+    w = rng.standard_normal((5, 3, 3, 3))
+    b = rng.standard_normal(5)
+    out, cache = nn.conv2d_forward(x, w, b, s, p, d)
+    tx, tw, tb = _t(x), _t(w), _t(b)
+    tout = tF.conv2d(tx, tw, tb, stride=s, padding=p, dilation=d)
+    dout = rng.standard_normal(out.shape)
+    tout.backward(torch.tensor(dout))
+    dx, dw, db = nn.conv2d_backward(dout, cache)
+    assert rel_error(out, tout.detach().numpy()) < 1e-12
+    for ours, theirs in ((dx, tx), (dw, tw), (db, tb)):
+        assert rel_error(ours, theirs.grad.numpy()) < 1e-12
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("H,k,s,p", [(321, 3, 2, 1), (41, 3, 1, 1), (20, 2, 2, 0), (11, 3, 2, 1), (5, 3, 4, 1)])
+def test_pool_vs_torch_ceil_mode(mode, H, k, s, p, rng):
+    x = rng.standard_normal((1, 2, H, H))
+    tx = _t(x)
+    if mode == "max":
+        out, cache = nn.maxpool2d_forward(x, k, s, p)
+        tout = tF.max_pool2d(tx, k, s, p, ceil_mode=True)
+        bwd = nn.maxpool2d_backward
+    else:
+        out, cache = nn.avgpool2d_forward(x, k, s, p)
+        tout = tF.avg_pool2d(tx, k, s, p, ceil_mode=True, count_include_pad=True)
+        bwd = nn.avgpool2d_backward
+    assert out.shape == tuple(tout.shape)
+    dout = rng.standard_normal(out.shape)
+    tout.backward(torch.tensor(dout))
+    assert rel_error(out, tout.detach().numpy()) < 1e-12
+    assert rel_error(bwd(dout, cache), tx.grad.numpy()) < 1e-12
+
+
+@pytest.mark.parametrize("size", [(321, 321), (161, 97), (5, 5), (41, 33)])
+def test_interp_vs_torch_align_corners(size, rng):
+    x = rng.standard_normal((2, 3, 41, 33))
+    out, cache = nn.interp_forward(x, size)
+    tx = _t(x)
+    tout = tF.interpolate(tx, size=size, mode="bilinear", align_corners=True)
+    dout = rng.standard_normal(out.shape)
+    tout.backward(torch.tensor(dout))
+    assert rel_error(out, tout.detach().numpy()) < 1e-12
+    assert rel_error(nn.interp_backward(dout, cache), tx.grad.numpy()) < 1e-12
+
+
+def test_cross_entropy_vs_torch(rng):
+    scores = rng.standard_normal((3, 21, 9, 11)) * 4
+    labels = rng.integers(0, 21, size=(3, 9, 11))
+    labels[rng.random(labels.shape) < 0.2] = 255
+    loss, cache = nn.softmax_cross_entropy_forward(scores, labels)
+    ts = _t(scores)
+    tloss = tF.cross_entropy(ts, torch.tensor(labels), ignore_index=255, reduction="mean")
+    tloss.backward()
+    assert abs(loss - tloss.item()) < 1e-12
+    assert rel_error(nn.softmax_cross_entropy_backward(cache), ts.grad.numpy()) < 1e-12
