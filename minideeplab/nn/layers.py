@@ -14,6 +14,9 @@ from ..backend import xp as backend_xp
 from . import conv, functional as F, pool
 
 
+_EMPTY = object()  # "forward has not run since the last backward"
+
+
 class Layer:
     """Base class: no parameters, identity in both directions."""
 
@@ -24,7 +27,7 @@ class Layer:
         self.params: "OrderedDict[str, object]" = OrderedDict()
         self.grads: "OrderedDict[str, object]" = OrderedDict()
         self.training = True
-        self._cache = None
+        self._cache = _EMPTY
 
     def forward(self, x):  # pragma: no cover - overridden
         return x
@@ -36,9 +39,9 @@ class Layer:
         return self.forward(x)
 
     def _need_cache(self):
-        if self._cache is None:
+        if self._cache is _EMPTY:
             raise RuntimeError(f"{self.name or type(self).__name__}: backward() called before forward()")
-        cache, self._cache = self._cache, None
+        cache, self._cache = self._cache, _EMPTY
         return cache
 
     def __repr__(self):

@@ -1,0 +1,189 @@
+"""A model is an ordered list of named layers plus optional side heads.
+
+``params`` / ``grads`` are ordered dicts ``"<layer>.<param>" -> array`` (views of
+the layers' own arrays: updating them in place updates the model).
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections import OrderedDict
+
+import numpy as np
+
+from ..backend import asnumpy, get_array_module
+from ..nn.layers import Layer, Sequential
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_npz(path: str, arrays: dict) -> None:
+    """``np.savez`` of host copies of ``arrays``, written atomically."""
+    buf = io.BytesIO()
+    np.savez(buf, **{k: asnumpy(v) for k, v in arrays.items()})
+    atomic_write_bytes(path, buf.getvalue())
+
+
+class Model:
+    """Layers in forward order (``self.layers``) and side heads tapping some of them.
+
+    ``heads`` maps the name of a trunk layer (or ``"data"`` for the input) to a
+    :class:`Sequential` whose output is added to the trunk's final output.
+    """
+
+    name = "model"
+
+    def __init__(self, layers, heads=None):
+        self.layers: list[Layer] = list(layers)
+        self.heads: "OrderedDict[str, Sequential]" = OrderedDict(heads or {})
+        names = [l.name for l in self.all_layers() if l.params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"parameter layer names must be unique: {names}")
+        known = {"data"} | {l.name for l in self.layers}
+        for tap in self.heads:
+            if tap not in known:
+                raise ValueError(f"head taps unknown layer {tap!r}")
+        self.training = True
+
+    # ------------------------------------------------------------- structure
+    def all_layers(self):
+        out = list(self.layers)
+        for head in self.heads.values():
+            out.extend(head.layers)
+        return out
+
+    @property
+    def params(self):
+        return OrderedDict((f"{l.name}.{k}", v) for l in self.all_layers() for k, v in l.params.items())
+
+    @property
+    def grads(self):
+        return OrderedDict((f"{l.name}.{k}", v) for l in self.all_layers() for k, v in l.grads.items())
+
+    def num_params(self) -> int:
+        return int(sum(int(np.prod(v.shape)) for v in self.params.values()))
+
+    def layer(self, name: str) -> Layer:
+        for l in self.all_layers():
+            if l.name == name:
+                return l
+        raise KeyError(name)
+
+    def train(self):
+        self.training = True
+        for l in self.all_layers():
+            l.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        for l in self.all_layers():
+            l.training = False
+        return self
+
+    # ------------------------------------------------------------- passes
+    def forward(self, x):
+        """``(N, 3, H, W)`` -> ``(N, L, h, w)`` class scores."""
+        taps = {}
+        if "data" in self.heads:
+            taps["data"] = self.heads["data"].forward(x)
+        for layer in self.layers:
+            x = layer.forward(x)
+            if layer.name in self.heads:
+                taps[layer.name] = self.heads[layer.name].forward(x)
+        for tap, s in taps.items():
+            if s.shape != x.shape:
+                raise ValueError(
+                    f"head on {tap!r} gives scores {s.shape} but the trunk gives {x.shape}; "
+                    "choose an input size whose pooled sizes line up (e.g. 8k + 1)"
+                )
+            x = x + s
+        return x
+
+    __call__ = forward
+
+    def backward(self, dscores):
+        """Back-propagate ``dscores`` (shape of the output); fills ``self.grads``; returns dx."""
+        head_dx = {tap: head.backward(dscores) for tap, head in self.heads.items()}
+        d = dscores
+        for layer in reversed(self.layers):
+            if layer.name in head_dx:
+                d = d + head_dx[layer.name]
+            d = layer.backward(d)
+        if "data" in head_dx:
+            d = d + head_dx["data"]
+        return d
+
+    def zero_grad(self):
+        for l in self.all_layers():
+            l.grads.clear()
+
+    # ------------------------------------------------------------- (de)serialisation
+    def astype(self, dtype):
+        for l in self.all_layers():
+            for k, v in l.params.items():
+                l.params[k] = v.astype(dtype)
+        return self
+
+    def to(self, xp_module):
+        """Move parameters to ``numpy`` or ``cupy``."""
+        for l in self.all_layers():
+            for k, v in l.params.items():
+                l.params[k] = xp_module.asarray(asnumpy(v)) if xp_module is not np else asnumpy(v)
+        return self
+
+    def state_dict(self):
+        return OrderedDict((k, v.copy()) for k, v in self.params.items())
+
+    def load_state_dict(self, state, strict=True):
+        """Copy arrays into the parameters (shapes must match; dtype is kept)."""
+        own = {}
+        for l in self.all_layers():
+            for k in l.params:
+                own[f"{l.name}.{k}"] = (l, k)
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if strict and (missing or unexpected):
+            raise ValueError(f"state does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        for key, value in state.items():
+            if key not in own:
+                continue
+            layer, k = own[key]
+            cur = layer.params[k]
+            if tuple(value.shape) != tuple(cur.shape):
+                raise ValueError(f"{key}: shape {tuple(value.shape)} does not match the model's {tuple(cur.shape)}")
+            xp = get_array_module(cur)
+            layer.params[k] = xp.asarray(value, dtype=cur.dtype).copy()
+        return self
+
+    def save(self, path):
+        """Save the parameters to ``.npz`` (atomically; no pickles)."""
+        save_npz(path, self.params)
+
+    def load(self, path):
+        with np.load(path, allow_pickle=False) as f:
+            return self.load_state_dict({k: f[k] for k in f.files})
+
+    def summary(self) -> str:
+        rows = [f"{self.name}: {self.num_params():,} parameters"]
+        for l in self.all_layers():
+            n = sum(int(np.prod(v.shape)) for v in l.params.values())
+            rows.append(f"  {l!r}" + (f"  [{n:,}]" if n else ""))
+        return "\n".join(rows)
