@@ -71,12 +71,13 @@ def test_whole_model_gradient_float64(variant):
     """Loss gradient of the whole net against central differences (train mode, fixed dropout)."""
     rng = np.random.default_rng(3)
     m = DeepLab(variant, 3, width=1 / 64, dtype=np.float64, seed=1)
-    # fc8's N(0, 0.01) init shrinks every lower gradient 100-fold, below the round-off
-    # of central differences; unit-scale classifiers keep the check well conditioned.
+    # fc8's N(0, 0.01) init shrinks every lower gradient 100-fold, and conv1_1's init
+    # (divided by the pixel std, 58) the input gradient 58-fold, below the round-off of
+    # central differences; unit-scale weights there keep the check well conditioned.
     # Zero biases put pre-activations behind all-dead windows exactly on ReLU's kink,
     # where central differences measure half the slope: use small random biases.
     for name, p in m.params.items():
-        if name.endswith("score.weight") or name == "fc8.weight":
+        if name.endswith("score.weight") or name in ("fc8.weight", "conv1_1.weight", "msc0_1.weight"):
             p[...] = rng.standard_normal(p.shape)
         elif name.endswith("bias"):
             p[...] = 0.1 * rng.standard_normal(p.shape)

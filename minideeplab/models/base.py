@@ -153,7 +153,8 @@ class Model:
         return OrderedDict((k, v.copy()) for k, v in self.params.items())
 
     def load_state_dict(self, state, strict=True):
-        """Copy arrays into the parameters (shapes must match; dtype is kept)."""
+        """Copy arrays into the parameters, in place (shapes must match; dtype is kept),
+        so optimisers holding the parameter arrays stay valid."""
         own = {}
         for l in self.all_layers():
             for k in l.params:
@@ -170,7 +171,7 @@ class Model:
             if tuple(value.shape) != tuple(cur.shape):
                 raise ValueError(f"{key}: shape {tuple(value.shape)} does not match the model's {tuple(cur.shape)}")
             xp = get_array_module(cur)
-            layer.params[k] = xp.asarray(value, dtype=cur.dtype).copy()
+            cur[...] = xp.asarray(value, dtype=cur.dtype)
         return self
 
     def save(self, path):

@@ -77,11 +77,11 @@ def _vgg_convs(width, dtype, pools):
     return layers, c_in
 
 
-def _classifier(c_in, k, dil, c_fc, num_classes, dtype, rng, pad=None):
+def _classifier(c_in, k, dil, c_fc, num_classes, dtype, rng, pad=None, dropout=0.5):
     pad = dil * (k - 1) // 2 if pad is None else pad
     return [
-        Conv2d(c_in, c_fc, k, 1, pad, dil, name="fc6", dtype=dtype), ReLU("relu6"), Dropout(0.5, rng, "drop6"),
-        Conv2d(c_fc, c_fc, 1, name="fc7", dtype=dtype), ReLU("relu7"), Dropout(0.5, rng, "drop7"),
+        Conv2d(c_in, c_fc, k, 1, pad, dil, name="fc6", dtype=dtype), ReLU("relu6"), Dropout(dropout, rng, "drop6"),
+        Conv2d(c_fc, c_fc, 1, name="fc7", dtype=dtype), ReLU("relu7"), Dropout(dropout, rng, "drop7"),
         Conv2d(c_fc, num_classes, 1, name="fc8", dtype=dtype),
     ]
 
@@ -114,20 +114,24 @@ class DeepLab(Model):
     width : channel multiplier (1.0 = paper size)
     dtype : float32 (default) or float64 (for gradient checks)
     seed : seeds the weight init and the dropout masks
+    dropout : drop probability after fc6 and fc7 (and in the MSc heads); 0.5 in the paper
 
     ``forward(x)``: ``(N, 3, H, W)`` -> ``(N, L, h, w)`` with
     ``h = ceil(ceil(ceil(H / 2) / 2) / 2)`` (41 for 321).
     """
 
-    def __init__(self, variant="DeepLab-LargeFOV", num_classes=21, width=1.0, dtype=np.float32, seed=0):
+    def __init__(self, variant="DeepLab-LargeFOV", num_classes=21, width=1.0, dtype=np.float32, seed=0,
+                 dropout=0.5):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
         _check_common(num_classes, width, dtype)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.rng = np.random.default_rng(seed)
         k, dil, c_fc = VARIANTS[variant]
         pools = [(3, 2, 1)] * 3 + [(3, 1, 1)] * 2
         convs, c = _vgg_convs(width, dtype, pools)
-        layers = convs + _classifier(c, k, dil, _ch(c_fc, width), num_classes, dtype, self.rng)
+        layers = convs + _classifier(c, k, dil, _ch(c_fc, width), num_classes, dtype, self.rng, dropout=dropout)
         heads = {}
         if variant == "DeepLab-MSc-LargeFOV":
             chans = {"data": 3}
@@ -140,14 +144,14 @@ class DeepLab(Model):
             for i, (tap, stride) in enumerate(MSC_TAPS):
                 heads[tap] = Sequential([
                     Conv2d(chans[tap], h, 3, stride, 1, name=f"msc{i}_1", dtype=dtype), ReLU(f"msc{i}_relu1"),
-                    Dropout(0.5, self.rng, f"msc{i}_drop1"),
+                    Dropout(dropout, self.rng, f"msc{i}_drop1"),
                     Conv2d(h, h, 1, name=f"msc{i}_2", dtype=dtype), ReLU(f"msc{i}_relu2"),
-                    Dropout(0.5, self.rng, f"msc{i}_drop2"),
+                    Dropout(dropout, self.rng, f"msc{i}_drop2"),
                     Conv2d(h, num_classes, 1, name=f"msc{i}_score", dtype=dtype),
                 ], name=f"msc{i}")
         super().__init__(layers, heads)
         self.name, self.variant = variant, variant
-        self.num_classes, self.width = num_classes, width
+        self.num_classes, self.width, self.dropout = num_classes, width, dropout
         init_weights(self, seed)
 
     def reseed(self, seed_or_rng):
@@ -166,11 +170,19 @@ def is_classifier(layer_name: str) -> bool:
     return layer_name in CLASSIFIER_LAYERS or layer_name.endswith("_score")
 
 
+PIXEL_STD = 58.0
+"""Standard deviation of mean-subtracted 0-255 ImageNet pixels (about 57-58 per channel)."""
+
+
 def init_weights(model: Model, seed=0):
     """He-normal (MSRA) init for hidden convs, N(0, 0.01) for classifiers, zero biases.
 
     DeepLab initialised fc8 with a Gaussian of std 0.01; training from scratch
     needs a variance-preserving init for the other layers (He et al., 2015).
+    The network takes 0-255 pixels minus the mean (std ~58), so the first layers
+    on the image (conv1_1 and the MSc head on the data) are further divided by
+    ``PIXEL_STD``: every activation is then of unit scale and DeepLab's learning
+    rates train the net from scratch without blowing up fc8.
     """
     rng = np.random.default_rng(seed)
     xp = backend_xp()
@@ -180,6 +192,8 @@ def init_weights(model: Model, seed=0):
         w = l.params["weight"]
         fan_in = int(np.prod(w.shape[1:]))
         std = 0.01 if is_classifier(l.name) else math.sqrt(2.0 / fan_in)
+        if l.name in ("conv1_1", "msc0_1"):
+            std /= PIXEL_STD
         l.params["weight"] = xp.asarray(rng.normal(0.0, std, size=w.shape).astype(w.dtype))
         if "bias" in l.params:
             l.params["bias"] = xp.zeros(l.params["bias"].shape, dtype=w.dtype)

@@ -86,8 +86,8 @@ def maxpool2d_backward(dout, cache):
     xp = get_array_module(dout)
     (N, C, H, W), arg, k, s, p = cache
     Ho, Wo = arg.shape[2:]
-    dcol = xp.zeros((N, C, k[0] * k[1], Ho, Wo), dtype=dout.dtype)
-    xp.put_along_axis(dcol, arg[:, :, None], dout[:, :, None], axis=2)
+    taps = xp.arange(k[0] * k[1]).reshape(1, 1, -1, 1, 1)
+    dcol = (taps == arg[:, :, None]) * dout[:, :, None]  # one-hot routing (no put_along_axis: CuPy)
     dcol = dcol.reshape(N, C, k[0], k[1], Ho, Wo)
     return _col2im_pool(dcol, H, W, k, s, p)
 

@@ -1,0 +1,122 @@
+"""Conv forward+backward time and GFLOP/s on DeepLab's shapes, beside torch (if installed).
+
+    python benchmarks/bench_conv.py [--repeat 5] [--threads 2]
+
+Prints one row per shape: minideeplab seconds, GFLOP/s, torch seconds, the ratio
+ours/torch, and the NumPy float32 matmul peak of this machine for scale.
+FLOPs counted: forward 2*N*F*C*kh*kw*H'*W', backward twice that (dx and dw).
+
+torch is timed in a child process: imported beside NumPy, its thread pool and
+OpenBLAS's fight over the 2 cores and NumPy's matmul runs at half speed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import platform
+import statistics
+import time
+
+import numpy as np
+
+from minideeplab.nn import conv2d_backward, conv2d_forward
+
+SHAPES = [  # name, C, F, H, k, pad, dilation
+    ("conv 64ch 161x161", 64, 64, 161, 3, 1, 1),
+    ("conv 256ch 41x41", 256, 256, 41, 3, 1, 1),
+    ("conv5 512ch 41x41 d2", 512, 512, 41, 3, 2, 2),
+    ("fc6 512->1024 41x41 d12", 512, 1024, 41, 3, 12, 12),
+]
+
+
+def _median_time(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def matmul_peak(repeat):
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
+    t = _median_time(lambda: a @ a, repeat)
+    return 2 * 2048**3 / t / 1e9
+
+
+def _inputs(C, F, H, k, N):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, C, H, H)).astype(np.float32)
+    w = (rng.standard_normal((F, C, k, k)) * 0.01).astype(np.float32)
+    return x, w, np.zeros(F, np.float32)
+
+
+def torch_times(repeat, threads, N):
+    """Run in a child process: {shape name: median seconds} for torch, or {} without torch."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    torch.set_num_threads(threads)
+    out = {"version": torch.__version__}
+    for name, C, F, H, k, p, d in SHAPES:
+        x, w, b = _inputs(C, F, H, k, N)
+        tx = torch.tensor(x, requires_grad=True)
+        tw = torch.tensor(w, requires_grad=True)
+        tb = torch.tensor(b, requires_grad=True)
+
+        def theirs():
+            o = torch.nn.functional.conv2d(tx, tw, tb, padding=p, dilation=d)
+            o.backward(torch.ones_like(o))
+
+        out[name] = _median_time(theirs, repeat)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.torch_child:
+        print(json.dumps(torch_times(args.repeat, args.threads, args.batch)))
+        return
+    child = subprocess.run([sys.executable, __file__, "--torch-child", "--repeat", str(args.repeat),
+                            "--threads", str(args.threads), "--batch", str(args.batch)],
+                           capture_output=True, text=True, check=True)
+    ttimes = json.loads(child.stdout.strip().splitlines()[-1])
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)" for i in threadpool_info())
+    except ImportError:
+        blas = "threadpoolctl not installed"
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}; {blas}")
+    print(f"torch: {ttimes['version'] + f' ({args.threads} threads, own process)' if ttimes else 'not installed'}")
+    print(f"numpy float32 matmul peak (2048^3): {matmul_peak(args.repeat):.1f} GFLOP/s")
+    print(f"{'shape':26s} {'ours s':>8s} {'GFLOP/s':>8s} {'torch s':>8s} {'GFLOP/s':>8s} {'ours/torch':>10s}")
+    N = args.batch
+    for name, C, F, H, k, p, d in SHAPES:
+        x, w, b = _inputs(C, F, H, k, N)
+        flops = 3 * 2 * N * F * C * k * k * H * H
+
+        def ours():
+            out, cache = conv2d_forward(x, w, b, 1, p, d)
+            conv2d_backward(np.ones_like(out), cache)
+
+        t_ours = _median_time(ours, args.repeat)
+        row = f"{name:26s} {t_ours:8.3f} {flops / t_ours / 1e9:8.1f}"
+        if name in ttimes:
+            t_torch = ttimes[name]
+            row += f" {t_torch:8.3f} {flops / t_torch / 1e9:8.1f} {t_ours / t_torch:10.2f}"
+        print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The ``minideeplab`` command.
+
+Sub-commands:
+
+* ``minideeplab demo``  - train a small DeepLab on generated scenes and segment held-out ones
+* ``minideeplab train`` - train a DeepLab variant (synthetic scenes for now), with checkpoints and resume
+* ``minideeplab info``  - parameter count, output stride and receptive field of a variant
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def _cmd_info(args):
+    from .models import build_model, paper_rf_size, receptive_field
+    from .models.deeplab import VARIANTS
+
+    m = build_model(args.model, num_classes=args.classes, width=args.width)
+    rows = receptive_field(m)
+    print(f"{m.name} (width {args.width}): {m.num_params():,} parameters, output stride {rows[-1]['jump']}")
+    if args.model in VARIANTS:
+        k, d, _ = VARIANTS[args.model]
+        print(f"fc6: {k}x{k} kernel, dilation {d}; paper's RF size {paper_rf_size(k, d)}")
+    print(f"{'layer':10s} {'k':>3s} {'s':>3s} {'d':>3s} {'RF':>5s} {'stride':>7s}")
+    for r in rows:
+        print(f"{r['layer']:10s} {r['kernel']:3d} {r['stride']:3d} {r['dilation']:3d} {r['rf']:5d} {r['jump']:7d}")
+    return 0
+
+
+def _cmd_train(args):
+    from .datasets import SyntheticScenes
+    from .models import DeepLab
+    from .train import Trainer, TrainConfig
+
+    if args.data != "synthetic":
+        print(f"error: --data {args.data!r}: only 'synthetic' is available in this version", file=sys.stderr)
+        return 2
+    ds = SyntheticScenes(args.images, (args.size, args.size), args.classes, objects=(1, 3), radius=(0.2, 0.35),
+                         seed=args.seed)
+    model = DeepLab(args.model, args.classes, width=args.width, seed=args.seed, dropout=args.dropout)
+    cfg = TrainConfig(crop_size=args.crop, batch_size=args.batch_size, iter_size=args.iter_size,
+                      max_iter=args.max_iter, base_lr=args.lr, lr_policy=args.lr_policy,
+                      step_size=args.step_size, seed=args.seed, snapshot_every=args.snapshot_every,
+                      classifier_lr_mult=args.classifier_lr_mult)
+    trainer = Trainer(model, ds, cfg, out_dir=args.out)
+    if args.resume and trainer.resume():
+        print(f"resumed from {trainer.checkpoint_path()} at iteration {trainer.iteration}")
+    trainer.fit(progress=not args.quiet)
+    path = os.path.join(args.out, "model.npz")
+    model.save(path)
+    print(f"saved {path}; final loss {trainer.log[-1]['loss']:.4f}")
+    return 0
+
+
+def _cmd_demo(args):
+    from .datasets import SyntheticScenes
+    from .metrics import pixel_accuracy
+    from .models import DeepLab
+    from .train import Trainer, TrainConfig, predict_scores
+
+    t0 = time.perf_counter()
+    kw = dict(objects=(1, 3), radius=(0.2, 0.35))
+    train = SyntheticScenes(200, (65, 65), 4, seed=0, **kw)
+    test = SyntheticScenes(6, (65, 65), 4, seed=99, **kw)
+    model = DeepLab("DeepLab-LargeFOV", 4, width=1 / 8, seed=0, dropout=0.0)
+    cfg = TrainConfig(crop_size=65, batch_size=4, max_iter=args.iters, base_lr=1e-2, lr_policy="poly", seed=0,
+                      classifier_lr_mult=1.0)
+    print(f"training DeepLab-LargeFOV (width 1/8, {model.num_params():,} parameters) on generated scenes")
+    Trainer(model, train, cfg).fit(progress=not args.quiet)
+    preds = [predict_scores(model, test[i][0]).argmax(0) for i in range(len(test))]
+    acc = pixel_accuracy(np.stack([test[i][1] for i in range(len(test))]), np.stack(preds))
+    print(f"pixel accuracy on {len(test)} held-out scenes: {acc:.3f}")
+    if args.out:
+        from .viz import save_rows
+
+        path = os.path.join(args.out, "demo.png")
+        save_rows(path, [[test[i][0], test[i][1], p] for i, p in enumerate(preds)],
+                  ["image", "ground truth", "DeepLab"])
+        print(f"wrote {path}")
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def build_parser():
+    from .models.deeplab import VARIANTS
+
+    p = argparse.ArgumentParser(prog="minideeplab", description="DeepLab from scratch")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="train a small DeepLab on generated scenes and segment held-out ones")
+    d.add_argument("--iters", type=int, default=1000)
+    d.add_argument("--out", default="out", help="folder for the figure ('' for none)")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=_cmd_demo)
+
+    t = sub.add_parser("train", help="train a DeepLab variant with checkpoints and resume")
+    t.add_argument("--data", default="synthetic")
+    t.add_argument("--model", default="DeepLab-LargeFOV", choices=[v for v in VARIANTS])
+    t.add_argument("--width", type=float, default=0.125)
+    t.add_argument("--classes", type=int, default=4)
+    t.add_argument("--images", type=int, default=200)
+    t.add_argument("--size", type=int, default=65)
+    t.add_argument("--crop", type=int, default=65)
+    t.add_argument("--batch-size", type=int, default=4)
+    t.add_argument("--iter-size", type=int, default=1)
+    t.add_argument("--max-iter", type=int, default=1000)
+    t.add_argument("--lr", type=float, default=1e-2)
+    t.add_argument("--lr-policy", default="poly", choices=["poly", "step", "fixed"])
+    t.add_argument("--step-size", type=int, default=2000)
+    t.add_argument("--snapshot-every", type=int, default=100)
+    t.add_argument("--dropout", type=float, default=0.0, help="after fc6/fc7; the paper's 0.5 hurts narrow nets")
+    t.add_argument("--classifier-lr-mult", type=float, default=1.0, help="fc8's lr multiplier (DeepLab: 10)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="runs/train")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz if present")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=_cmd_train)
+
+    i = sub.add_parser("info", help="parameters, output stride and receptive field of a model")
+    i.add_argument("model", nargs="?", default="DeepLab-LargeFOV", choices=["VGG-16"] + list(VARIANTS))
+    i.add_argument("--width", type=float, default=1.0)
+    i.add_argument("--classes", type=int, default=None)
+    i.set_defaults(func=_cmd_info)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

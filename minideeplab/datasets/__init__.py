@@ -1,0 +1,3 @@
+"""Datasets and transforms: synthetic scenes (always available), MSRC-21."""
+from .synthetic import SyntheticScenes
+from .transforms import MEAN_BGR, pad_to_multiple, preprocess, random_crop_mirror

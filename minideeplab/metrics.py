@@ -1,0 +1,72 @@
+"""Segmentation metrics from a confusion matrix accumulated over a dataset.
+
+``conf[i, j]`` counts pixels of true class ``i`` predicted as ``j``; void pixels
+(``ignore_index``, 255) are left out. Then
+
+* global pixel accuracy = ``trace(conf) / conf.sum()``
+* class-average accuracy = mean over classes present in the ground truth of
+  ``conf[c, c] / conf[c, :].sum()``
+* mean IoU = mean over classes present in the ground truth or the prediction of
+  ``conf[c, c] / (conf[c, :].sum() + conf[:, c].sum() - conf[c, c])``
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .nn.functional import IGNORE_INDEX
+
+
+def _check_pair(label, pred):
+    label, pred = np.asarray(label), np.asarray(pred)
+    if label.shape != pred.shape:
+        raise ValueError(f"label {label.shape} and pred {pred.shape} must have the same shape")
+    for name, a in (("label", label), ("pred", pred)):
+        if not np.issubdtype(a.dtype, np.integer):
+            raise TypeError(f"{name} must be an integer array, got dtype {a.dtype}")
+    return label, pred
+
+
+def confusion_matrix(label, pred, num_classes, ignore_index=IGNORE_INDEX, out=None):
+    """``(L, L)`` int64 counts; ``out`` (if given) is added to and returned.
+
+    Parameters
+    ----------
+    label, pred : integer arrays of the same shape; ``label == ignore_index`` is skipped
+    num_classes : L
+    """
+    label, pred = _check_pair(label, pred)
+    valid = label != ignore_index
+    lab, prd = label[valid].astype(np.int64), pred[valid].astype(np.int64)
+    for name, a in (("label", lab), ("pred", prd)):
+        if a.size and (a.min() < 0 or a.max() >= num_classes):
+            raise ValueError(f"{name} values must be in [0, {num_classes}) (or {ignore_index} in label)")
+    conf = np.bincount(lab * num_classes + prd, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    if out is not None:
+        out += conf
+        return out
+    return conf
+
+
+def scores(conf):
+    """``dict(global_acc, class_avg_acc, mean_iou, per_class_acc, per_class_iou)`` from a confusion matrix."""
+    conf = np.asarray(conf, dtype=np.float64)
+    tp = np.diag(conf)
+    gt = conf.sum(axis=1)
+    pr = conf.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc_c = tp / gt
+        iou_c = tp / (gt + pr - tp)
+    return {
+        "global_acc": float(tp.sum() / max(conf.sum(), 1)),
+        "class_avg_acc": float(np.nanmean(acc_c)) if np.any(gt > 0) else float("nan"),
+        "mean_iou": float(np.nanmean(iou_c)) if np.any(gt + pr > 0) else float("nan"),
+        "per_class_acc": acc_c,
+        "per_class_iou": iou_c,
+    }
+
+
+def pixel_accuracy(label, pred, ignore_index=IGNORE_INDEX):
+    """Fraction of non-void pixels where ``pred == label``."""
+    label, pred = _check_pair(label, pred)
+    valid = label != ignore_index
+    return float((label[valid] == pred[valid]).mean()) if valid.any() else float("nan")

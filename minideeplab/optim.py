@@ -1,0 +1,115 @@
+"""SGD with momentum, weight decay and per-parameter multipliers, and lr schedules.
+
+The update is Caffe's (``SGDSolver``), which DeepLab was trained with::
+
+    g  = dW + weight_decay * decay_mult * W
+    v  = momentum * v + lr * lr_mult * g
+    W -= v
+
+(PyTorch folds ``lr`` in after the momentum; the two agree while lr is constant.)
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from .backend import asnumpy, get_array_module
+from .models.deeplab import is_classifier
+
+
+def deeplab_multipliers(names, classifier_mult=10.0):
+    """DeepLab's ``lr_mult`` / ``decay_mult`` per parameter name.
+
+    Weights x1 with decay, biases x2 without decay; the classifiers (fc8 and the
+    MSc score layers) x10 for weights and x20 for biases (``classifier_mult``:
+    DeepLab fine-tunes ImageNet weights under a fresh classifier; from scratch
+    the classifier needs no head start and 1 trains more stably).
+
+    Returns
+    -------
+    (lr_mult, decay_mult) : two dicts ``name -> float``
+    """
+    lr_mult, decay_mult = {}, {}
+    for name in names:
+        layer, kind = name.rsplit(".", 1)
+        base = float(classifier_mult) if is_classifier(layer) else 1.0
+        lr_mult[name] = base * (2.0 if kind == "bias" else 1.0)
+        decay_mult[name] = 0.0 if kind == "bias" else 1.0
+    return lr_mult, decay_mult
+
+
+class SGD:
+    """Stochastic gradient descent with momentum (Caffe's update, see module doc).
+
+    Parameters
+    ----------
+    params : ordered dict ``name -> array`` (e.g. ``model.params``); updated in place
+    lr : base learning rate (a schedule may pass another to :meth:`step`)
+    momentum, weight_decay : 0.9 and 5e-4 in DeepLab
+    lr_mult, decay_mult : dicts ``name -> float`` (missing names: 1.0);
+        see :func:`deeplab_multipliers`
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.9, weight_decay=5e-4, lr_mult=None, decay_mult=None):
+        if lr < 0 or not np.isfinite(lr):
+            raise ValueError(f"lr must be a finite number >= 0, got {lr}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.params = OrderedDict(params)
+        for name in list(lr_mult or {}) + list(decay_mult or {}):
+            if name not in self.params:
+                raise ValueError(f"multiplier given for unknown parameter {name!r}")
+        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
+        self.lr_mult = {k: float((lr_mult or {}).get(k, 1.0)) for k in self.params}
+        self.decay_mult = {k: float((decay_mult or {}).get(k, 1.0)) for k in self.params}
+        self.velocity = OrderedDict((k, get_array_module(v).zeros_like(v)) for k, v in self.params.items())
+
+    def step(self, grads, lr=None):
+        """One update from ``grads`` (dict ``name -> array``, same keys as the params)."""
+        lr = self.lr if lr is None else float(lr)
+        for name, w in self.params.items():
+            if name not in grads:
+                raise KeyError(f"no gradient for parameter {name!r}")
+            g = grads[name]
+            wd = self.weight_decay * self.decay_mult[name]
+            if wd:
+                g = g + wd * w
+            v = self.velocity[name]
+            v *= self.momentum
+            v += (lr * self.lr_mult[name]) * g
+            w -= v
+
+    def state_dict(self):
+        return OrderedDict((f"velocity/{k}", asnumpy(v)) for k, v in self.velocity.items())
+
+    def load_state_dict(self, state):
+        for k, v in self.velocity.items():
+            v[...] = get_array_module(v).asarray(state[f"velocity/{k}"], dtype=v.dtype)
+
+
+def poly_lr(base_lr: float, it: int, max_iter: int, power: float = 0.9) -> float:
+    """DeepLab's "poly" policy: ``base_lr * (1 - it / max_iter) ** power``."""
+    return base_lr * (1.0 - min(it, max_iter) / max_iter) ** power
+
+
+def step_lr(base_lr: float, it: int, step_size: int, gamma: float = 0.1) -> float:
+    """Caffe's "step" policy: ``base_lr * gamma ** (it // step_size)`` (x0.1 every N)."""
+    return base_lr * gamma ** (it // step_size)
+
+
+def make_schedule(policy: str, base_lr: float, *, max_iter=None, power=0.9, step_size=None, gamma=0.1):
+    """A function ``it -> lr`` for ``policy`` in ``{"poly", "step", "fixed"}``."""
+    if policy == "poly":
+        if not max_iter or max_iter < 1:
+            raise ValueError("the poly policy needs max_iter >= 1")
+        return lambda it: poly_lr(base_lr, it, max_iter, power)
+    if policy == "step":
+        if not step_size or step_size < 1:
+            raise ValueError("the step policy needs step_size >= 1")
+        return lambda it: step_lr(base_lr, it, step_size, gamma)
+    if policy == "fixed":
+        return lambda it: base_lr
+    raise ValueError(f"policy must be 'poly', 'step' or 'fixed', got {policy!r}")

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from minideeplab.cli import main
+from minideeplab.viz import colorize, overlay, save_rows, voc_palette
+
+
+def test_voc_palette_first_colours():
+    pal = voc_palette()
+    assert pal[:4].tolist() == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]
+    assert pal[15].tolist() == [192, 128, 128]  # VOC "person"
+
+
+def test_colorize_overlay_and_figure(tmp_path):
+    lab = np.array([[0, 1], [2, 255]], dtype=np.uint8)
+    c = colorize(lab)
+    assert c[0, 1].tolist() == [128, 0, 0] and c[1, 1].tolist() == [0, 0, 0]
+    img = np.full((2, 2, 3), 200, np.uint8)
+    assert overlay(img, lab, alpha=0.0).tolist() == img.tolist()
+    path = save_rows(tmp_path / "f.png", [[img, lab]], ["image", "label"])
+    assert path.exists() and path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="label must be an"):
+        colorize(np.zeros((2, 2)))
+
+
+def test_info_command(capsys):
+    assert main(["info", "DeepLab-LargeFOV"]) == 0
+    out = capsys.readouterr().out
+    assert "20,505,429 parameters, output stride 8" in out and "paper's RF size 224" in out
+
+
+def test_train_command_resumes(tmp_path, capsys):
+    args = ["train", "--width", "0.0625", "--size", "33", "--crop", "33", "--images", "4", "--batch-size", "1",
+            "--snapshot-every", "2", "--out", str(tmp_path), "--quiet"]
+    assert main(args + ["--max-iter", "2"]) == 0
+    assert main(args + ["--max-iter", "3", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "at iteration 2" in out
+    assert (tmp_path / "model.npz").exists()
