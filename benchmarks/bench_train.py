@@ -40,7 +40,7 @@ def one(width, iters, batch, crop):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"width {width:<6g} params {m.num_params():>11,}  batch {batch} crop {crop}: "
           f"{np.median(times[1:]):7.2f} s/iter (median of {iters}, first {times[0]:.2f} s)  "
-          f"peak RSS {peak / 1024:7.0f} MiB (model built at {base / 1024:.0f} MiB)", flush=True)
+          f"peak RSS {peak / 1024:7.0f} MiB (before building the model: {base / 1024:.0f} MiB)", flush=True)
 
 
 def main():
