@@ -86,3 +86,76 @@ def softmax_cross_entropy(scores, labels, ignore=255):
                 total -= s[t] - m - math.log(np.exp(s - m).sum())
                 count += 1
     return total, count
+
+
+# ---------------------------------------------------------------- CRFs
+def gaussian_filter(f, v):
+    """out_i = sum_j exp(-|f_i - f_j|^2 / 2) v_j, by loops (j = i included)."""
+    N = f.shape[0]
+    out = np.zeros((N,) + v.shape[1:])
+    for i in range(N):
+        for j in range(N):
+            out[i] += math.exp(-0.5 * float(((f[i] - f[j]) ** 2).sum())) * v[j]
+    return out
+
+
+def dense_mean_field(unary, feats, weights, mu, n_iter, normalization="symmetric"):
+    """The mean-field equations of the fully connected CRF, written out pixel by pixel.
+
+    unary (N, L); feats: list of (N, d) scaled features; mu (L, L) label compatibility in
+    the energy (Potts = 1 - I); k includes j = i, normalised as in Krähenbühl's code.
+    """
+    N, L = unary.shape
+    kernels = []
+    for f in feats:
+        K = np.array([[math.exp(-0.5 * float(((f[i] - f[j]) ** 2).sum())) for j in range(N)] for i in range(N)])
+        s = K.sum(1)
+        if normalization == "symmetric":
+            K = K / np.sqrt(s)[:, None] / np.sqrt(s)[None, :]
+        elif normalization == "after":
+            K = K / s[:, None]
+        elif normalization == "before":
+            K = K / s[None, :]
+        kernels.append(K)
+    Q = np.exp(-unary - (-unary).max(1, keepdims=True))
+    Q /= Q.sum(1, keepdims=True)
+    for _ in range(n_iter):
+        new = np.zeros_like(Q)
+        for i in range(N):
+            for l in range(L):
+                e = -unary[i, l]
+                for w, K in zip(weights, kernels):
+                    for lp in range(L):
+                        e -= w * mu[l, lp] * sum(K[i, j] * Q[j, lp] for j in range(N))
+                new[i, l] = e
+            new[i] = np.exp(new[i] - new[i].max())
+            new[i] /= new[i].sum()
+        Q = new
+    return Q
+
+
+def grid_mean_field(unary, image, n_iter, connectivity, w_smooth, w_contrast, beta):
+    """Grid CRF mean field by loops over pixels and their neighbours. unary (H, W, L)."""
+    H, W, L = unary.shape
+    img = image.astype(np.float64)
+    offs = [(0, 1), (0, -1), (1, 0), (-1, 0)]
+    if connectivity == 8:
+        offs += [(1, 1), (-1, -1), (1, -1), (-1, 1)]
+    Q = np.exp(-unary - (-unary).max(2, keepdims=True))
+    Q /= Q.sum(2, keepdims=True)
+    for _ in range(n_iter):
+        new = np.zeros_like(Q)
+        for y in range(H):
+            for x in range(W):
+                e = -unary[y, x].copy()
+                for dy, dx in offs:
+                    yy, xx = y + dy, x + dx
+                    if 0 <= yy < H and 0 <= xx < W:
+                        dist = math.sqrt(dy * dy + dx * dx)
+                        diff = float(((img[y, x] - img[yy, xx]) ** 2).sum())
+                        w = (w_smooth + w_contrast * math.exp(-beta * diff)) / dist
+                        e += w * Q[yy, xx]
+                e = np.exp(e - e.max())
+                new[y, x] = e / e.sum()
+        Q = new
+    return Q

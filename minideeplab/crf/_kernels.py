@@ -1,0 +1,438 @@
+"""Numba kernels of the CRF module (``@njit`` only; inputs are validated by the callers).
+
+The permutohedral lattice (Adams, Baek & Davis, 2010), laid out as in Krähenbühl's
+dense CRF code: features are embedded in the hyperplane ``H_d`` of R^{d+1}, each point
+is splatted onto the d+1 vertices of its enclosing simplex with barycentric weights,
+values are blurred with [1/2, 1, 1/2] along the d+1 lattice directions, and sliced
+back with the same weights.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._numba import njit, prange
+
+_HASH_MULT = 2531011
+
+
+@njit
+def _hash(key, d, mask):
+    h = np.uint64(0)
+    for i in range(d):
+        h = (h + np.uint64(np.int64(key[i]) & 0xFFFFFFFF)) * np.uint64(_HASH_MULT)
+    # finalise (mix the high bits down) so that a small power-of-two table spreads well
+    h ^= h >> np.uint64(31)
+    h *= np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(29)
+    return np.int64(h & np.uint64(mask))
+
+
+@njit
+def _find(key, d, keys, table, mask):
+    """Index of ``key`` in the lattice, or -1."""
+    h = _hash(key, d, mask)
+    while True:
+        e = table[h]
+        if e < 0:
+            return -1
+        same = True
+        for i in range(d):
+            if keys[e, i] != key[i]:
+                same = False
+                break
+        if same:
+            return e
+        h = (h + 1) & mask
+
+
+@njit
+def _embed(f, scale, canonical):
+    """Per point: the keys of its d+1 simplex vertices and their barycentric weights."""
+    N, d = f.shape
+    d1 = d + 1
+    keys = np.empty((N, d1, max(d, 1)), np.int32)
+    weight = np.empty((N, d1), np.float32)
+    for n in range(N):
+        elevated = np.empty(d1)
+        rem0 = np.empty(d1, np.int64)
+        rank = np.zeros(d1, np.int64)
+        bary = np.zeros(d1 + 1)
+        # elevate onto the hyperplane H_d (coordinates sum to zero)
+        sm = 0.0
+        for j in range(d, 0, -1):
+            cf = f[n, j - 1] * scale[j - 1]
+            elevated[j] = sm - j * cf
+            sm += cf
+        elevated[0] = sm
+        # the nearest remainder-0 lattice point
+        s = 0
+        for i in range(d1):
+            v = elevated[i] / d1
+            up = np.ceil(v) * d1
+            down = np.floor(v) * d1
+            if up - elevated[i] < elevated[i] - down:
+                rem0[i] = np.int64(up)
+            else:
+                rem0[i] = np.int64(down)
+            s += rem0[i]
+        s //= d1
+        # rank the differential to find the enclosing simplex
+        for i in range(d):
+            di = elevated[i] - rem0[i]
+            for j in range(i + 1, d1):
+                if di < elevated[j] - rem0[j]:
+                    rank[i] += 1
+                else:
+                    rank[j] += 1
+        for i in range(d1):
+            rank[i] += s
+            if rank[i] < 0:
+                rank[i] += d1
+                rem0[i] += d1
+            elif rank[i] > d:
+                rank[i] -= d1
+                rem0[i] -= d1
+        # barycentric coordinates
+        for i in range(d1):
+            v = (elevated[i] - rem0[i]) / d1
+            bary[d - rank[i]] += v
+            bary[d1 - rank[i]] -= v
+        bary[0] += 1.0 + bary[d1]
+        for r in range(d1):
+            for i in range(d):
+                keys[n, r, i] = rem0[i] + canonical[r, rank[i]]
+            weight[n, r] = bary[r]
+    return keys, weight
+
+
+@njit
+def _insert(key, d, keys, M, table, mask):
+    """Index of ``key``, appending it (as vertex M) if new; returns (index, new M)."""
+    h = _hash(key, d, mask)
+    while True:
+        e = table[h]
+        if e < 0:
+            table[h] = M
+            for i in range(d):
+                keys[M, i] = key[i]
+            return M, M + 1
+        same = True
+        for i in range(d):
+            if keys[e, i] != key[i]:
+                same = False
+                break
+        if same:
+            return e, M
+        h = (h + 1) & mask
+
+
+@njit
+def _rehash(keys, M, d, cap):
+    table = np.full(cap, -1, np.int32)
+    mask = cap - 1
+    for m in range(M):
+        h = _hash(keys[m], d, mask)
+        while table[h] >= 0:
+            h = (h + 1) & mask
+        table[h] = m
+    return table
+
+
+@njit
+def _mix(h):
+    h ^= h >> np.uint64(31)
+    h *= np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(29)
+    return h
+
+
+@njit
+def _pack(key, d, bits, bias):
+    p = np.uint64(0)
+    for i in range(d):
+        p = (p << np.uint64(bits)) | np.uint64(np.int64(key[i]) + bias)
+    return p
+
+
+@njit
+def _insert_packed(p, packed, M, table, mask):
+    h = np.int64(_mix(p) & np.uint64(mask))
+    while True:
+        e = table[h]
+        if e < 0:
+            table[h] = M
+            packed[M] = p
+            return M, M + 1
+        if packed[e] == p:
+            return e, M
+        h = (h + 1) & mask
+
+
+@njit
+def _find_packed(p, packed, table, mask):
+    h = np.int64(_mix(p) & np.uint64(mask))
+    while True:
+        e = table[h]
+        if e < 0:
+            return -1
+        if packed[e] == p:
+            return e
+        h = (h + 1) & mask
+
+
+@njit
+def _build_packed(pkeys, d, bits):
+    """Hash the vertices with each key packed into one uint64 (``bits`` bits a coordinate)."""
+    N, d1, _ = pkeys.shape
+    bias = np.int64(1) << np.int64(bits - 1)
+    cap = 1024
+    table = np.full(cap, -1, np.int32)
+    packed = np.empty(N * d1, np.uint64)
+    offset = np.empty((N, d1), np.int32)
+    prev = np.zeros(d1, np.uint64)
+    M = 0
+    for n in range(N):
+        for r in range(d1):
+            p = _pack(pkeys[n, r], d, bits, bias)
+            if n > 0 and p == prev[r]:  # neighbouring points usually share vertices
+                offset[n, r] = offset[n - 1, r]
+                continue
+            prev[r] = p
+            if 2 * (M + 1) > cap:
+                cap *= 2
+                table = np.full(cap, -1, np.int32)
+                for m in range(M):
+                    h = np.int64(_mix(packed[m]) & np.uint64(cap - 1))
+                    while table[h] >= 0:
+                        h = (h + 1) & (cap - 1)
+                    table[h] = m
+            e, M = _insert_packed(p, packed, M, table, cap - 1)
+            offset[n, r] = e
+    mask = cap - 1
+    neighbors = np.empty((d1, M, 2), np.int32)
+    key = np.empty(d, np.int64)
+    n1 = np.empty(d, np.int64)
+    n2 = np.empty(d, np.int64)
+    fmask = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+    for m in range(M):
+        p = packed[m]
+        for i in range(d - 1, -1, -1):
+            key[i] = np.int64(p & fmask) - bias
+            p = p >> np.uint64(bits)
+        for j in range(d1):
+            for i in range(d):
+                n1[i] = key[i] - 1
+                n2[i] = key[i] + 1
+            if j < d:
+                n1[j] = key[j] + d
+                n2[j] = key[j] - d
+            a = _find_packed(_pack(n1, d, bits, bias), packed, table, mask)
+            b = _find_packed(_pack(n2, d, bits, bias), packed, table, mask)
+            neighbors[j, m, 0] = M if a < 0 else a
+            neighbors[j, m, 1] = M if b < 0 else b
+    return offset, neighbors, M
+
+
+@njit
+def _build_general(pkeys, d):
+    """Hash the vertices with d-int keys (any range)."""
+    N, d1, _ = pkeys.shape
+    cap = 1024
+    table = np.full(cap, -1, np.int32)
+    keys = np.empty((N * d1, max(d, 1)), np.int32)
+    offset = np.empty((N, d1), np.int32)
+    M = 0
+    for n in range(N):
+        for r in range(d1):
+            if n > 0:  # neighbouring points usually share vertices
+                same = True
+                for i in range(d):
+                    if pkeys[n, r, i] != pkeys[n - 1, r, i]:
+                        same = False
+                        break
+                if same:
+                    offset[n, r] = offset[n - 1, r]
+                    continue
+            if 2 * (M + 1) > cap:
+                cap *= 2
+                table = _rehash(keys, M, d, cap)
+            e, M = _insert(pkeys[n, r], d, keys, M, table, cap - 1)
+            offset[n, r] = e
+    mask = cap - 1
+    neighbors = np.empty((d1, M, 2), np.int32)
+    n1 = np.empty(max(d, 1), np.int32)
+    n2 = np.empty(max(d, 1), np.int32)
+    for j in range(d1):
+        for m in range(M):
+            for i in range(d):
+                n1[i] = keys[m, i] - 1
+                n2[i] = keys[m, i] + 1
+            if j < d:
+                n1[j] = keys[m, j] + d
+                n2[j] = keys[m, j] - d
+            a = _find(n1, d, keys, table, mask)
+            b = _find(n2, d, keys, table, mask)
+            neighbors[j, m, 0] = M if a < 0 else a
+            neighbors[j, m, 1] = M if b < 0 else b
+    return offset, neighbors, M
+
+
+def build_lattice(f):
+    """Embed features ``f`` (N, d) and build the lattice.
+
+    Returns
+    -------
+    offset : (N, d+1) int32, the lattice vertex of each of a point's d+1 splats
+    weight : (N, d+1) float32, barycentric weights (each row sums to 1)
+    neighbors : (d+1, M, 2) int32, the two neighbours of each vertex along each
+        direction (M where absent: row M of the value array is kept at zero)
+    M : number of lattice vertices
+    """
+    N, d = f.shape
+    d1 = d + 1
+    scale = np.array([d1 * np.sqrt(2.0 / 3.0) / np.sqrt((i + 1.0) * (i + 2.0)) for i in range(d)])
+    canonical = np.array([[i if j < d1 - i else i - d1 for j in range(d1)] for i in range(d1)], np.int64)
+    pkeys, weight = _embed(f, scale, canonical)
+    # |key| <= |elevated| + d + 1 <= 2 d max|f| scale[0] + d + 1: pack when that fits
+    bits = 64 // d if d > 0 else 64
+    bound = 2.0 * d * float(np.abs(f).max(initial=0.0)) * scale[0] + 2 * d1 + 2
+    if d > 0 and bits >= 8 and bound < 2.0 ** (bits - 2):
+        offset, neighbors, M = _build_packed(pkeys, d, bits)
+    else:
+        offset, neighbors, M = _build_general(pkeys, d)
+    return offset, weight, neighbors, M
+
+
+# ------------------------------------------------------------------ mean field
+# All kernels' lattice vertices live in one array A (kernel k in rows base_k .. base_k + M_k,
+# the last of which stays zero), so one scatter splats every kernel, and one pass per
+# pixel slices every kernel.
+
+
+@njit(parallel=True)
+def mf_splat(Q, offset, weight, A, scratch):
+    """A[m] = sum over (pixel i, slot s) with offset[i, s] == m of weight[i, s] * Q[i].
+
+    A scatter: thread t walks its own range of pixels (reading Q in order) into its
+    private copy ``scratch[t]`` of A, which stays in cache; the copies are then summed.
+    """
+    N, L = Q.shape
+    S = offset.shape[1]
+    T, R, _ = scratch.shape
+    chunk = (N + T - 1) // T
+    for t in prange(T):
+        P = scratch[t]
+        for m in range(R):
+            for v in range(L):
+                P[m, v] = 0.0
+        for i in range(t * chunk, min(N, (t + 1) * chunk)):
+            for s in range(S):
+                w = weight[i, s]
+                row = offset[i, s]
+                for v in range(L):
+                    P[row, v] += w * Q[i, v]
+    for m in prange(R):
+        for v in range(L):
+            acc = scratch[0, m, v]
+            for t in range(1, T):
+                acc += scratch[t, m, v]
+            A[m, v] = acc
+
+
+@njit(parallel=True)
+def mf_blur(A, B, base, neighbors, reverse):
+    """Blur one kernel's block ``A[base : base + M + 1]`` along its d+1 directions (in place).
+
+    ``reverse`` takes the directions in reverse order: the transposed operator.
+    """
+    d1, M, _ = neighbors.shape
+    L = A.shape[1]
+    src, dst = A, B
+    for jj in range(d1):
+        j = d1 - 1 - jj if reverse else jj
+        for m in prange(M):
+            i0 = base + m
+            i1 = base + neighbors[j, m, 0]
+            i2 = base + neighbors[j, m, 1]
+            for v in range(L):
+                dst[i0, v] = src[i0, v] + np.float32(0.5) * (src[i1, v] + src[i2, v])
+        src, dst = dst, src
+    if d1 % 2 == 1:  # the result is in B: copy it back
+        for m in prange(M):
+            for v in range(L):
+                A[base + m, v] = B[base + m, v]
+
+
+@njit(parallel=True)
+def mf_slice(A, offset, weight, out, neg_unary, potts):
+    """out_i = sum_s weight[i, s] * A[offset[i, s]]: every kernel's filtered beliefs.
+
+    With ``potts``, out_i = -U_i + that sum, minus its row maximum: the Potts mean-field
+    energy, ready for the exponential (left to NumPy, whose SIMD ``exp`` is faster).
+    """
+    N, L = out.shape
+    S = offset.shape[1]
+    for i in prange(N):
+        e = out[i]
+        for v in range(L):
+            e[v] = neg_unary[i, v] if potts else 0.0
+        for s in range(S):
+            w = weight[i, s]
+            row = offset[i, s]
+            for v in range(L):
+                e[v] += w * A[row, v]
+        if potts:
+            mx = e[0]
+            for v in range(1, L):
+                mx = max(mx, e[v])
+            for v in range(L):
+                e[v] -= mx
+
+
+@njit
+def normalize_rows(Q):
+    """Q_i /= sum(Q_i), in place."""
+    N, L = Q.shape
+    for i in range(N):
+        tot = Q[i, 0]
+        for v in range(1, L):
+            tot += Q[i, v]
+        inv = 1.0 / tot
+        for v in range(L):
+            Q[i, v] *= inv
+
+
+def softmax_into(E, out):
+    """out = softmax(E) along the last axis (E is left unchanged); NumPy's exp, Numba's loops."""
+    np.subtract(E, E.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    normalize_rows(out)
+    return out
+
+
+# ------------------------------------------------------------------ grid CRF
+@njit(parallel=True)
+def grid_energy(neg_unary, Qp, weights, offsets, E):
+    """E_i = -U_i + sum_k weights[k, i] Q_{i + offset_k}, minus its row maximum.
+
+    neg_unary, E : (H, W, L); Qp : Q padded by one pixel on each side, (H+2, W+2, L);
+    weights : (K, H, W), zero where the neighbour falls outside the image;
+    offsets : (K, 2) int (dy, dx), each in {-1, 0, 1}.
+    """
+    H, W, L = neg_unary.shape
+    K = offsets.shape[0]
+    for y in prange(H):
+        for x in range(W):
+            e = E[y, x]
+            for v in range(L):
+                e[v] = neg_unary[y, x, v]
+            for k in range(K):
+                w = weights[k, y, x]
+                q = Qp[y + 1 + offsets[k, 0], x + 1 + offsets[k, 1]]
+                for v in range(L):
+                    e[v] += w * q[v]
+            mx = e[0]
+            for v in range(1, L):
+                mx = max(mx, e[v])
+            for v in range(L):
+                e[v] -= mx
