@@ -19,3 +19,17 @@ def test_crf_tests_pass_without_jit():
         env=env, capture_output=True, text=True, cwd=os.path.dirname(HERE))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
+
+
+@pytest.mark.slow
+def test_kernels_are_cached_on_disk(tmp_path):
+    """cache=True: the first process writes the compiled kernels where NUMBA_CACHE_DIR points
+    (Numba's fallback for read-only installs is its user-wide cache, ~/.cache/numba)."""
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        pytest.skip("no JIT, no cache")
+    code = ("import numpy as np; from minideeplab.crf import dense_crf, grid_crf; "
+            "img = np.zeros((9, 8, 3), np.uint8); p = np.full((2, 9, 8), 0.5); dense_crf(img, p); grid_crf(img, p)")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=os.path.dirname(HERE))
+    cached = {p.name.split(".")[1].split("-")[0] for p in tmp_path.rglob("*.nbi")}
+    assert {"_embed", "mf_splat", "mf_blur", "mf_slice", "grid_energy"} <= cached, cached

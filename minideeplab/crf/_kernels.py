@@ -46,17 +46,18 @@ def _find(key, d, keys, table, mask):
 
 
 @njit
-def _embed(f, scale, canonical):
-    """Per point: the keys of its d+1 simplex vertices and their barycentric weights."""
+def _embed(f, scale, canonical, keys, weight):
+    """Per point: the keys of its d+1 simplex vertices and their barycentric weights,
+    written into ``keys`` (N, d+1, d) and ``weight`` (N, d+1)."""
     N, d = f.shape
     d1 = d + 1
-    keys = np.empty((N, d1, max(d, 1)), np.int32)
-    weight = np.empty((N, d1), np.float32)
+    elevated = np.empty(d1)
+    rem0 = np.empty(d1, np.int64)
+    rank = np.zeros(d1, np.int64)
+    bary = np.zeros(d1 + 1)
+    inv_d1 = 1.0 / d1
     for n in range(N):
-        elevated = np.empty(d1)
-        rem0 = np.empty(d1, np.int64)
-        rank = np.zeros(d1, np.int64)
-        bary = np.zeros(d1 + 1)
+        rank[:] = 0
         # elevate onto the hyperplane H_d (coordinates sum to zero)
         sm = 0.0
         for j in range(d, 0, -1):
@@ -67,7 +68,7 @@ def _embed(f, scale, canonical):
         # the nearest remainder-0 lattice point
         s = 0
         for i in range(d1):
-            v = elevated[i] / d1
+            v = elevated[i] * inv_d1
             up = np.ceil(v) * d1
             down = np.floor(v) * d1
             if up - elevated[i] < elevated[i] - down:
@@ -77,13 +78,13 @@ def _embed(f, scale, canonical):
             s += rem0[i]
         s //= d1
         # rank the differential to find the enclosing simplex
+        for i in range(d1):
+            bary[i] = elevated[i] - rem0[i]  # the differential (bary is reset below)
         for i in range(d):
-            di = elevated[i] - rem0[i]
             for j in range(i + 1, d1):
-                if di < elevated[j] - rem0[j]:
-                    rank[i] += 1
-                else:
-                    rank[j] += 1
+                c = np.int64(bary[i] < bary[j])  # branch-free: these compares mispredict
+                rank[i] += c
+                rank[j] += 1 - c
         for i in range(d1):
             rank[i] += s
             if rank[i] < 0:
@@ -93,8 +94,10 @@ def _embed(f, scale, canonical):
                 rank[i] -= d1
                 rem0[i] -= d1
         # barycentric coordinates
+        for i in range(d1 + 1):
+            bary[i] = 0.0
         for i in range(d1):
-            v = (elevated[i] - rem0[i]) / d1
+            v = (elevated[i] - rem0[i]) * inv_d1
             bary[d - rank[i]] += v
             bary[d1 - rank[i]] -= v
         bary[0] += 1.0 + bary[d1]
@@ -102,7 +105,6 @@ def _embed(f, scale, canonical):
             for i in range(d):
                 keys[n, r, i] = rem0[i] + canonical[r, rank[i]]
             weight[n, r] = bary[r]
-    return keys, weight
 
 
 @njit
@@ -277,6 +279,30 @@ def _build_general(pkeys, d):
     return offset, neighbors, M
 
 
+_POOL = None
+
+
+def in_threads(fn, n, min_rows=16384):
+    """Run ``fn(a, b)`` on row blocks ``[a, b)`` of ``range(n)`` in the kernel threads.
+
+    For ``nogil`` kernels and NumPy ufuncs, which release the GIL: parallel without a
+    ``prange`` kernel (whose compilation is slow). Small ``n`` runs in this thread.
+    """
+    from .._numba import get_num_threads
+
+    global _POOL
+    T = get_num_threads()
+    if T < 2 or n < min_rows:
+        fn(0, n)
+        return
+    if _POOL is None or _POOL._max_workers < T:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=T, thread_name_prefix="minideeplab")
+    bounds = np.linspace(0, n, T + 1).astype(np.int64)
+    list(_POOL.map(lambda ab: fn(int(ab[0]), int(ab[1])), zip(bounds[:-1], bounds[1:])))
+
+
 def build_lattice(f):
     """Embed features ``f`` (N, d) and build the lattice.
 
@@ -292,7 +318,9 @@ def build_lattice(f):
     d1 = d + 1
     scale = np.array([d1 * np.sqrt(2.0 / 3.0) / np.sqrt((i + 1.0) * (i + 2.0)) for i in range(d)])
     canonical = np.array([[i if j < d1 - i else i - d1 for j in range(d1)] for i in range(d1)], np.int64)
-    pkeys, weight = _embed(f, scale, canonical)
+    pkeys = np.empty((N, d1, max(d, 1)), np.int32)
+    weight = np.empty((N, d1), np.float32)
+    in_threads(lambda a, b: _embed(f[a:b], scale, canonical, pkeys[a:b], weight[a:b]), N)
     # |key| <= |elevated| + d + 1 <= 2 d max|f| scale[0] + d + 1: pack when that fits
     bits = 64 // d if d > 0 else 64
     bound = 2.0 * d * float(np.abs(f).max(initial=0.0)) * scale[0] + 2 * d1 + 2
@@ -310,9 +338,10 @@ def build_lattice(f):
 
 
 @njit(parallel=True)
-def mf_splat(Q, offset, weight, A, scratch):
+def mf_splat(Q, offset, weight, A, scratch, normalize):
     """A[m] = sum over (pixel i, slot s) with offset[i, s] == m of weight[i, s] * Q[i].
 
+    With ``normalize``, Q's rows are first divided by their sums (Q holds exp(E)).
     A scatter: thread t walks its own range of pixels (reading Q in order) into its
     private copy ``scratch[t]`` of A, which stays in cache; the copies are then summed.
     """
@@ -326,11 +355,18 @@ def mf_splat(Q, offset, weight, A, scratch):
             for v in range(L):
                 P[m, v] = 0.0
         for i in range(t * chunk, min(N, (t + 1) * chunk)):
+            q = Q[i]
+            inv = np.float32(1.0)
+            if normalize:
+                tot = q[0]
+                for v in range(1, L):
+                    tot += q[v]
+                inv = np.float32(1.0) / tot
             for s in range(S):
-                w = weight[i, s]
+                w = weight[i, s] * inv
                 row = offset[i, s]
                 for v in range(L):
-                    P[row, v] += w * Q[i, v]
+                    P[row, v] += w * q[v]
     for m in prange(R):
         for v in range(L):
             acc = scratch[0, m, v]
@@ -402,10 +438,16 @@ def normalize_rows(Q):
             Q[i, v] *= inv
 
 
+def exp_inplace(x):
+    """``np.exp(x, out=x)`` on (N, L) rows; NumPy's SIMD exp, row blocks in the kernel threads."""
+    in_threads(lambda a, b: np.exp(x[a:b], out=x[a:b]), x.shape[0])
+    return x
+
+
 def softmax_into(E, out):
     """out = softmax(E) along the last axis (E is left unchanged); NumPy's exp, Numba's loops."""
     np.subtract(E, E.max(axis=1, keepdims=True), out=out)
-    np.exp(out, out=out)
+    exp_inplace(out)
     normalize_rows(out)
     return out
 
@@ -436,3 +478,17 @@ def grid_energy(neg_unary, Qp, weights, offsets, E):
                 mx = max(mx, e[v])
             for v in range(L):
                 e[v] -= mx
+
+
+@njit
+def normalize_into_padded(E, Qp):
+    """Qp[y + 1, x + 1] = E[y, x] / sum(E[y, x]): the next Q, straight into the padded buffer."""
+    H, W, L = E.shape
+    for y in range(H):
+        for x in range(W):
+            tot = E[y, x, 0]
+            for v in range(1, L):
+                tot += E[y, x, v]
+            inv = 1.0 / tot
+            for v in range(L):
+                Qp[y + 1, x + 1, v] = E[y, x, v] * inv

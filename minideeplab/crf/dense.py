@@ -50,12 +50,13 @@ def check_image_probs(image, probs):
         raise ValueError("probs must have at least one label")
     if not np.issubdtype(probs.dtype, np.floating):
         raise TypeError(f"probs must be a floating-point array, got dtype {probs.dtype}")
-    if not np.all(np.isfinite(probs)):
+    lo, hi = probs.min(), probs.max()  # NaN propagates through both
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError("probs contains NaN or infinite values")
-    if not np.all(np.isfinite(image)):
+    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image.min() + image.max()):
         raise ValueError("image contains NaN or infinite values")
-    if probs.min() < 0:
-        raise ValueError(f"probs must be non-negative, found {probs.min()}")
+    if lo < 0:
+        raise ValueError(f"probs must be non-negative, found {lo}")
     sums = probs.sum(axis=0)
     if np.abs(sums - 1.0).max() > 1e-3:
         raise ValueError(f"probs must sum to one over labels (axis 0); sums range over [{sums.min():.4g}, {sums.max():.4g}]")
@@ -108,7 +109,10 @@ def pixel_features(image, H, W, theta_xy, theta_rgb=None):
 def unary_from_probs(probs, clip=PROB_CLIP):
     """``-log(clip(probs))``, (L, H, W) -> (N, L) float32 in pixel order."""
     L = probs.shape[0]
-    return (-np.log(np.clip(probs, clip, 1.0))).reshape(L, -1).T.astype(np.float32)
+    u = np.clip(probs.reshape(L, -1), clip, 1.0, dtype=np.float32)
+    np.log(u, out=u)
+    np.negative(u, out=u)
+    return np.ascontiguousarray(u.T)
 
 
 def mean_field(unary, kernels, weights, n_iter, mu=None, history=None):

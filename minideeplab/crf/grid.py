@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import grid_energy, normalize_rows
+from ._kernels import exp_inplace, grid_energy, in_threads, normalize_into_padded
 from .dense import _check_weight, check_image_probs, check_n_iter, unary_from_probs
 
 
@@ -93,23 +93,25 @@ def grid_crf(image, probs, *, n_iter=10, connectivity=4, w_smooth=1.0, w_contras
     ws, _ = edge_weights(image, connectivity, w_smooth, w_contrast, beta)
     nw = neighbour_weights(ws, H, W, connectivity)
     offsets = OFFSETS[:connectivity]
-    neg = np.ascontiguousarray(-unary_from_probs(probs)).reshape(H, W, L)
-    Q = np.empty_like(neg)
-    Q[...] = neg - neg.max(-1, keepdims=True)
-    np.exp(Q, out=Q)
-    normalize_rows(Q.reshape(H * W, L))
-    history = [Q.copy()] if return_history else None
-    Qp = np.zeros((H + 2, W + 2, L), np.float32)
-    E = np.empty_like(Q)
+    # labels padded to a multiple of 8 (energy -inf, so Q = 0 there): vectorised inner loops
+    Lp = L + (-L) % 8
+    neg = np.full((H, W, Lp), -np.inf, np.float32)
+    neg[:, :, :L] = -unary_from_probs(probs).reshape(H, W, L)
+    E = neg - neg.max(-1, keepdims=True)
+    exp_inplace(E.reshape(H * W, Lp))
+    Qp = np.zeros((H + 2, W + 2, Lp), np.float32)  # Q with a border of zeros
+    def normalize(E, Qp):  # Qp interior = E / row sums, row blocks in the kernel threads
+        in_threads(lambda a, b: normalize_into_padded(E[a:b], Qp[a:b + 2]), H, min_rows=64)
+
+    normalize(E, Qp)
+    history = [Qp[1:-1, 1:-1, :L].copy()] if return_history else None
     for _ in range(n_iter):
-        Qp[1:-1, 1:-1] = Q
         grid_energy(neg, Qp, nw, offsets, E)
-        np.exp(E, out=E)
-        normalize_rows(E.reshape(H * W, L))
-        Q, E = E, Q
+        exp_inplace(E.reshape(H * W, Lp))
+        normalize(E, Qp)
         if return_history:
-            history.append(Q.copy())
-    out = np.ascontiguousarray(Q.transpose(2, 0, 1))
+            history.append(Qp[1:-1, 1:-1, :L].copy())
+    out = np.ascontiguousarray(Qp[1:-1, 1:-1, :L].transpose(2, 0, 1))
     if return_history:
         return out, [np.ascontiguousarray(q.transpose(2, 0, 1)) for q in history]
     return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import get_num_threads
-from ._kernels import mf_blur, mf_slice, mf_splat, normalize_rows, softmax_into
+from ._kernels import exp_inplace, mf_blur, mf_slice, mf_splat, normalize_rows, softmax_into
 from .kernels import NORMALIZE_AFTER, NORMALIZE_BEFORE, NORMALIZE_SYMMETRIC
 
 
@@ -30,40 +30,53 @@ class LatticeMeanField:
 
     def __init__(self, lattices, weights, normalizations):
         N = lattices[0].n_points
-        offs, wts, sws = [], [], []
+        if any(lat.n_points != N for lat in lattices):
+            raise ValueError("all lattices must have the same number of points")
+        S = sum(lat.dim + 1 for lat in lattices)
+        self.offset = np.empty((N, S), np.int32)        # vertex rows in the shared array
+        self.splat_weight = np.empty((N, S), np.float32)  # barycentric weight * pre-normaliser
+        self.weight = np.empty((N, S), np.float32)        # bary * w * alpha * post-normaliser
         self.blocks = []  # (base row, neighbors) per kernel
-        base = 0
+        base, c = 0, 0
         for lat, w, t in zip(lattices, weights, normalizations):
-            if lat.n_points != N:
-                raise ValueError("all lattices must have the same number of points")
-            M = lat.n_vertices
-            d1 = lat.dim + 1
-            alpha = 1.0 / (1.0 + 2.0 ** (-lat.dim))
+            cols = slice(c, c + lat.dim + 1)
             # K 1 with this lattice, for the normalisers
-            ones = np.ones((N, 1), np.float32)
-            k1 = lat.filter(ones)[:, 0].astype(np.float64)
-            n = 1.0 / np.sqrt(k1 + 1e-20) if t == NORMALIZE_SYMMETRIC else 1.0 / (k1 + 1e-20)
-            pre = n if t in (NORMALIZE_SYMMETRIC, NORMALIZE_BEFORE) else np.ones(N)
-            post = n if t in (NORMALIZE_SYMMETRIC, NORMALIZE_AFTER) else np.ones(N)
-            offs.append(lat._offset + base)
-            sws.append((lat._weight * pre[:, None]).astype(np.float32))
-            wts.append((lat._weight * (w * alpha) * post[:, None]).astype(np.float32))
+            k1 = lat.filter(np.ones((N, 1), np.float32))[:, 0] + np.float32(1e-20)
+            n = 1.0 / np.sqrt(k1) if t == NORMALIZE_SYMMETRIC else 1.0 / k1
+            one = np.ones(N, np.float32)
+            pre = n if t in (NORMALIZE_SYMMETRIC, NORMALIZE_BEFORE) else one
+            post = n if t in (NORMALIZE_SYMMETRIC, NORMALIZE_AFTER) else one
+            np.add(lat._offset, base, out=self.offset[:, cols])
+            np.multiply(lat._weight, pre[:, None], out=self.splat_weight[:, cols])
+            np.multiply(lat._weight, (post * np.float32(w * lat._alpha))[:, None], out=self.weight[:, cols])
             self.blocks.append((base, lat._neighbors))
-            base += M + 1
+            base += lat.n_vertices + 1
+            c += lat.dim + 1
         self.n_rows = base
-        self.splat_weight = np.ascontiguousarray(np.concatenate(sws, axis=1), dtype=np.float32)
-        self.offset = np.ascontiguousarray(np.concatenate(offs, axis=1), dtype=np.int32)
-        self.weight = np.ascontiguousarray(np.concatenate(wts, axis=1), dtype=np.float32)
         self.N = N
 
-    def _filtered(self, Q, A, B, scratch):
-        mf_splat(Q, self.offset, self.splat_weight, A, scratch)
+    def _filtered(self, Q, A, B, scratch, normalize):
+        mf_splat(Q, self.offset, self.splat_weight, A, scratch, normalize)
         for base, nb in self.blocks:
             mf_blur(A, B, base, nb, False)
 
     def run(self, unary, n_iter, mu=None, history=None):
         """``n_iter`` updates from Q = softmax(-U); ``unary`` (N, L). Returns Q (N, L) float32."""
-        neg = np.ascontiguousarray(-unary, dtype=np.float32)
+        L0 = unary.shape[1]
+        if mu is None and L0 % 8:
+            # pad the labels to a multiple of 8 so the inner loops vectorise without a
+            # remainder; padded labels have energy -inf, hence Q = 0 exactly
+            L = L0 + 8 - L0 % 8
+            neg = np.full((unary.shape[0], L), -np.inf, np.float32)
+            neg[:, :L0] = -unary
+            hist = [] if history is not None else None
+            Q = self._run(neg, n_iter, None, hist)
+            if history is not None:
+                history.extend(np.ascontiguousarray(q[:, :L0]) for q in hist)
+            return np.ascontiguousarray(Q[:, :L0])
+        return self._run(np.ascontiguousarray(-unary, dtype=np.float32), n_iter, mu, history)
+
+    def _run(self, neg, n_iter, mu, history):
         L = neg.shape[1]
         Q = np.empty_like(neg)
         softmax_into(neg, Q)
@@ -73,16 +86,22 @@ class LatticeMeanField:
         B = np.zeros_like(A)
         scratch = np.empty((get_num_threads(), self.n_rows, L), np.float32)
         msg = np.empty_like(neg) if mu is not None else None
+        unnormalized = False
         for _ in range(n_iter):
-            self._filtered(Q, A, B, scratch)
+            self._filtered(Q, A, B, scratch, unnormalized)
             if mu is None:
                 mf_slice(A, self.offset, self.weight, Q, neg, True)  # Q holds E for a moment
-                np.exp(Q, out=Q)
-                normalize_rows(Q)
+                exp_inplace(Q)  # unnormalised: the next splat divides by the row sums
+                unnormalized = True
+                if history is not None:
+                    normalize_rows(Q)
+                    unnormalized = False
             else:  # E = -U - mu (sum_m w_m K_m Q)
                 mf_slice(A, self.offset, self.weight, msg, neg, False)
                 E = (neg - msg @ np.asarray(mu, np.float32).T).astype(np.float32)
                 softmax_into(E, Q)
             if history is not None:
                 history.append(Q.copy())
+        if unnormalized:
+            normalize_rows(Q)
         return Q
