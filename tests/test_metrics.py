@@ -38,3 +38,28 @@ def test_bad_input():
         confusion_matrix(np.zeros(3, int), np.array([0, 1, 2]), 2)
     with pytest.raises(TypeError, match="label must be an integer"):
         confusion_matrix(np.zeros(3), np.zeros(3, int), 2)
+
+
+def test_boundary_band_by_hand():
+    from minideeplab.metrics import boundary_band
+
+    row = np.array([[0, 0, 0, 0, 1, 1, 1, 1]])
+    assert boundary_band(row, 0).astype(int).tolist() == [[0, 0, 0, 1, 1, 0, 0, 0]]
+    assert boundary_band(row, 1).astype(int).tolist() == [[0, 0, 1, 1, 1, 1, 0, 0]]
+    assert boundary_band(row, 2).astype(int).tolist() == [[0, 1, 1, 1, 1, 1, 1, 0]]
+    sq = np.zeros((5, 5), int)
+    sq[2, 2] = 1  # one pixel: it and its 4 neighbours are boundary; diagonals are at distance 1
+    assert boundary_band(sq, 0).sum() == 5 and boundary_band(sq, 1).sum() == 13
+    assert not boundary_band(np.zeros((3, 3), int), 5).any()
+
+
+def test_trimap_scores_by_hand():
+    from minideeplab.metrics import trimap_scores
+
+    lab = np.array([[0, 0, 0, 0, 1, 1, 1, 1]])
+    pred = np.array([[0, 0, 0, 1, 1, 1, 1, 1]])  # the boundary moved by one pixel
+    t = trimap_scores([lab], [pred], [0, 1, 3], 2)
+    assert t[0]["global_acc"] == pytest.approx(1 / 2)   # pixels 3, 4
+    assert t[1]["global_acc"] == pytest.approx(3 / 4)   # pixels 2..5
+    assert t[3]["global_acc"] == pytest.approx(7 / 8)   # everything
+    assert t[0]["mean_iou"] == pytest.approx((0 / 1 + 1 / 2) / 2)
