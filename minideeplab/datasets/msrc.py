@@ -39,7 +39,7 @@ SPLITS = ("train", "val", "trainval", "test")
 _DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "msrc")
 MISSING = """MSRC-21 not found at {root!r} (looked for Images/ with newsegmentations_mats/ or GroundTruth/).
 Get the official release (msrc_objcategimagedatabase_v2.zip, Microsoft Research Cambridge, for
-non-commercial research) with minideeplab.datasets.msrc.download(DIR), or unpack it yourself so that
+non-commercial research) with minideeplab.datasets.download.download(DIR), or unpack it yourself so that
 DIR/Images/*.bmp and DIR/GroundTruth/*_GT.bmp exist, and pass DIR as root."""
 
 
