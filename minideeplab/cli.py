@@ -34,20 +34,22 @@ def _cmd_info(args):
 
 
 def _cmd_train(args):
-    from .datasets import SyntheticScenes
+    from .datasets import MSRC, SyntheticScenes
     from .models import DeepLab
     from .train import Trainer, TrainConfig
 
-    if args.data != "synthetic":
-        print(f"error: --data {args.data!r}: only 'synthetic' is available in this version", file=sys.stderr)
-        return 2
-    ds = SyntheticScenes(args.images, (args.size, args.size), args.classes, objects=(1, 3), radius=(0.2, 0.35),
-                         seed=args.seed)
-    model = DeepLab(args.model, args.classes, width=args.width, seed=args.seed, dropout=args.dropout)
+    if args.data == "synthetic":
+        ds = SyntheticScenes(args.images, (args.size, args.size), args.classes, objects=(1, 3),
+                             radius=(0.2, 0.35), seed=args.seed)
+        classes = args.classes
+    else:
+        ds = MSRC(args.root, args.split)
+        classes = MSRC.num_classes
+    model = DeepLab(args.model, classes, width=args.width, seed=args.seed, dropout=args.dropout)
     cfg = TrainConfig(crop_size=args.crop, batch_size=args.batch_size, iter_size=args.iter_size,
                       max_iter=args.max_iter, base_lr=args.lr, lr_policy=args.lr_policy,
                       step_size=args.step_size, seed=args.seed, snapshot_every=args.snapshot_every,
-                      classifier_lr_mult=args.classifier_lr_mult)
+                      classifier_lr_mult=args.classifier_lr_mult, scales=tuple(args.scales or ()))
     trainer = Trainer(model, ds, cfg, out_dir=args.out)
     if args.resume and trainer.resume():
         print(f"resumed from {trainer.checkpoint_path()} at iteration {trainer.iteration}")
@@ -100,7 +102,12 @@ def build_parser():
     d.set_defaults(func=_cmd_demo)
 
     t = sub.add_parser("train", help="train a DeepLab variant with checkpoints and resume")
-    t.add_argument("--data", default="synthetic")
+    t.add_argument("--data", default="synthetic", choices=["synthetic", "msrc"])
+    t.add_argument("--root", default=os.environ.get("MINIDEEPLAB_MSRC", "../shared/data/msrc"),
+                   help="MSRC folder (Images/ and newsegmentations_mats/ or GroundTruth/)")
+    t.add_argument("--split", default="train", choices=["train", "trainval"])
+    t.add_argument("--scales", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="random rescaling range, e.g. 0.7 1.3")
     t.add_argument("--model", default="DeepLab-LargeFOV", choices=[v for v in VARIANTS])
     t.add_argument("--width", type=float, default=0.125)
     t.add_argument("--classes", type=int, default=4)

@@ -37,3 +37,16 @@ def test_train_command_resumes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "resumed from" in out and "at iteration 2" in out
     assert (tmp_path / "model.npz").exists()
+
+
+def test_train_command_on_msrc(tmp_path, capsys):
+    import os
+
+    from conftest import MSRC_DIR
+
+    if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
+        pytest.skip(f"MSRC data not found at {MSRC_DIR}")
+    assert main(["train", "--data", "msrc", "--root", MSRC_DIR, "--width", "0.0625", "--crop", "65",
+                 "--batch-size", "1", "--max-iter", "2", "--scales", "0.5", "0.7", "--out", str(tmp_path),
+                 "--quiet"]) == 0
+    assert (tmp_path / "model.npz").exists() and "final loss" in capsys.readouterr().out

@@ -1,0 +1,80 @@
+"""Cross-validation of CRF parameters, coarse to fine as DeepLab did.
+
+A search evaluates a CRF with each parameter setting on a validation set (the unaries are
+computed once) and keeps the best by a score ("global_acc", "class_avg_acc" or "mean_iou").
+:func:`coarse_to_fine` runs a coarse grid, then a finer grid around the coarse optimum.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..metrics import confusion_matrix, scores
+from .dense import dense_crf
+from .grid import grid_crf
+
+DENSE_COARSE = {"w_bilateral": [3.0, 5.0, 10.0], "theta_alpha": [30.0, 60.0, 90.0], "theta_beta": [3.0, 8.0, 13.0]}
+DENSE_FIXED = {"w_gaussian": 3.0, "theta_gamma": 3.0}
+GRID_COARSE = {"w_contrast": [0.5, 1.0, 2.0, 4.0], "w_smooth": [0.0, 0.5, 1.0]}
+
+
+def evaluate(crf, params, images, probs, labels, num_classes, metric="global_acc"):
+    """``metric`` of ``crf(image, prob, **params)`` over the set (one confusion matrix)."""
+    conf = np.zeros((num_classes, num_classes), np.int64)
+    for image, p, lab in zip(images, probs, labels):
+        confusion_matrix(lab, crf(image, p, **params).argmax(0), num_classes, out=conf)
+    return scores(conf)[metric]
+
+
+def grid_search(crf, grid, images, probs, labels, num_classes, fixed=None, metric="global_acc", progress=True,
+                desc="CRF search"):
+    """Every combination of ``grid`` (dict name -> values); returns (best params, [(params, score)])."""
+    from tqdm.auto import tqdm
+
+    if not grid or any(len(v) == 0 for v in grid.values()):
+        raise ValueError("grid must map each parameter name to a non-empty list of values")
+    if not (len(images) == len(probs) == len(labels)) or len(images) == 0:
+        raise ValueError("images, probs and labels must be non-empty and of the same length")
+    names = list(grid)
+    results = []
+    combos = list(itertools.product(*(grid[n] for n in names)))
+    for values in tqdm(combos, desc=desc, disable=not progress):
+        params = dict(fixed or {}, **dict(zip(names, values)))
+        results.append((params, evaluate(crf, params, images, probs, labels, num_classes, metric)))
+    best = max(results, key=lambda r: r[1])[0]
+    return best, results
+
+
+def _refine(values, best):
+    """Three points around ``best`` at half the coarse spacing (kept positive)."""
+    vs = sorted(values)
+    step = min(np.diff(vs)) / 2 if len(vs) > 1 else abs(best) / 2 or 1.0
+    return sorted({v for v in (best - step, best, best + step) if v > 0 or v == best})
+
+
+def coarse_to_fine(crf, coarse, images, probs, labels, num_classes, fixed=None, metric="global_acc", progress=True):
+    """A coarse grid, then a grid at half the spacing around the coarse optimum.
+
+    Returns
+    -------
+    best : dict of the chosen parameters (``fixed`` included)
+    history : list of (params, score) of every setting tried
+    """
+    best, hist = grid_search(crf, coarse, images, probs, labels, num_classes, fixed, metric, progress, "coarse")
+    fine = {n: _refine(coarse[n], best[n]) for n in coarse}
+    best, hist2 = grid_search(crf, fine, images, probs, labels, num_classes, fixed, metric, progress, "fine")
+    return best, hist + hist2
+
+
+def tune_dense_crf(images, probs, labels, num_classes, coarse=None, metric="global_acc", progress=True):
+    """w1, theta_alpha, theta_beta of :func:`dense_crf` (w2 = 3, theta_gamma = 3 fixed)."""
+    return coarse_to_fine(dense_crf, coarse or DENSE_COARSE, images, probs, labels, num_classes, DENSE_FIXED,
+                          metric, progress)
+
+
+def tune_grid_crf(images, probs, labels, num_classes, coarse=None, connectivity=8, metric="global_acc",
+                  progress=True):
+    """The grid CRF's contrast and smoothness weights."""
+    return coarse_to_fine(grid_crf, coarse or GRID_COARSE, images, probs, labels, num_classes,
+                          {"connectivity": connectivity}, metric, progress)
