@@ -4,6 +4,7 @@ Sub-commands:
 
 * ``minideeplab demo``  - train a small DeepLab on generated scenes and segment held-out ones
 * ``minideeplab train`` - train a DeepLab variant (synthetic scenes for now), with checkpoints and resume
+* ``minideeplab segment IMAGE`` - a colour label map and an overlay, with a dense/grid/no CRF
 * ``minideeplab info``  - parameter count, output stride and receptive field of a variant
 """
 from __future__ import annotations
@@ -89,6 +90,46 @@ def _cmd_demo(args):
     return 0
 
 
+def _cmd_segment(args):
+    from PIL import Image
+
+    from .crf import dense_crf, grid_crf
+    from .models import load_model
+    from .models.base import atomic_write_bytes
+    from .train import predict_probs
+    from .viz import colorize, overlay
+
+    if not os.path.exists(args.image):
+        print(f"error: no such image: {args.image}", file=sys.stderr)
+        return 2
+    if args.model is None:
+        print("error: --model PATH is required (no trained model ships with this version yet)", file=sys.stderr)
+        return 2
+    model, meta = load_model(args.model)
+    image = np.asarray(Image.open(args.image).convert("RGB"))
+    probs = predict_probs(model, image)
+    if args.crf == "dense":
+        probs = dense_crf(image, probs, **meta.get("dense_crf", {}))
+    elif args.crf == "grid":
+        probs = grid_crf(image, probs, **meta.get("grid_crf", {}))
+    labels = probs.argmax(0).astype(np.uint8)
+    palette = np.asarray(meta["palette"], np.uint8) if "palette" in meta else None
+    out = args.output or os.path.splitext(args.image)[0] + "_labels.png"
+    for path, arr in ((out, colorize(labels, palette)),
+                      (os.path.splitext(out)[0] + "_overlay.png", overlay(image, labels, 0.5, palette))):
+        import io as _io
+
+        buf = _io.BytesIO()
+        Image.fromarray(arr).save(buf, format="PNG")
+        atomic_write_bytes(path, buf.getvalue())
+        print(f"wrote {path}")
+    names = meta.get("class_names")
+    counts = np.bincount(labels.ravel(), minlength=model.num_classes)
+    top = [(names[c] if names else str(c), counts[c] / labels.size) for c in np.argsort(-counts)[:5] if counts[c]]
+    print("classes: " + ", ".join(f"{n} {share:.0%}" for n, share in top))
+    return 0
+
+
 def build_parser():
     from .models.deeplab import VARIANTS
 
@@ -128,6 +169,13 @@ def build_parser():
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz if present")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_cmd_train)
+
+    g = sub.add_parser("segment", help="a colour label map and an overlay for any image")
+    g.add_argument("image")
+    g.add_argument("-o", "--output", default=None, help="label map PNG (default: IMAGE_labels.png)")
+    g.add_argument("--crf", default="dense", choices=["dense", "grid", "none"])
+    g.add_argument("--model", default=None, help="a model file written by minideeplab.models.save_model")
+    g.set_defaults(func=_cmd_segment)
 
     i = sub.add_parser("info", help="parameters, output stride and receptive field of a model")
     i.add_argument("model", nargs="?", default="DeepLab-LargeFOV", choices=["VGG-16"] + list(VARIANTS))

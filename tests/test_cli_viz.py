@@ -50,3 +50,24 @@ def test_train_command_on_msrc(tmp_path, capsys):
                  "--batch-size", "1", "--max-iter", "2", "--scales", "0.5", "0.7", "--out", str(tmp_path),
                  "--quiet"]) == 0
     assert (tmp_path / "model.npz").exists() and "final loss" in capsys.readouterr().out
+
+
+def test_segment_command(tmp_path, capsys):
+    from PIL import Image
+
+    from minideeplab.datasets import SyntheticScenes
+    from minideeplab.models import DeepLab, load_model, save_model
+
+    m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 16, seed=0)
+    save_model(tmp_path / "m.npz", m, class_names=["bg", "a", "b", "c"], dense_crf={"w_bilateral": 5.0})
+    m2, meta = load_model(tmp_path / "m.npz")
+    assert meta["dense_crf"] == {"w_bilateral": 5.0} and all(np.array_equal(m.params[k], m2.params[k]) for k in m.params)
+    img = SyntheticScenes(1, (40, 50), 4, seed=0)[0][0]
+    Image.fromarray(img).save(tmp_path / "x.png")
+    for crf in ("dense", "grid", "none"):
+        out = tmp_path / f"out_{crf}.png"
+        assert main(["segment", str(tmp_path / "x.png"), "-o", str(out), "--crf", crf, "--model", str(tmp_path / "m.npz")]) == 0
+        assert np.asarray(Image.open(out)).shape == (40, 50, 3)
+        assert (tmp_path / f"out_{crf}_overlay.png").exists()
+    assert "classes:" in capsys.readouterr().out
+    assert main(["segment", str(tmp_path / "nope.png"), "--model", str(tmp_path / "m.npz")]) == 2

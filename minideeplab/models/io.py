@@ -1,0 +1,32 @@
+"""Model files that describe themselves: weights plus the variant, width, classes and any
+chosen CRF parameters, in one ``.npz`` (no pickles; the description is JSON in ``__meta__``)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..backend import asnumpy
+from .base import save_npz
+from .deeplab import DeepLab
+
+
+def save_model(path, model, **meta):
+    """Write ``model``'s parameters and ``meta`` (JSON-able: class names, CRF parameters, ...)."""
+    info = {"variant": model.variant, "num_classes": model.num_classes, "width": model.width,
+            "dropout": getattr(model, "dropout", 0.5)}
+    info.update(meta)
+    arrays = {k: asnumpy(v) for k, v in model.params.items()}
+    arrays["__meta__"] = np.frombuffer(json.dumps(info).encode(), dtype=np.uint8)
+    save_npz(path, arrays)
+
+
+def load_model(path):
+    """``(model, meta)`` from a file written by :func:`save_model` (model in eval mode)."""
+    with np.load(path, allow_pickle=False) as f:
+        if "__meta__" not in f.files:
+            raise ValueError(f"{path} has no model description (__meta__); was it written by save_model?")
+        meta = json.loads(bytes(f["__meta__"]).decode())
+        model = DeepLab(meta["variant"], meta["num_classes"], width=meta["width"], dropout=meta.get("dropout", 0.5))
+        model.load_state_dict({k: f[k] for k in f.files if k != "__meta__"})
+    return model.eval(), meta
