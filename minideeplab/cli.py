@@ -4,6 +4,7 @@ Sub-commands:
 
 * ``minideeplab demo``  - train a small DeepLab on generated scenes and segment held-out ones
 * ``minideeplab train`` - train a DeepLab variant (synthetic scenes for now), with checkpoints and resume
+* ``minideeplab compare-crf`` - unary vs grid CRF vs fully connected CRF on MSRC-21: table and figures
 * ``minideeplab segment IMAGE`` - a colour label map and an overlay, with a dense/grid/no CRF
 * ``minideeplab info``  - parameter count, output stride and receptive field of a variant
 """
@@ -130,6 +131,28 @@ def _cmd_segment(args):
     return 0
 
 
+def _cmd_compare(args):
+    from .compare import compare_crfs, format_table, write_outputs
+    from .datasets import MSRC
+    from .datasets.msrc import palette21
+    from .models import load_model
+
+    if args.model is None:
+        print("error: --model PATH is required (no trained model ships with this version yet)", file=sys.stderr)
+        return 2
+    model, meta = load_model(args.model)
+    ds = MSRC(args.data, args.split)
+    if args.limit:
+        ds.names = ds.names[: args.limit]
+    result = compare_crfs(model, ds, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet)
+    print(format_table(result))
+    print("trimap (global accuracy, %) by band width: " + "; ".join(
+        f"{m}: " + " ".join(f"{w}px {100 * a:.1f}" for w, a in t.items()) for m, t in result["trimap"].items()))
+    write_outputs(result, args.out, palette21())
+    print(f"wrote {args.out}/results.json, results.md, examples.png, trimap.png")
+    return 0
+
+
 def build_parser():
     from .models.deeplab import VARIANTS
 
@@ -176,6 +199,15 @@ def build_parser():
     g.add_argument("--crf", default="dense", choices=["dense", "grid", "none"])
     g.add_argument("--model", default=None, help="a model file written by minideeplab.models.save_model")
     g.set_defaults(func=_cmd_segment)
+
+    c = sub.add_parser("compare-crf", help="unary vs grid CRF vs fully connected CRF on MSRC-21")
+    c.add_argument("--data", default=os.environ.get("MINIDEEPLAB_MSRC", "../shared/data/msrc"))
+    c.add_argument("--split", default="test", choices=["train", "val", "trainval", "test"])
+    c.add_argument("--model", default=None)
+    c.add_argument("--out", default="out/compare")
+    c.add_argument("--limit", type=int, default=0, help="only the first N images")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=_cmd_compare)
 
     i = sub.add_parser("info", help="parameters, output stride and receptive field of a model")
     i.add_argument("model", nargs="?", default="DeepLab-LargeFOV", choices=["VGG-16"] + list(VARIANTS))

@@ -71,3 +71,23 @@ def test_segment_command(tmp_path, capsys):
         assert (tmp_path / f"out_{crf}_overlay.png").exists()
     assert "classes:" in capsys.readouterr().out
     assert main(["segment", str(tmp_path / "nope.png"), "--model", str(tmp_path / "m.npz")]) == 2
+
+
+def test_compare_crf_command(tmp_path, capsys):
+    import json
+    import os
+
+    from conftest import MSRC_DIR
+    from minideeplab.models import DeepLab, save_model
+
+    if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
+        pytest.skip(f"MSRC data not found at {MSRC_DIR}")
+    save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0))
+    out = tmp_path / "cmp"
+    assert main(["compare-crf", "--data", MSRC_DIR, "--model", str(tmp_path / "m.npz"), "--out", str(out),
+                 "--limit", "3", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "| fully connected CRF |" in text and "trimap" in text
+    res = json.loads((out / "results.json").read_text())
+    assert [r["method"] for r in res["rows"]] == ["unary", "grid CRF", "fully connected CRF"] and res["n_images"] == 3
+    assert sorted(os.listdir(out)) == ["examples.png", "results.json", "results.md", "trimap.png"]

@@ -1,0 +1,118 @@
+"""The grid vs fully connected CRF comparison: unaries from a model, both CRFs, one table.
+
+``compare_crfs`` runs the model over a dataset, refines its probabilities with the grid CRF
+and the fully connected CRF, and scores all three (global and class-average accuracy, mean
+IoU, the CRF step's time per image, and the trimap curve around boundaries).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+
+from .crf import dense_crf, grid_crf
+from .metrics import confusion_matrix, scores, trimap_scores
+from .models.base import atomic_write_bytes
+from .train import predict_probs
+
+PAPER_MSRC = [  # Krähenbühl & Koltun, NIPS 2011, Table 1 (standard ground truth, TextonBoost unaries)
+    {"method": "unary (TextonBoost)", "global": 84.0, "class_avg": 76.6, "seconds": None},
+    {"method": "grid CRF", "global": 84.6, "class_avg": 77.2, "seconds": 1.0},
+    {"method": "fully connected CRF", "global": 86.0, "class_avg": 78.3, "seconds": 0.2},
+]
+METHODS = ("unary", "grid CRF", "fully connected CRF")
+TRIMAP_WIDTHS = (1, 2, 4, 8, 16, 32)
+
+
+def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=True, keep=4):
+    """Score the unary, grid CRF and dense CRF labellings over ``dataset``.
+
+    Returns
+    -------
+    dict with ``rows`` (method, global_acc, class_avg_acc, mean_iou, median_seconds),
+    ``trimap`` (method -> {width: global_acc}) and ``examples`` (the first ``keep`` images
+    with their labellings, for figures)
+    """
+    from tqdm.auto import tqdm
+
+    L = model.num_classes
+    dense_params = dict(dense_params or {})
+    grid_params = dict(grid_params or {})
+    conf = {m: np.zeros((L, L), np.int64) for m in METHODS}
+    secs = {m: [] for m in METHODS}
+    labels, preds, examples = [], {m: [] for m in METHODS}, []
+    for i in tqdm(range(len(dataset)), desc="compare-crf", disable=not progress):
+        image, label = dataset[i]
+        t = time.perf_counter()
+        probs = predict_probs(model, image)
+        secs["unary"].append(time.perf_counter() - t)
+        out = {"unary": probs.argmax(0)}
+        t = time.perf_counter()
+        out["grid CRF"] = grid_crf(image, probs, **grid_params).argmax(0)
+        secs["grid CRF"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        out["fully connected CRF"] = dense_crf(image, probs, **dense_params).argmax(0)
+        secs["fully connected CRF"].append(time.perf_counter() - t)
+        labels.append(label)
+        for m in METHODS:
+            confusion_matrix(label, out[m], L, out=conf[m])
+            preds[m].append(out[m].astype(np.uint8))
+        if len(examples) < keep:
+            examples.append((image, label, [out[m] for m in METHODS]))
+    rows = []
+    for m in METHODS:
+        s = scores(conf[m])
+        rows.append({"method": m, "global_acc": s["global_acc"], "class_avg_acc": s["class_avg_acc"],
+                     "mean_iou": s["mean_iou"], "median_seconds": statistics.median(secs[m])})
+    trimap = {m: {w: v["global_acc"] for w, v in trimap_scores(labels, preds[m], TRIMAP_WIDTHS, L).items()}
+              for m in METHODS}
+    return {"rows": rows, "trimap": trimap, "examples": examples, "n_images": len(dataset),
+            "dense_params": dense_params, "grid_params": grid_params}
+
+
+def format_table(result):
+    """The comparison as a Markdown table (seconds: the CRF step, or the net for the unary)."""
+    lines = ["| method | global | class-average | mIoU | median s/image |", "|---|---|---|---|---|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['method']} | {100 * r['global_acc']:.1f} | {100 * r['class_avg_acc']:.1f} | "
+                     f"{100 * r['mean_iou']:.1f} | {r['median_seconds']:.3f} |")
+    lines += ["", "Krähenbühl & Koltun (NIPS 2011), MSRC-21, standard ground truth, TextonBoost unaries:", "",
+              "| method | global | class-average | s/image |", "|---|---|---|---|"]
+    for r in PAPER_MSRC:
+        lines.append(f"| {r['method']} | {r['global']:.1f} | {r['class_avg']:.1f} | "
+                     f"{'' if r['seconds'] is None else r['seconds']} |")
+    return "\n".join(lines)
+
+
+def write_outputs(result, out_dir, palette=None):
+    """results.json, results.md, examples.png (image, truth, unary, grid, dense) and trimap.png."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .viz import figure_bytes, show_rows
+
+    os.makedirs(out_dir, exist_ok=True)
+    data = {k: v for k, v in result.items() if k != "examples"}
+    data["trimap"] = {m: {str(w): a for w, a in t.items()} for m, t in result["trimap"].items()}
+    atomic_write_bytes(os.path.join(out_dir, "results.json"), json.dumps(data, indent=1).encode())
+    atomic_write_bytes(os.path.join(out_dir, "results.md"), (format_table(result) + "\n").encode())
+    rows = [[img, lab] + outs for img, lab, outs in result["examples"]]
+    if rows:
+        fig = show_rows(rows, ["image", "ground truth", "unary", "grid CRF", "fully connected CRF"], palette)
+        atomic_write_bytes(os.path.join(out_dir, "examples.png"), figure_bytes(fig))
+        plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for m, t in result["trimap"].items():
+        ax.plot(list(t), [100 * a for a in t.values()], "o-", label=m)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("trimap band width (pixels)")
+    ax.set_ylabel("pixel accuracy in the band (%)")
+    ax.legend()
+    atomic_write_bytes(os.path.join(out_dir, "trimap.png"), figure_bytes(fig))
+    plt.close(fig)
