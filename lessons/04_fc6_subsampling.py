@@ -47,4 +47,7 @@ assert fc6_params == m.params["fc6.weight"].size + m.params["fc6.bias"].size
 for name, k, dil, rf, p, t in rows:
     assert round(p, 1) == PAPER_PARAMS[name], name
 assert [r[3] for r in rows] == [224, 128, 224, 224]  # the paper's "RF size" column
-assert rows[-1][-1] < rows[0][-1]  # LargeFOV is faster than DeepLab-7x7
+# the work of fc6 + fc7 per output position, in multiply-adds (the timings above vary with the machine)
+macs = {name: k * k * 512 * ch + ch * ch for name, (k, dil, ch) in VARIANTS.items()}
+assert macs["DeepLab-LargeFOV"] < macs["DeepLab"] < macs["DeepLab-7x7"]
+print({name: f"{m / 1e6:.1f}M MACs" for name, m in macs.items() if name in PAPER_PARAMS})
