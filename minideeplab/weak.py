@@ -1,0 +1,201 @@
+"""Training targets from weak annotations (Papandreou et al., ICCV 2015).
+
+Bounding boxes and image-level labels are turned into per-pixel training targets:
+
+* **Bbox-Rect**: fill each box with its class, larger boxes first so smaller ones win overlaps.
+* **Bbox-Seg**: a core (about 20% of the box's area, centred) is the class with P = 0.75, the
+  rest of the box is 0.5/0.5 class/background, outside is background; then the dense CRF
+  (the paper's w1=45, theta_alpha=37, theta_beta=3, w2=15, theta_gamma=3) and the arg max.
+* **EM-Fixed** (image or box labels): add fixed biases to the scores of the present classes
+  (or, in box mode, to a box's class at its pixels), suppress the absent ones, arg max.
+* **EM-Adapt** (image labels): add to each present class an adaptive bias such that at least
+  a fraction rho of the image goes to it (background 0.4, foreground 0.2; a few rounds,
+  background first), suppress absent classes, arg max.
+
+Written for VOC-style data with a background class (``background=0``). MSRC has none (every
+pixel is one of 21 classes or void); with ``background=None``: Bbox-Rect leaves pixels
+outside every box void; Bbox-Seg gives each box's core to its class and lets the CRF choose,
+inside a box, among the classes of the boxes covering the pixel (outside all boxes: void);
+EM-Adapt gives every present class the foreground fraction.
+
+Boxes are ``(class, y0, x0, y1, x1)`` with exclusive ends.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .nn.functional import IGNORE_INDEX
+
+BBOX_SEG_CRF = dict(w_bilateral=45.0, theta_alpha=37.0, theta_beta=3.0, w_gaussian=15.0, theta_gamma=3.0)
+
+
+def _check_boxes(boxes, shape, num_classes=None):
+    out = []
+    H, W = shape
+    for b in boxes:
+        if len(b) != 5:
+            raise ValueError(f"a box is (class, y0, x0, y1, x1), got {b!r}")
+        c, y0, x0, y1, x1 = (int(v) for v in b)
+        if not (0 <= y0 < y1 <= H and 0 <= x0 < x1 <= W):
+            raise ValueError(f"box {b!r} is empty or outside the {H}x{W} image")
+        if c < 0 or (num_classes is not None and c >= num_classes):
+            raise ValueError(f"box class {c} out of range")
+        out.append((c, y0, x0, y1, x1))
+    return sorted(out, key=lambda b: -(b[3] - b[1]) * (b[4] - b[2]))  # larger first
+
+
+def bbox_rect(shape, boxes, background=0):
+    """Bbox-Rect targets (H, W) uint8: boxes filled, larger first; outside: ``background``
+    (None: void, 255)."""
+    out = np.full(shape, IGNORE_INDEX if background is None else background, np.uint8)
+    for c, y0, x0, y1, x1 in _check_boxes(boxes, shape):
+        out[y0:y1, x0:x1] = c
+    return out
+
+
+def box_core(y0, x0, y1, x1, area_fraction=0.2):
+    """The centred sub-box with ``area_fraction`` of the box's area (each side scaled by its sqrt)."""
+    s = np.sqrt(area_fraction)
+    h, w = (y1 - y0) * s, (x1 - x0) * s
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    return (int(round(cy - h / 2)), int(round(cx - w / 2)), max(int(round(cy + h / 2)), int(round(cy - h / 2)) + 1),
+            max(int(round(cx + w / 2)), int(round(cx - w / 2)) + 1))
+
+
+def bbox_seg_probs(shape, boxes, num_classes, background=0, core_prob=0.75, area_fraction=0.2):
+    """The Bbox-Seg probability map (L, H, W) before the CRF (see the module doc)."""
+    H, W = shape
+    L = num_classes
+    boxes = _check_boxes(boxes, shape, L)
+    if background is not None:
+        P = np.zeros((L, H, W))
+        P[background] = 1.0
+        for c, y0, x0, y1, x1 in boxes:  # larger first: smaller boxes overwrite
+            P[:, y0:y1, x0:x1] = 0.0
+            P[c, y0:y1, x0:x1] = 0.5
+            P[background, y0:y1, x0:x1] += 0.5
+        for c, y0, x0, y1, x1 in boxes:
+            a, b, cc, d = box_core(y0, x0, y1, x1, area_fraction)
+            P[:, a:cc, b:d] = 0.0
+            P[c, a:cc, b:d] = core_prob
+            P[background, a:cc, b:d] += 1 - core_prob
+        return P
+    cover = np.zeros((L, H, W), bool)
+    for c, y0, x0, y1, x1 in boxes:
+        cover[c, y0:y1, x0:x1] = True
+    n = cover.sum(0)
+    P = np.where(n > 0, cover / np.maximum(n, 1), 1.0 / L)  # uniform over the covering boxes' classes
+    for c, y0, x0, y1, x1 in boxes:
+        a, b, cc, d = box_core(y0, x0, y1, x1, area_fraction)
+        others = cover[:, a:cc, b:d] & (np.arange(L) != c)[:, None, None]
+        k = others.sum(0)
+        P[:, a:cc, b:d] = np.where(k > 0, others * (1 - core_prob) / np.maximum(k, 1), 0.0)
+        P[c, a:cc, b:d] = np.where(k > 0, core_prob, 1.0)
+    return P
+
+
+def bbox_seg(image, boxes, num_classes, background=0, crf_params=None, n_iter=10):
+    """Bbox-Seg targets (H, W) uint8: :func:`bbox_seg_probs`, the dense CRF, the arg max.
+
+    With ``background=None`` pixels outside every box are void (255).
+    """
+    from .crf import dense_crf
+
+    H, W = image.shape[:2]
+    P = bbox_seg_probs((H, W), boxes, num_classes, background)
+    Q = dense_crf(image, P, n_iter=n_iter, **(crf_params or BBOX_SEG_CRF))
+    out = Q.argmax(0).astype(np.uint8)
+    if background is None:
+        inside = np.zeros((H, W), bool)
+        for _, y0, x0, y1, x1 in boxes:
+            inside[y0:y1, x0:x1] = True
+        out[~inside] = IGNORE_INDEX
+    return out
+
+
+def _check_scores(scores, present):
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 3:
+        raise ValueError(f"scores must be (L, H, W), got {s.shape}")
+    present = sorted({int(c) for c in present})
+    if not present or present[0] < 0 or present[-1] >= s.shape[0]:
+        raise ValueError(f"present must be a non-empty set of classes in [0, {s.shape[0]}), got {present}")
+    return s, present
+
+
+def em_fixed(scores, present, bias=None, background=0, fg_bias=5.0, bg_bias=3.0):
+    """EM-Fixed, image mode: fixed biases on the present classes, absent ones suppressed.
+
+    ``bias`` maps class -> bias; by default ``bg_bias`` for the background and ``fg_bias``
+    for the other present classes. Returns (H, W) uint8 targets.
+    """
+    s, present = _check_scores(scores, present)
+    b = np.full(s.shape[0], -np.inf)
+    for c in present:
+        b[c] = (bias or {}).get(c, bg_bias if c == background else fg_bias)
+    return (s + b[:, None, None]).argmax(0).astype(np.uint8)
+
+
+def em_fixed_boxes(scores, boxes, background=0, fg_bias=5.0, bg_bias=3.0):
+    """EM-Fixed, box mode: a box's class gets ``fg_bias`` at the pixels of the box; background
+    ``bg_bias`` everywhere; classes without a box are suppressed."""
+    s = np.asarray(scores, dtype=np.float64)
+    L, H, W = s.shape
+    boxes = _check_boxes(boxes, (H, W), L)
+    b = np.full(s.shape, -np.inf)
+    if background is not None:
+        b[background] = bg_bias
+    for c, y0, x0, y1, x1 in boxes:
+        b[c, y0:y1, x0:x1] = fg_bias
+    out = (s + b).argmax(0).astype(np.uint8)
+    if background is None:
+        out[np.isinf(b.max(0))] = IGNORE_INDEX
+    return out
+
+
+def em_adapt(scores, present, background=0, rho_bg=0.4, rho_fg=0.2, rounds=20):
+    """EM-Adapt: adaptive biases so that at least a fraction rho of the pixels goes to each
+    present class (background first), absent classes suppressed; returns (H, W) uint8.
+
+    The bias of class l is raised to the rho_l-quantile of ``max_{k != l}(f_k + b_k) - f_l``,
+    so that at least rho_l of the pixels prefer l. Raising one class's bias takes pixels from
+    the others, so passes over the classes repeat (up to ``rounds``) until every present
+    class has its share (always possible when the fractions sum to at most 1).
+    """
+    s, present = _check_scores(scores, present)
+    L = s.shape[0]
+    b = np.full(L, -np.inf)
+    b[present] = 0.0
+    order = ([background] if background in present else []) + [c for c in present if c != background]
+    rho = {c: (rho_bg if c == background else rho_fg) for c in order}
+    flat = s.reshape(L, -1)
+    if len(present) > 1:
+        for _ in range(rounds):
+            for c in order:
+                others = np.delete(flat + b[:, None], c, axis=0).max(0)
+                need = np.quantile(others - flat[c], rho[c], method="higher") + 1e-9
+                b[c] = max(b[c], need)
+            share = np.bincount((flat + b[:, None]).argmax(0), minlength=L) / flat.shape[1]
+            if all(share[c] >= rho[c] for c in order):
+                break
+    return (s + b[:, None, None]).argmax(0).astype(np.uint8)
+
+
+def image_tags(label, num_classes):
+    """The classes present in a label map (void excluded): image-level labels."""
+    v = np.unique(label)
+    return [int(c) for c in v if c < num_classes]
+
+
+def boxes_from_labels(label, num_classes, min_pixels=1):
+    """One box per labelled segment (a connected component of one class), as (c, y0, x0, y1, x1)."""
+    from scipy.ndimage import find_objects, label as connected
+
+    boxes = []
+    for c in image_tags(label, num_classes):
+        comp, n = connected(label == c)
+        for k, sl in enumerate(find_objects(comp), start=1):
+            if sl is None or (comp[sl] == k).sum() < min_pixels:
+                continue
+            boxes.append((c, sl[0].start, sl[1].start, sl[0].stop, sl[1].stop))
+    return boxes
