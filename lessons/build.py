@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import glob
 import os
-import re
 import sys
 import tempfile
 

@@ -11,7 +11,6 @@ Sub-commands:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

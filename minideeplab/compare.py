@@ -6,7 +6,6 @@ IoU, the CRF step's time per image, and the trimap curve around boundaries).
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import statistics

@@ -4,7 +4,7 @@ import pytest
 from minideeplab import nn
 from minideeplab.models import (VARIANTS, DeepLab, VGG16, build_model, load_vgg16, output_stride,
                                 paper_rf_size, receptive_field)
-from minideeplab.nn import AvgPool2d, MaxPool2d, numerical_gradient, rel_error
+from minideeplab.nn import AvgPool2d, MaxPool2d, rel_error
 
 
 @pytest.mark.parametrize("variant,millions", [("DeepLab-7x7", 134.3), ("DeepLab", 65.1),

@@ -1,5 +1,4 @@
 """Values and gradients against PyTorch, where it is installed (a dev extra)."""
-import numpy as np
 import pytest
 
 from minideeplab import nn

@@ -55,7 +55,6 @@ def test_resume_is_bit_exact_after_the_process_is_killed(tmp_path):
 
 def test_iter_size_accumulates_like_a_larger_batch():
     """batch 2 x iter_size 1 == batch 1 x iter_size 2 on the same images (no void, no dropout)."""
-    batches = []
     ds = SyntheticScenes(4, (33, 33), 4, seed=2)
 
     def trainer(batch_size, iter_size):
