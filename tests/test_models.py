@@ -246,3 +246,15 @@ def test_fc6_fc7_decimation_and_caffe_fold():
         load_vgg16(DeepLab("DeepLab-LargeFOV", 21, width=1 / 8), state)
     with pytest.raises(ValueError, match="torchvision VGG-16"):
         load_vgg16(m, {"foo": np.zeros(1)})
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        m = DeepLab("DeepLab-LargeFOV", 2, width=1 / 32)
+        m.save(tmp_path / "w.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "w.npz").stat().st_mode & 0o777 == 0o644

@@ -27,6 +27,9 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make shared files unreadable
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
