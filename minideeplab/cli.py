@@ -47,11 +47,23 @@ def _cmd_train(args):
         ds = MSRC(args.root, args.split)
         classes = MSRC.num_classes
     model = DeepLab(args.model, classes, width=args.width, seed=args.seed, dropout=args.dropout)
+    background = 0 if args.data == "synthetic" else None  # MSRC has no background class
+    target_fn = None
+    if args.supervision in ("bbox-rect", "bbox-seg"):
+        from .weak import BoxTargets
+
+        ds = BoxTargets(ds, args.supervision, classes, background)
+    elif args.supervision in ("semi", "em-adapt"):
+        from .weak import em_target_fn
+
+        target_fn, strong = em_target_fn(ds, args.supervision, classes, background, seed=args.seed)
+        if strong:
+            print(f"semi-supervised: {len(strong)} of {len(ds)} images keep their pixel labels")
     cfg = TrainConfig(crop_size=args.crop, batch_size=args.batch_size, iter_size=args.iter_size,
                       max_iter=args.max_iter, base_lr=args.lr, lr_policy=args.lr_policy,
                       step_size=args.step_size, seed=args.seed, snapshot_every=args.snapshot_every,
                       classifier_lr_mult=args.classifier_lr_mult, scales=tuple(args.scales or ()))
-    trainer = Trainer(model, ds, cfg, out_dir=args.out)
+    trainer = Trainer(model, ds, cfg, out_dir=args.out, target_fn=target_fn)
     if args.resume and trainer.resume():
         print(f"resumed from {trainer.checkpoint_path()} at iteration {trainer.iteration}")
     trainer.fit(progress=not args.quiet)
@@ -169,6 +181,9 @@ def build_parser():
     t.add_argument("--root", default=os.environ.get("MINIDEEPLAB_MSRC", "../shared/data/msrc"),
                    help="MSRC folder (Images/ and newsegmentations_mats/ or GroundTruth/)")
     t.add_argument("--split", default="train", choices=["train", "trainval"])
+    t.add_argument("--supervision", default="strong",
+                   choices=["strong", "semi", "bbox-rect", "bbox-seg", "em-adapt"],
+                   help="pixel labels, a quarter pixel + the rest image labels (EM-Fixed), boxes, image labels")
     t.add_argument("--scales", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help="random rescaling range, e.g. 0.7 1.3")
     t.add_argument("--model", default="DeepLab-LargeFOV", choices=[v for v in VARIANTS])

@@ -199,3 +199,74 @@ def boxes_from_labels(label, num_classes, min_pixels=1):
                 continue
             boxes.append((c, sl[0].start, sl[1].start, sl[0].stop, sl[1].stop))
     return boxes
+
+
+# ------------------------------------------------------------------ training with weak labels
+SUPERVISIONS = ("strong", "semi", "bbox-rect", "bbox-seg", "em-adapt")
+
+
+class BoxTargets:
+    """A dataset whose labels are Bbox-Rect or Bbox-Seg estimates from the ground truth's boxes.
+
+    ``ds[i] -> (image, estimated label)``; estimates are computed once and cached.
+    """
+
+    def __init__(self, dataset, method="bbox-rect", num_classes=None, background=0):
+        if method not in ("bbox-rect", "bbox-seg"):
+            raise ValueError(f"method must be 'bbox-rect' or 'bbox-seg', got {method!r}")
+        self.dataset, self.method, self.background = dataset, method, background
+        self.num_classes = num_classes or dataset.num_classes
+        self._cache = {}
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        image, gt = self.dataset[i]
+        if i not in self._cache:
+            boxes = boxes_from_labels(gt, self.num_classes)
+            if self.background is not None:
+                boxes = [b for b in boxes if b[0] != self.background]
+            self._cache[i] = (bbox_rect(gt.shape, boxes, self.background) if self.method == "bbox-rect"
+                              else bbox_seg(image, boxes, self.num_classes, self.background))
+        return image, self._cache[i]
+
+
+def em_target_fn(dataset, method, num_classes, background=0, strong_fraction=0.25, seed=0):
+    """A ``Trainer`` target function for the EM methods.
+
+    ``"em-adapt"``: every image has only its image-level labels (EM-Adapt on the current
+    scores). ``"semi"``: a fixed ``strong_fraction`` of the images keep their pixel labels,
+    the others get EM-Fixed targets from their image-level labels. With ``background=None``
+    (MSRC), EM-Adapt gives every present class the foreground fraction.
+
+    Pixels void in the crop's label stay void in every target: that keeps the crop's padding
+    out of the loss, and also the ground truth's void pixels (a small leak of pixel-level
+    information, documented; on MSRC those are mostly unlabelled boundary zones).
+
+    Returns ``(fn, strong)`` where ``strong`` is the set of image indices with pixel labels.
+    """
+    if method not in ("em-adapt", "semi"):
+        raise ValueError(f"method must be 'em-adapt' or 'semi', got {method!r}")
+    n = len(dataset)
+    rng = np.random.default_rng(seed)
+    strong = set(rng.choice(n, size=int(round(strong_fraction * n)), replace=False).tolist()) \
+        if method == "semi" else set()
+    tags = {}
+
+    def fn(index, image, small_label, scores):
+        if index in strong:
+            return small_label
+        if index not in tags:
+            tags[index] = image_tags(dataset[index][1], num_classes)
+        present = tags[index] or list(range(num_classes))
+        if method == "em-adapt":
+            bg = background if background is not None else -1
+            rho_bg = 0.4 if background is not None else 0.2
+            out = em_adapt(scores, present, background=bg, rho_bg=rho_bg)
+        else:
+            out = em_fixed(scores, present, background=background if background is not None else -1)
+        out[small_label == IGNORE_INDEX] = IGNORE_INDEX
+        return out
+
+    return fn, strong

@@ -87,3 +87,39 @@ def test_weak_annotations_from_ground_truth():
     lab[3, 0:2] = 7
     assert image_tags(lab, 21) == [4, 7]
     assert sorted(boxes_from_labels(lab, 21)) == [(4, 0, 0, 2, 3), (4, 4, 5, 6, 8), (7, 3, 0, 4, 2)]
+
+
+def test_box_targets_and_em_target_fn():
+    from minideeplab.datasets import SyntheticScenes
+    from minideeplab.weak import BoxTargets, em_target_fn
+
+    ds = SyntheticScenes(8, (33, 33), 4, objects=(1, 2), seed=2)
+    bt = BoxTargets(ds, "bbox-rect", 4, background=0)
+    img, est = bt[0]
+    gt = ds[0][1]
+    boxes = [b for b in boxes_from_labels(gt, 4) if b[0] != 0]
+    assert np.array_equal(est, bbox_rect(gt.shape, boxes, 0)) and np.array_equal(img, ds[0][0])
+    fn, strong = em_target_fn(ds, "semi", 4, background=0, strong_fraction=0.25)
+    assert len(strong) == 2
+    small = ds[1][1][::8, ::8].copy()
+    small[0, 0] = 255
+    scores = np.random.default_rng(0).standard_normal((4,) + small.shape)
+    i_strong, i_weak = sorted(strong)[0], [i for i in range(8) if i not in strong][0]
+    assert np.array_equal(fn(i_strong, None, small, scores), small)
+    t = fn(i_weak, None, small, scores)
+    assert t[0, 0] == 255 and set(np.unique(t)) - {255} <= set(image_tags(ds[i_weak][1], 4))
+    fa, none = em_target_fn(ds, "em-adapt", 4, background=0)
+    assert none == set() and fa(0, None, small, scores).shape == small.shape
+
+
+@pytest.mark.parametrize("supervision", ["strong", "semi", "bbox-rect", "bbox-seg", "em-adapt"])
+def test_train_command_supervisions(supervision, tmp_path, capsys):
+    from minideeplab.cli import main
+
+    args = ["train", "--supervision", supervision, "--width", "0.0625", "--size", "33", "--crop", "33",
+            "--images", "8", "--batch-size", "2", "--max-iter", "2", "--snapshot-every", "1", "--out", str(tmp_path),
+            "--quiet"]
+    assert main(args) == 0
+    assert main(args[:-5] + ["--max-iter", "3", "--out", str(tmp_path), "--resume", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "at iteration 2" in out and (tmp_path / "model.npz").exists()
