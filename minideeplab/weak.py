@@ -113,10 +113,17 @@ def bbox_seg(image, boxes, num_classes, background=0, crf_params=None, n_iter=10
     return out
 
 
-def _check_scores(scores, present):
+def _scores(scores):
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 3:
         raise ValueError(f"scores must be (L, H, W), got {s.shape}")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores contains NaN or infinite values")
+    return s
+
+
+def _check_scores(scores, present):
+    s = _scores(scores)
     present = sorted({int(c) for c in present})
     if not present or present[0] < 0 or present[-1] >= s.shape[0]:
         raise ValueError(f"present must be a non-empty set of classes in [0, {s.shape[0]}), got {present}")
@@ -139,7 +146,7 @@ def em_fixed(scores, present, bias=None, background=0, fg_bias=5.0, bg_bias=3.0)
 def em_fixed_boxes(scores, boxes, background=0, fg_bias=5.0, bg_bias=3.0):
     """EM-Fixed, box mode: a box's class gets ``fg_bias`` at the pixels of the box; background
     ``bg_bias`` everywhere; classes without a box are suppressed."""
-    s = np.asarray(scores, dtype=np.float64)
+    s = _scores(scores)
     L, H, W = s.shape
     boxes = _check_boxes(boxes, (H, W), L)
     b = np.full(s.shape, -np.inf)

@@ -26,7 +26,10 @@ def test_colorize_overlay_and_figure(tmp_path):
 def test_info_command(capsys):
     assert main(["info", "DeepLab-LargeFOV"]) == 0
     out = capsys.readouterr().out
-    assert "20,505,429 parameters, output stride 8" in out and "paper's RF size 224" in out
+    convs = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256), (256, 512),
+             (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)]
+    by_hand = sum(9 * i * o + o for i, o in convs) + (9 * 512 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 * 21 + 21)
+    assert f"{by_hand:,} parameters, output stride 8" in out and "paper's RF size 224" in out
 
 
 def test_train_command_resumes(tmp_path, capsys):

@@ -71,6 +71,10 @@ def test_lattice_transpose_and_shapes():
     assert lat.filter(a[:, 0]).shape == (200,)
     with pytest.raises(ValueError, match="values must have shape"):
         lat.filter(np.zeros((199, 2)))
+    with pytest.raises(ValueError, match="values contains NaN"):
+        lat.filter(np.full((200, 1), np.nan))
+    with pytest.raises(TypeError, match="values must be numeric"):
+        lat.filter(np.array(["a"] * 200))
     with pytest.raises(ValueError, match=r"features must have shape \(N, d\)"):
         Lattice(np.zeros(5))
     with pytest.raises(ValueError, match="features is empty"):

@@ -46,6 +46,10 @@ def test_pad_to_multiple_gives_8k_plus_1():
     p = pad_to_multiple(x)
     assert p.shape == (3, 217, 321) and np.all(p[:, 213:] == 0) and np.all(p[:, :213, :320] == 1)
     assert pad_to_multiple(np.ones((3, 321, 17))).shape == (3, 321, 17)
+    with pytest.raises(ValueError, match=r"x must be a \(C, H, W\)"):
+        pad_to_multiple(np.ones((4, 4)))
+    with pytest.raises(ValueError, match="multiple must be a positive int"):
+        pad_to_multiple(x, 0)
 
 
 def test_synthetic_scenes_are_deterministic_and_labelled():

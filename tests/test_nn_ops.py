@@ -197,3 +197,7 @@ def test_bad_input_errors(rng):
         nn.softmax_cross_entropy_forward(scores, np.zeros((1, 3, 2), dtype=int))
     with pytest.raises(ValueError, match="p must be in"):
         nn.dropout_forward(x, 1.0, rng)
+    with pytest.raises(TypeError, match="labels must be an integer array"):
+        nn.shrink_labels(np.zeros((5, 5)), (2, 2))
+    with pytest.raises(ValueError, match="size must be positive"):
+        nn.shrink_labels(np.zeros((5, 5), int), (0, 2))

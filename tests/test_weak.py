@@ -123,3 +123,15 @@ def test_train_command_supervisions(supervision, tmp_path, capsys):
     assert main(args[:-5] + ["--max-iter", "3", "--out", str(tmp_path), "--resume", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "at iteration 2" in out and (tmp_path / "model.npz").exists()
+
+
+def test_bad_scores():
+    s = np.zeros((3, 4, 5))
+    with pytest.raises(ValueError, match=r"scores must be \(L, H, W\)"):
+        em_adapt(s[0], [0])
+    s[1, 0, 0] = np.nan
+    for fn in (lambda: em_adapt(s, [0, 1]), lambda: em_fixed(s, [0]), lambda: em_fixed_boxes(s, [(1, 0, 0, 2, 2)])):
+        with pytest.raises(ValueError, match="scores contains NaN"):
+            fn()
+    with pytest.raises(ValueError, match="box class 7 out of range"):
+        em_fixed_boxes(np.zeros((3, 4, 5)), [(7, 0, 0, 2, 2)])

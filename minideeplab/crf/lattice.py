@@ -57,7 +57,10 @@ class Lattice:
             v = v[:, None]
         if v.ndim != 2 or v.shape[0] != self.n_points:
             raise ValueError(f"values must have shape ({self.n_points},) or ({self.n_points}, V), got {np.shape(values)}")
+        if not np.issubdtype(v.dtype, np.number):
+            raise TypeError(f"values must be numeric, got dtype {v.dtype}")
         v = np.ascontiguousarray(v, dtype=np.float32)
+        finite(v, "values")
         V = v.shape[1]
         A = np.zeros((self.n_vertices + 1, V), np.float32)  # the last row stays zero
         B = np.zeros_like(A)

@@ -66,6 +66,10 @@ def pad_to_multiple(x, multiple=8):
     DeepLab evaluates on such sizes so that zooming the stride-8 scores by 8 with
     aligned corners lands exactly on the input pixels.
     """
+    if not isinstance(x, np.ndarray) or x.ndim != 3:
+        raise ValueError(f"x must be a (C, H, W) array, got {getattr(x, 'shape', x)!r}")
+    if not isinstance(multiple, (int, np.integer)) or multiple < 1:
+        raise ValueError(f"multiple must be a positive int, got {multiple!r}")
     H, W = x.shape[1:]
     Hp = ((H - 1 + multiple - 1) // multiple) * multiple + 1
     Wp = ((W - 1 + multiple - 1) // multiple) * multiple + 1

@@ -201,9 +201,13 @@ def shrink_labels(labels, size):
     labels : (..., H, W) integer array
     size : (h, w)
     """
+    if not is_array(labels) or labels.ndim < 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must be an integer array of shape (..., H, W), got {getattr(labels, 'shape', labels)!r}")
+    h, w = (int(v) for v in size)
+    if h < 1 or w < 1:
+        raise ValueError(f"size must be positive, got {size}")
     xp = get_array_module(labels)
     H, W = labels.shape[-2:]
-    h, w = size
     ys = np.rint(np.arange(h) * ((H - 1) / max(h - 1, 1))).astype(np.int64)
     xs = np.rint(np.arange(w) * ((W - 1) / max(w - 1, 1))).astype(np.int64)
     return labels[..., xp.asarray(ys)[:, None], xp.asarray(xs)[None, :]]
