@@ -36,9 +36,10 @@ def _cmd_info(args):
 
 def _cmd_train(args):
     from .datasets import MSRC, SyntheticScenes
-    from .models import DeepLab
-    from .train import Trainer, TrainConfig
+    from .models import DeepLab, save_model
+    from .train import Trainer, TrainConfig, evaluate
 
+    val = None
     if args.data == "synthetic":
         ds = SyntheticScenes(args.images, (args.size, args.size), args.classes, objects=(1, 3),
                              radius=(0.2, 0.35), seed=args.seed)
@@ -46,7 +47,10 @@ def _cmd_train(args):
     else:
         ds = MSRC(args.root, args.split)
         classes = MSRC.num_classes
-    model = DeepLab(args.model, classes, width=args.width, seed=args.seed, dropout=args.dropout)
+        if args.val_every and args.split == "train":
+            val = MSRC(args.root, "val")
+    model = DeepLab(args.model, classes, width=args.width, seed=args.seed, dropout=args.dropout,
+                    input_scale=args.input_scale)
     background = 0 if args.data == "synthetic" else None  # MSRC has no background class
     target_fn = None
     if args.supervision in ("bbox-rect", "bbox-seg"):
@@ -62,18 +66,57 @@ def _cmd_train(args):
     cfg = TrainConfig(crop_size=args.crop, batch_size=args.batch_size, iter_size=args.iter_size,
                       max_iter=args.max_iter, base_lr=args.lr, lr_policy=args.lr_policy,
                       step_size=args.step_size, seed=args.seed, snapshot_every=args.snapshot_every,
-                      classifier_lr_mult=args.classifier_lr_mult, scales=tuple(args.scales or ()))
+                      classifier_lr_mult=args.classifier_lr_mult, scales=tuple(args.scales or ()),
+                      optimizer=args.optimizer, weight_decay=args.weight_decay)
     trainer = Trainer(model, ds, cfg, out_dir=args.out, target_fn=target_fn)
     if args.resume and trainer.resume():
         print(f"resumed from {trainer.checkpoint_path()} at iteration {trainer.iteration}")
-    trainer.fit(progress=not args.quiet)
+
+    def score_val(tr):
+        if val is not None and (tr.iteration % args.val_every == 0 or tr.iteration == cfg.max_iter):
+            s = evaluate(model, val)
+            tr.log[-1].update(val_global=s["global_acc"], val_class_avg=s["class_avg_acc"], val_miou=s["mean_iou"])
+            if not args.quiet:
+                print(f"\niteration {tr.iteration}: val global {100 * s['global_acc']:.1f}, "
+                      f"class-average {100 * s['class_avg_acc']:.1f}, mIoU {100 * s['mean_iou']:.1f}", flush=True)
+            model.train()
+
+    trainer.fit(progress=not args.quiet, callback=score_val)
     path = os.path.join(args.out, "model.npz")
-    model.save(path)
+    save_model(path, model, data=args.data, supervision=args.supervision, iterations=trainer.iteration,
+               train_config={k: v for k, v in vars(args).items() if k != "func"})
     print(f"saved {path}; final loss {trainer.log[-1]['loss']:.4f}")
     return 0
 
 
 def _cmd_demo(args):
+    if args.synthetic:
+        return _demo_synthetic(args)
+    from .compare import compare_crfs, format_table
+    from .datasets import MSRCSamples
+    from .datasets.msrc import palette21
+    from .models import load_model, load_msrc_model
+
+    t0 = time.perf_counter()
+    model, meta = load_model(args.model) if args.model else load_msrc_model()
+    ds = MSRCSamples()
+    print(f"{model.variant} (width {model.width:g}, {model.num_params():,} parameters, trained on MSRC-21) "
+          f"on {len(ds)} embedded MSRC test images; unary vs grid CRF vs fully connected CRF")
+    result = compare_crfs(model, ds, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet,
+                          keep=len(ds))
+    print(format_table(result))
+    if args.out:
+        from .viz import save_rows
+
+        path = os.path.join(args.out, "demo.png")
+        save_rows(path, [[img, lab] + outs for img, lab, outs in result["examples"]],
+                  ["image", "ground truth", "unary", "grid CRF", "fully connected CRF"], palette21())
+        print(f"wrote {path}")
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _demo_synthetic(args):
     from .datasets import SyntheticScenes
     from .metrics import pixel_accuracy
     from .models import DeepLab
@@ -170,8 +213,11 @@ def build_parser():
     p = argparse.ArgumentParser(prog="minideeplab", description="DeepLab from scratch")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="train a small DeepLab on generated scenes and segment held-out ones")
-    d.add_argument("--iters", type=int, default=1000)
+    d = sub.add_parser("demo", help="the shipped MSRC model and both CRFs on the embedded MSRC images")
+    d.add_argument("--model", default=None, help="another model file (default: the shipped MSRC model)")
+    d.add_argument("--synthetic", action="store_true",
+                   help="instead, train a small DeepLab on generated scenes and segment held-out ones")
+    d.add_argument("--iters", type=int, default=1000, help="with --synthetic: training iterations")
     d.add_argument("--out", default="out", help="folder for the figure ('' for none)")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_cmd_demo)
@@ -201,6 +247,13 @@ def build_parser():
     t.add_argument("--snapshot-every", type=int, default=100)
     t.add_argument("--dropout", type=float, default=0.0, help="after fc6/fc7; the paper's 0.5 hurts narrow nets")
     t.add_argument("--classifier-lr-mult", type=float, default=1.0, help="fc8's lr multiplier (DeepLab: 10)")
+    t.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"],
+                   help="DeepLab's SGD, or Adam (faster from scratch)")
+    t.add_argument("--weight-decay", type=float, default=5e-4)
+    t.add_argument("--input-scale", type=float, default=1.0,
+                   help="the model sees images rescaled by this at test time (train with --scales around it)")
+    t.add_argument("--val-every", type=int, default=0,
+                   help="MSRC: score the validation split every N iterations (logged in train_log.json)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs/train")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz if present")
@@ -235,7 +288,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,4 +1,4 @@
-"""SGD with momentum, weight decay and per-parameter multipliers, and lr schedules.
+"""SGD with momentum (and Adam), weight decay, per-parameter multipliers, and lr schedules.
 
 The update is Caffe's (``SGDSolver``), which DeepLab was trained with::
 
@@ -88,6 +88,75 @@ class SGD:
     def load_state_dict(self, state):
         for k, v in self.velocity.items():
             v[...] = get_array_module(v).asarray(state[f"velocity/{k}"], dtype=v.dtype)
+
+
+class Adam:
+    """Adam (Kingma & Ba, 2015) with the same multipliers as :class:`SGD`.
+
+    Weight decay is added to the gradient (L2, as ``torch.optim.Adam``)::
+
+        g = dW + weight_decay * decay_mult * W
+        m = b1 * m + (1 - b1) * g ;  v = b2 * v + (1 - b2) * g**2
+        W -= lr * lr_mult * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)
+
+    Not part of DeepLab's recipe (fine-tuned with SGD from ImageNet weights), but a
+    16-layer net trained from scratch without normalisation layers converges in
+    far fewer iterations with it, which is what a CPU budget needs.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 lr_mult=None, decay_mult=None):
+        if lr < 0 or not np.isfinite(lr):
+            raise ValueError(f"lr must be a finite number >= 0, got {lr}")
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas}")
+        if eps <= 0:
+            raise ValueError(f"eps must be > 0, got {eps}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.params = OrderedDict(params)
+        for name in list(lr_mult or {}) + list(decay_mult or {}):
+            if name not in self.params:
+                raise ValueError(f"multiplier given for unknown parameter {name!r}")
+        self.lr, self.betas, self.eps, self.weight_decay = float(lr), tuple(map(float, betas)), float(eps), float(weight_decay)
+        self.lr_mult = {k: float((lr_mult or {}).get(k, 1.0)) for k in self.params}
+        self.decay_mult = {k: float((decay_mult or {}).get(k, 1.0)) for k in self.params}
+        self.t = 0
+        self.m = OrderedDict((k, get_array_module(v).zeros_like(v)) for k, v in self.params.items())
+        self.v = OrderedDict((k, get_array_module(v).zeros_like(v)) for k, v in self.params.items())
+
+    def step(self, grads, lr=None):
+        """One update from ``grads`` (dict ``name -> array``, same keys as the params)."""
+        lr = self.lr if lr is None else float(lr)
+        b1, b2 = self.betas
+        self.t += 1
+        c1, c2 = 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
+        for name, w in self.params.items():
+            if name not in grads:
+                raise KeyError(f"no gradient for parameter {name!r}")
+            xp = get_array_module(w)
+            g = grads[name]
+            wd = self.weight_decay * self.decay_mult[name]
+            if wd:
+                g = g + wd * w
+            m, v = self.m[name], self.v[name]
+            m *= b1
+            m += (1.0 - b1) * g
+            v *= b2
+            v += (1.0 - b2) * (g * g)
+            w -= (lr * self.lr_mult[name] / c1) * m / (xp.sqrt(v / c2) + self.eps)
+
+    def state_dict(self):
+        state = OrderedDict((f"adam_m/{k}", asnumpy(v)) for k, v in self.m.items())
+        state.update((f"adam_v/{k}", asnumpy(v)) for k, v in self.v.items())
+        state["adam_t"] = np.array(self.t, np.int64)
+        return state
+
+    def load_state_dict(self, state):
+        for k in self.params:
+            self.m[k][...] = get_array_module(self.m[k]).asarray(state[f"adam_m/{k}"], dtype=self.m[k].dtype)
+            self.v[k][...] = get_array_module(self.v[k]).asarray(state[f"adam_v/{k}"], dtype=self.v[k].dtype)
+        self.t = int(state["adam_t"])
 
 
 def poly_lr(base_lr: float, it: int, max_iter: int, power: float = 0.9) -> float:

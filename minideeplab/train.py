@@ -19,7 +19,7 @@ from .backend import asnumpy, get_array_module
 from .datasets.transforms import pad_to_multiple, preprocess, random_crop_mirror
 from .models.base import atomic_write_bytes
 from .nn import functional as F
-from .optim import SGD, deeplab_multipliers, make_schedule
+from .optim import SGD, Adam, deeplab_multipliers, make_schedule
 
 
 @dataclass
@@ -43,6 +43,7 @@ class TrainConfig:
     snapshot_every: int = 1000  # iterations between checkpoints (0 = only at the end)
     normalization: str = "valid"
     classifier_lr_mult: float = 10.0  # fc8's lr multiplier (x2 for its bias); 10 in DeepLab
+    optimizer: str = "sgd"      # "sgd" (Caffe's, DeepLab's) or "adam" (momentum = beta1)
     extra: dict = field(default_factory=dict)
 
     def validate(self):
@@ -52,6 +53,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an int >= 1, got {v!r}")
         if self.base_lr <= 0:
             raise ValueError(f"base_lr must be > 0, got {self.base_lr}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         if self.scales and (len(self.scales) != 2 or not 0 < self.scales[0] <= self.scales[1]):
             raise ValueError(f"scales must be () or (low, high) with 0 < low <= high, got {self.scales}")
         make_schedule(self.lr_policy, self.base_lr, max_iter=self.max_iter, power=self.power,
@@ -95,7 +98,11 @@ class Trainer:
         model.reseed(self.rng)
         lr_mult, decay_mult = deeplab_multipliers(model.params, self.config.classifier_lr_mult)
         c = self.config
-        self.optimizer = SGD(model.params, c.base_lr, c.momentum, c.weight_decay, lr_mult, decay_mult)
+        if c.optimizer == "adam":
+            self.optimizer = Adam(model.params, c.base_lr, (c.momentum, 0.999), 1e-8, c.weight_decay,
+                                  lr_mult, decay_mult)
+        else:
+            self.optimizer = SGD(model.params, c.base_lr, c.momentum, c.weight_decay, lr_mult, decay_mult)
         self.schedule = make_schedule(c.lr_policy, c.base_lr, max_iter=c.max_iter, power=c.power,
                                       step_size=c.step_size, gamma=c.gamma)
         self.iteration = 0
@@ -156,7 +163,8 @@ class Trainer:
     def fit(self, max_iter=None, progress=True, callback=None):
         """Train until ``max_iter`` (default: the config's), checkpointing on the way.
 
-        ``callback(trainer)`` runs after every iteration (after any checkpoint).
+        ``callback(trainer)`` runs after every iteration, before any checkpoint, so what
+        it adds to ``trainer.log[-1]`` (e.g. a validation score) is saved with it.
         Returns the list of losses of the iterations run by this call.
         """
         from tqdm.auto import tqdm
@@ -176,10 +184,10 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.log[-1]['lr']:.2e}",
                                 img_s=f"{n_img / (time.perf_counter() - t0):.1f}")
-                if self.out_dir and ((every and self.iteration % every == 0) or self.iteration == end):
-                    self.save_checkpoint()
                 if callback is not None:
                     callback(self)
+                if self.out_dir and ((every and self.iteration % every == 0) or self.iteration == end):
+                    self.save_checkpoint()
         return losses
 
     # ----------------------------------------------------------------- checkpoints
@@ -217,7 +225,7 @@ class Trainer:
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(bytes(f["meta"]).decode())
             self.model.load_state_dict({k[6:]: f[k] for k in f.files if k.startswith("param/")})
-            self.optimizer.load_state_dict({k: f[k] for k in f.files if k.startswith("velocity/")})
+            self.optimizer.load_state_dict({k: f[k] for k in f.files if k != "meta" and not k.startswith("param/")})
         self.iteration = int(meta["iteration"])
         self.rng.bit_generator.state = meta["rng"]
         self.log = meta["log"]
@@ -236,30 +244,61 @@ def read_checkpoint_meta(path):
         return json.loads(bytes(f["meta"]).decode())
 
 
-def predict_scores(model, image):
+def predict_scores(model, image, scale=None):
     """Class scores at full resolution for one image, DeepLab's test-time way.
 
-    The preprocessed image is padded to ``8k + 1``, the stride-8 scores are zoomed
-    by 8 with bilinear interpolation (aligned corners) and cropped to the image.
+    The image is rescaled by ``scale`` (default: the model's ``input_scale``, 1 for the
+    paper's models), preprocessed and padded to ``8k + 1``; the stride-8 scores are
+    zoomed by 8 with bilinear interpolation (aligned corners), cropped to the (rescaled)
+    image and, if it was rescaled, resized bilinearly back to ``(H, W)``.
 
     Parameters
     ----------
     image : (H, W, 3) uint8 RGB
+    scale : float in (0, 4] or None
 
     Returns
     -------
     scores : (L, H, W) float32 NumPy array (pre-softmax)
     """
+    scale = float(getattr(model, "input_scale", 1.0) if scale is None else scale)
+    if not 0 < scale <= 4:
+        raise ValueError(f"scale must be in (0, 4], got {scale}")
     model.eval()
     H, W = image.shape[:2]
+    if scale != 1.0:
+        image, _ = _resize(image, np.zeros((H, W), np.uint8), scale)
+    h, w = image.shape[:2]
     x = pad_to_multiple(preprocess(image))
     dtype = next(iter(model.params.values())).dtype
     xp = get_array_module(next(iter(model.params.values())))
     s = model.forward(xp.asarray(x[None].astype(dtype)))
     up, _ = F.interp_forward(s, (x.shape[1], x.shape[2]))
-    return asnumpy(up[0, :, :H, :W]).astype(np.float32)
+    up = up[:, :, :h, :w]
+    if (h, w) != (H, W):
+        up, _ = F.interp_forward(xp.ascontiguousarray(up), (H, W))
+    return asnumpy(up[0]).astype(np.float32)
 
 
-def predict_probs(model, image):
+def evaluate(model, dataset, scale=None, progress=False):
+    """Scores of the model's argmax labelling over ``dataset`` (pairs ``(image, label)``).
+
+    Returns
+    -------
+    dict from :func:`minideeplab.metrics.scores` (global_acc, class_avg_acc, mean_iou, ...)
+    """
+    from tqdm.auto import tqdm
+
+    from .metrics import confusion_matrix, scores
+
+    L = model.num_classes
+    conf = np.zeros((L, L), np.int64)
+    for i in tqdm(range(len(dataset)), desc="evaluate", disable=not progress, leave=False):
+        image, label = dataset[i]
+        conf += confusion_matrix(label, predict_scores(model, image, scale).argmax(0), L)
+    return scores(conf)
+
+
+def predict_probs(model, image, scale=None):
     """Softmax of :func:`predict_scores`: ``(L, H, W)`` probabilities."""
-    return F.softmax(predict_scores(model, image), axis=0)
+    return F.softmax(predict_scores(model, image, scale), axis=0)

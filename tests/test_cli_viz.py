@@ -49,10 +49,19 @@ def test_train_command_on_msrc(tmp_path, capsys):
 
     if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
         pytest.skip(f"MSRC data not found at {MSRC_DIR}")
+    import json
+
+    from minideeplab.models import load_model
+
     assert main(["train", "--data", "msrc", "--root", MSRC_DIR, "--width", "0.0625", "--crop", "65",
-                 "--batch-size", "1", "--max-iter", "2", "--scales", "0.5", "0.7", "--out", str(tmp_path),
-                 "--quiet"]) == 0
-    assert (tmp_path / "model.npz").exists() and "final loss" in capsys.readouterr().out
+                 "--batch-size", "1", "--max-iter", "2", "--scales", "0.4", "0.6", "--input-scale", "0.5",
+                 "--optimizer", "adam", "--lr", "1e-3", "--val-every", "2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "final loss" in out and "iteration 2: val global" in out
+    log = json.loads((tmp_path / "train_log.json").read_text())
+    assert 0.0 <= log[-1]["val_global"] <= 1.0 and "val_global" not in log[0]
+    model, meta = load_model(tmp_path / "model.npz")
+    assert model.input_scale == 0.5 and meta["train_config"]["optimizer"] == "adam" and meta["iterations"] == 2
 
 
 def test_segment_command(tmp_path, capsys):
@@ -94,3 +103,13 @@ def test_compare_crf_command(tmp_path, capsys):
     res = json.loads((out / "results.json").read_text())
     assert [r["method"] for r in res["rows"]] == ["unary", "grid CRF", "fully connected CRF"] and res["n_images"] == 3
     assert sorted(os.listdir(out)) == ["examples.png", "results.json", "results.md", "trimap.png"]
+
+
+def test_demo_command_with_a_given_model(tmp_path, capsys):
+    from minideeplab.models import DeepLab, save_model
+
+    save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0), input_scale=0.5)
+    assert main(["demo", "--model", str(tmp_path / "m.npz"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "on 6 embedded MSRC test images" in out and "| fully connected CRF |" in out
+    assert (tmp_path / "o" / "demo.png").read_bytes()[:4] == b"\x89PNG"

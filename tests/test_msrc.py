@@ -89,3 +89,26 @@ def test_real_msrc():
     assert set(np.nonzero(counts)[0]) <= set(range(21)) | {255}
     share = counts / counts.sum()
     assert 0.10 < share[255] < 0.25 and share[CLASSES.index("grass")] > 0.1  # README: void 17%, grass 20%
+
+
+def test_embedded_samples_are_msrc_test_images_with_their_annotations():
+    from minideeplab.datasets import MSRCSamples
+
+    samples = MSRCSamples()
+    assert len(samples) == 6 and set(samples.names) <= set(split_names("test"))
+    for i in range(len(samples)):
+        image, label = samples[i]
+        assert image.dtype == np.uint8 and image.shape == label.shape + (3,)
+        assert set(np.unique(label)) <= set(range(21)) | {255}
+
+
+def test_embedded_samples_match_the_dataset():
+    from minideeplab.datasets import MSRCSamples
+
+    if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
+        pytest.skip(f"MSRC data not found at {MSRC_DIR}")
+    samples, full = MSRCSamples(), MSRC(MSRC_DIR, "test")
+    for i, name in enumerate(samples.names):
+        image, label = samples[i]
+        ref_image, ref_label = full[full.names.index(name)]
+        assert np.array_equal(label, ref_label) and np.array_equal(image, ref_image)  # lossless copies

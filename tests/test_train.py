@@ -11,7 +11,7 @@ from minideeplab.datasets import SyntheticScenes
 from minideeplab.metrics import confusion_matrix, scores
 from minideeplab.models import DeepLab
 from minideeplab.nn import Dropout
-from minideeplab.train import Trainer, TrainConfig, predict_scores, read_checkpoint_meta
+from minideeplab.train import Trainer, TrainConfig, evaluate, predict_scores, read_checkpoint_meta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,6 +51,60 @@ def test_resume_is_bit_exact_after_the_process_is_killed(tmp_path):
     assert rest == full[3:]  # bit-exact: same floats
     assert [r["loss"] for r in t2.log] == full
     assert json.loads((tmp_path / "train_log.json").read_text())[-1]["iter"] == 6
+
+
+def test_adam_training_resumes_bit_exactly(tmp_path):
+    m, ds, cfg = _small(optimizer="adam", base_lr=1e-3)
+    full = Trainer(m, ds, cfg).fit(progress=False)
+    m1, ds1, cfg1 = _small(optimizer="adam", base_lr=1e-3)
+    Trainer(m1, ds1, cfg1, out_dir=str(tmp_path)).fit(max_iter=3, progress=False)
+    m2, ds2, cfg2 = _small(seed=5, optimizer="adam", base_lr=1e-3)
+    cfg2.seed = 0
+    t2 = Trainer(m2, ds2, cfg2, out_dir=str(tmp_path))
+    assert t2.resume() and t2.iteration == 3 and t2.optimizer.t == 3
+    assert t2.fit(progress=False) == full[3:]
+
+
+def test_callback_additions_are_saved_with_the_checkpoint(tmp_path):
+    m, ds, cfg = _small()
+
+    def cb(tr):
+        tr.log[-1]["val"] = tr.iteration * 10
+
+    Trainer(m, ds, cfg, out_dir=str(tmp_path)).fit(max_iter=3, progress=False, callback=cb)
+    last = read_checkpoint_meta(tmp_path / "checkpoint.npz")["log"][-1]
+    assert last["iter"] == 3 and last["val"] == 30
+
+
+def test_predict_scores_at_another_scale_is_resized_scores_of_the_resized_image():
+    from PIL import Image
+
+    from minideeplab.nn import functional as F
+    m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 16, seed=0, dropout=0.0)
+    image = SyntheticScenes(1, (50, 70), 4, seed=3)[0][0]
+    small = np.asarray(Image.fromarray(image).resize((35, 25), Image.BILINEAR))
+    ref = predict_scores(m, small)  # (4, 25, 35) at scale 1
+    ref_up = F.interp_forward(ref[None].astype(np.float64), (50, 70))[0][0]
+    out = predict_scores(m, image, scale=0.5)
+    assert out.shape == (4, 50, 70)
+    assert np.allclose(out, ref_up, atol=1e-4)
+    m.input_scale = 0.5  # the model's own test-time scale is the default
+    assert np.array_equal(predict_scores(m, image), out)
+    with pytest.raises(ValueError, match="scale"):
+        predict_scores(m, image, scale=0)
+
+
+def test_evaluate_counts_pixels_like_a_hand_confusion_matrix():
+    m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 16, seed=0)
+    ds = SyntheticScenes(3, (30, 30), 4, seed=2)
+    hand = np.zeros((4, 4))
+    for i in range(3):
+        pred = predict_scores(m, ds[i][0]).argmax(0)
+        for t, p in zip(ds[i][1].ravel(), pred.ravel()):
+            if t < 4:
+                hand[t, p] += 1
+    s = evaluate(m, ds)
+    assert s["global_acc"] == pytest.approx(np.trace(hand) / hand.sum())
 
 
 def test_iter_size_accumulates_like_a_larger_batch():
@@ -124,5 +178,9 @@ def test_bad_config():
         Trainer(m, ds, TrainConfig(crop_size=0))
     with pytest.raises(ValueError, match="policy"):
         Trainer(m, ds, TrainConfig(lr_policy="cosine"))
+    with pytest.raises(ValueError, match="optimizer"):
+        Trainer(m, ds, TrainConfig(optimizer="rmsprop"))
+    with pytest.raises(ValueError, match="input_scale"):
+        DeepLab("DeepLab-LargeFOV", 4, input_scale=0)
     with pytest.raises(ValueError, match="dataset is empty"):
         Trainer(m, SyntheticScenes(0), TrainConfig())

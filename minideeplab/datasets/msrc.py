@@ -157,3 +157,33 @@ class MSRC:
         if label.shape != image.shape[:2]:
             raise ValueError(f"{name}: label {label.shape} and image {image.shape[:2]} sizes differ")
         return image, label
+
+
+SAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "samples")
+SAMPLE_NAMES = ("1_13_s", "4_15_s", "7_7_s", "18_23_s", "3_22_s", "9_3_s")
+
+
+class MSRCSamples:
+    """The six MSRC-21 test images that ship with the package (``minideeplab/data/samples``).
+
+    Same interface as :class:`MSRC` (``names``, ``len()``, ``[i] -> (image, label)``), so the
+    demo and the lessons run offline. Attribution: ``minideeplab/data/samples/README.md``.
+    """
+
+    num_classes = 21
+    class_names = CLASSES
+    split = "samples"
+
+    def __init__(self):
+        self.names = list(SAMPLE_NAMES)
+
+    def __len__(self):
+        return len(self.names)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        name = self.names[i]
+        image = np.asarray(Image.open(os.path.join(SAMPLES_DIR, name + ".png")).convert("RGB"))
+        label = np.asarray(Image.open(os.path.join(SAMPLES_DIR, name + "_labels.png")))
+        return image, label.astype(np.uint8)

@@ -121,12 +121,15 @@ class DeepLab(Model):
     """
 
     def __init__(self, variant="DeepLab-LargeFOV", num_classes=21, width=1.0, dtype=np.float32, seed=0,
-                 dropout=0.5):
+                 dropout=0.5, input_scale=1.0):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
         _check_common(num_classes, width, dtype)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if not (isinstance(input_scale, (int, float)) and 0 < input_scale <= 4):
+            raise ValueError(f"input_scale must be a number in (0, 4], got {input_scale!r}")
+        self.input_scale = float(input_scale)  # test-time image rescaling (see train.predict_scores)
         self.rng = np.random.default_rng(seed)
         k, dil, c_fc = VARIANTS[variant]
         pools = [(3, 2, 1)] * 3 + [(3, 1, 1)] * 2

@@ -3,6 +3,7 @@ chosen CRF parameters, in one ``.npz`` (no pickles; the description is JSON in `
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from .deeplab import DeepLab
 def save_model(path, model, **meta):
     """Write ``model``'s parameters and ``meta`` (JSON-able: class names, CRF parameters, ...)."""
     info = {"variant": model.variant, "num_classes": model.num_classes, "width": model.width,
-            "dropout": getattr(model, "dropout", 0.5)}
+            "dropout": getattr(model, "dropout", 0.5), "input_scale": getattr(model, "input_scale", 1.0)}
     info.update(meta)
     arrays = {k: asnumpy(v) for k, v in model.params.items()}
     arrays["__meta__"] = np.frombuffer(json.dumps(info).encode(), dtype=np.uint8)
@@ -27,6 +28,19 @@ def load_model(path):
         if "__meta__" not in f.files:
             raise ValueError(f"{path} has no model description (__meta__); was it written by save_model?")
         meta = json.loads(bytes(f["__meta__"]).decode())
-        model = DeepLab(meta["variant"], meta["num_classes"], width=meta["width"], dropout=meta.get("dropout", 0.5))
+        model = DeepLab(meta["variant"], meta["num_classes"], width=meta["width"], dropout=meta.get("dropout", 0.5),
+                        input_scale=meta.get("input_scale", 1.0))
         model.load_state_dict({k: f[k] for k in f.files if k != "__meta__"})
     return model.eval(), meta
+
+
+MSRC_MODEL = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "msrc_largefov.npz")
+
+
+def load_msrc_model():
+    """``(model, meta)``: the DeepLab-LargeFOV trained from scratch on MSRC-21 that ships
+    with the package, with its cross-validated CRF parameters in ``meta["dense_crf"]`` and
+    ``meta["grid_crf"]`` (how it was trained: ``meta["train_config"]``, benchmarks/RESULTS.md)."""
+    if not os.path.exists(MSRC_MODEL):
+        raise FileNotFoundError(f"the shipped MSRC model is missing ({MSRC_MODEL}); reinstall minideeplab")
+    return load_model(MSRC_MODEL)
