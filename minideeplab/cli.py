@@ -207,6 +207,29 @@ def _cmd_compare(args):
     return 0
 
 
+def _cmd_tune(args):
+    from .compare import tune_crfs
+    from .datasets import MSRC
+    from .models import load_model, save_model
+
+    model, meta = load_model(args.model)
+    ds = MSRC(args.data, args.split)
+    if args.limit:
+        ds.names = ds.names[: args.limit]
+    res = tune_crfs(model, ds, metric=args.metric, progress=not args.quiet)
+    for name in ("dense_crf", "grid_crf"):
+        print(f"{name}: {res[name]}  ({args.metric} on {args.split}: {100 * res['scores'][name]:.2f}, "
+              f"unary {100 * res['scores']['unary']:.2f})")
+    out = args.output or args.model
+    meta = {k: v for k, v in meta.items() if k not in ("variant", "num_classes", "width", "dropout", "input_scale")}
+    meta.update(dense_crf=res["dense_crf"], grid_crf=res["grid_crf"],
+                crf_validation={"split": args.split, "metric": args.metric, "n_images": res["n_images"],
+                                "scores": res["scores"]})
+    save_model(out, model, **meta)
+    print(f"wrote the chosen parameters into {out}")
+    return 0
+
+
 def build_parser():
     from .models.deeplab import VARIANTS
 
@@ -275,6 +298,16 @@ def build_parser():
     c.add_argument("--limit", type=int, default=0, help="only the first N images")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=_cmd_compare)
+
+    u = sub.add_parser("tune-crf", help="cross-validate both CRFs on MSRC's validation split, store them in the model")
+    u.add_argument("--model", required=True, help="a model file; the chosen parameters are written into it")
+    u.add_argument("--data", default=os.environ.get("MINIDEEPLAB_MSRC", "../shared/data/msrc"))
+    u.add_argument("--split", default="val", choices=["train", "val", "trainval"])
+    u.add_argument("--metric", default="global_acc", choices=["global_acc", "class_avg_acc", "mean_iou"])
+    u.add_argument("--output", default=None, help="write to this file instead of updating --model")
+    u.add_argument("--limit", type=int, default=0, help="only the first N images")
+    u.add_argument("--quiet", action="store_true")
+    u.set_defaults(func=_cmd_tune)
 
     i = sub.add_parser("info", help="parameters, output stride and receptive field of a model")
     i.add_argument("model", nargs="?", default="DeepLab-LargeFOV", choices=["VGG-16"] + list(VARIANTS))

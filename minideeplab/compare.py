@@ -73,6 +73,48 @@ def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=T
             "dense_params": dense_params, "grid_params": grid_params}
 
 
+def tune_crfs(model, dataset, metric="global_acc", progress=True):
+    """Cross-validate both CRFs on ``dataset`` (the validation split), coarse to fine.
+
+    The model runs once per image; then :func:`minideeplab.crf.tune.tune_dense_crf`
+    (w1, theta_alpha, theta_beta; w2 = 3, theta_gamma = 3) and
+    :func:`~minideeplab.crf.tune.tune_grid_crf` (contrast and smoothness weights) search
+    their grids, each with a progress bar.
+
+    Returns
+    -------
+    dict with ``dense_crf`` and ``grid_crf`` (the chosen keyword arguments), ``metric``,
+    ``scores`` (the validation ``metric`` of the unaries and of each chosen CRF) and
+    ``history`` (every setting tried with its score)
+    """
+    from tqdm.auto import tqdm
+
+    from .crf.tune import evaluate as crf_evaluate
+    from .crf.tune import tune_dense_crf, tune_grid_crf
+
+    if len(dataset) == 0:
+        raise ValueError("dataset is empty")
+    images, probs, labels = [], [], []
+    for i in tqdm(range(len(dataset)), desc="unaries", disable=not progress):
+        image, label = dataset[i]
+        images.append(image)
+        labels.append(label)
+        probs.append(predict_probs(model, image))
+    L = model.num_classes
+    dense, dense_hist = tune_dense_crf(images, probs, labels, L, metric=metric, progress=progress)
+    grid, grid_hist = tune_grid_crf(images, probs, labels, L, metric=metric, progress=progress)
+    conf = np.zeros((L, L), np.int64)
+    for p, lab in zip(probs, labels):
+        confusion_matrix(lab, p.argmax(0), L, out=conf)
+    return {
+        "dense_crf": dense, "grid_crf": grid, "metric": metric, "n_images": len(dataset),
+        "scores": {"unary": scores(conf)[metric],
+                   "dense_crf": crf_evaluate(dense_crf, dense, images, probs, labels, L, metric),
+                   "grid_crf": crf_evaluate(grid_crf, grid, images, probs, labels, L, metric)},
+        "history": {"dense_crf": dense_hist, "grid_crf": grid_hist},
+    }
+
+
 def format_table(result):
     """The comparison as a Markdown table (seconds: the CRF step, or the net for the unary)."""
     lines = ["| method | global | class-average | mIoU | median s/image |", "|---|---|---|---|---|"]

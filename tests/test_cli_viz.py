@@ -113,3 +113,37 @@ def test_demo_command_with_a_given_model(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "on 6 embedded MSRC test images" in out and "| fully connected CRF |" in out
     assert (tmp_path / "o" / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tune_crf_command_stores_the_best_settings(tmp_path, capsys):
+    import os
+
+    from conftest import MSRC_DIR
+    from minideeplab.models import DeepLab, load_model, save_model
+
+    if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
+        pytest.skip(f"MSRC data not found at {MSRC_DIR}")
+    save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0), input_scale=0.5, note="kept")
+    assert main(["tune-crf", "--model", str(tmp_path / "m.npz"), "--data", MSRC_DIR, "--limit", "2",
+                 "--output", str(tmp_path / "tuned.npz"), "--quiet"]) == 0
+    _, meta = load_model(tmp_path / "tuned.npz")
+    assert meta["note"] == "kept" and meta["input_scale"] == 0.5 and meta["crf_validation"]["n_images"] == 2
+    assert set(meta["dense_crf"]) == {"w_bilateral", "theta_alpha", "theta_beta", "w_gaussian", "theta_gamma"}
+    assert meta["dense_crf"]["w_gaussian"] == 3.0 and meta["dense_crf"]["theta_gamma"] == 3.0
+    assert {"w_contrast", "w_smooth"} <= set(meta["grid_crf"])
+    with pytest.raises(SystemExit):  # tuning on the test split is refused
+        main(["tune-crf", "--model", str(tmp_path / "m.npz"), "--data", MSRC_DIR, "--split", "test"])
+
+
+def test_tune_crfs_picks_the_best_setting_it_tried():
+    from minideeplab.compare import tune_crfs
+    from minideeplab.datasets import SyntheticScenes
+    from minideeplab.models import DeepLab
+
+    res = tune_crfs(DeepLab("DeepLab-LargeFOV", 3, width=1 / 16, seed=0), SyntheticScenes(2, (33, 41), 3, seed=1),
+                    progress=False)
+    for name in ("dense_crf", "grid_crf"):
+        hist = res["history"][name]
+        best = max(s for _, s in hist)
+        assert res["scores"][name] == pytest.approx(best)
+        assert any(p == res[name] and s == best for p, s in hist)

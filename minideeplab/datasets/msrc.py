@@ -187,3 +187,14 @@ class MSRCSamples:
         image = np.asarray(Image.open(os.path.join(SAMPLES_DIR, name + ".png")).convert("RGB"))
         label = np.asarray(Image.open(os.path.join(SAMPLES_DIR, name + "_labels.png")))
         return image, label.astype(np.uint8)
+
+
+def find_msrc():
+    """The MSRC folder if one is found, else None: ``$MINIDEEPLAB_MSRC``, then
+    ``../shared/data/msrc`` from the working directory, then beside a source checkout."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for root in (os.environ.get("MINIDEEPLAB_MSRC"), os.path.join("..", "shared", "data", "msrc"),
+                 os.path.join(here, "..", "shared", "data", "msrc")):
+        if root and detect_layout(root) is not None:
+            return os.path.normpath(root)
+    return None
