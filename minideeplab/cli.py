@@ -83,7 +83,12 @@ def _cmd_train(args):
 
     trainer.fit(progress=not args.quiet, callback=score_val)
     path = os.path.join(args.out, "model.npz")
-    save_model(path, model, data=args.data, supervision=args.supervision, iterations=trainer.iteration,
+    extra = {}
+    if args.data == "msrc":
+        from .datasets.msrc import CLASSES, palette21
+
+        extra = dict(class_names=list(CLASSES), palette=palette21().tolist())
+    save_model(path, model, data=args.data, supervision=args.supervision, iterations=trainer.iteration, **extra,
                train_config={k: v for k, v in vars(args).items() if k != "func"})
     print(f"saved {path}; final loss {trainer.log[-1]['loss']:.4f}")
     return 0
@@ -149,7 +154,7 @@ def _cmd_segment(args):
     from PIL import Image
 
     from .crf import dense_crf, grid_crf
-    from .models import load_model
+    from .models import load_model, load_msrc_model
     from .models.base import atomic_write_bytes
     from .train import predict_probs
     from .viz import colorize, overlay
@@ -157,10 +162,7 @@ def _cmd_segment(args):
     if not os.path.exists(args.image):
         print(f"error: no such image: {args.image}", file=sys.stderr)
         return 2
-    if args.model is None:
-        print("error: --model PATH is required (no trained model ships with this version yet)", file=sys.stderr)
-        return 2
-    model, meta = load_model(args.model)
+    model, meta = load_model(args.model) if args.model else load_msrc_model()
     image = np.asarray(Image.open(args.image).convert("RGB"))
     probs = predict_probs(model, image)
     if args.crf == "dense":
@@ -169,6 +171,10 @@ def _cmd_segment(args):
         probs = grid_crf(image, probs, **meta.get("grid_crf", {}))
     labels = probs.argmax(0).astype(np.uint8)
     palette = np.asarray(meta["palette"], np.uint8) if "palette" in meta else None
+    if palette is None and args.model is None:
+        from .datasets.msrc import palette21
+
+        palette = palette21()
     out = args.output or os.path.splitext(args.image)[0] + "_labels.png"
     for path, arr in ((out, colorize(labels, palette)),
                       (os.path.splitext(out)[0] + "_overlay.png", overlay(image, labels, 0.5, palette))):
@@ -189,12 +195,9 @@ def _cmd_compare(args):
     from .compare import compare_crfs, format_table, write_outputs
     from .datasets import MSRC
     from .datasets.msrc import palette21
-    from .models import load_model
+    from .models import load_model, load_msrc_model
 
-    if args.model is None:
-        print("error: --model PATH is required (no trained model ships with this version yet)", file=sys.stderr)
-        return 2
-    model, meta = load_model(args.model)
+    model, meta = load_model(args.model) if args.model else load_msrc_model()
     ds = MSRC(args.data, args.split)
     if args.limit:
         ds.names = ds.names[: args.limit]
@@ -222,6 +225,10 @@ def _cmd_tune(args):
               f"unary {100 * res['scores']['unary']:.2f})")
     out = args.output or args.model
     meta = {k: v for k, v in meta.items() if k not in ("variant", "num_classes", "width", "dropout", "input_scale")}
+    from .datasets.msrc import CLASSES, palette21
+
+    meta.setdefault("class_names", list(CLASSES))
+    meta.setdefault("palette", palette21().tolist())
     meta.update(dense_crf=res["dense_crf"], grid_crf=res["grid_crf"],
                 crf_validation={"split": args.split, "metric": args.metric, "n_images": res["n_images"],
                                 "scores": res["scores"]})
@@ -287,13 +294,14 @@ def build_parser():
     g.add_argument("image")
     g.add_argument("-o", "--output", default=None, help="label map PNG (default: IMAGE_labels.png)")
     g.add_argument("--crf", default="dense", choices=["dense", "grid", "none"])
-    g.add_argument("--model", default=None, help="a model file written by minideeplab.models.save_model")
+    g.add_argument("--model", default=None,
+                   help="a model file written by minideeplab.models.save_model (default: the shipped MSRC model)")
     g.set_defaults(func=_cmd_segment)
 
     c = sub.add_parser("compare-crf", help="unary vs grid CRF vs fully connected CRF on MSRC-21")
     c.add_argument("--data", default=os.environ.get("MINIDEEPLAB_MSRC", "../shared/data/msrc"))
     c.add_argument("--split", default="test", choices=["train", "val", "trainval", "test"])
-    c.add_argument("--model", default=None)
+    c.add_argument("--model", default=None, help="a model file (default: the shipped MSRC model)")
     c.add_argument("--out", default="out/compare")
     c.add_argument("--limit", type=int, default=0, help="only the first N images")
     c.add_argument("--quiet", action="store_true")

@@ -49,3 +49,13 @@ def test_bad_search_arguments():
         grid_search(dense_crf, {"w_bilateral": []}, images, probs, labels, 3)
     with pytest.raises(ValueError, match="same length"):
         coarse_to_fine(dense_crf, {"w_bilateral": [1.0]}, images, probs[:0], labels, 3)
+
+
+def test_refine_takes_midpoints_to_the_coarse_neighbours():
+    from minideeplab.crf.tune import _refine
+
+    assert _refine([20.0, 40.0, 80.0, 160.0], 40.0) == [30.0, 40.0, 60.0]
+    assert _refine([20.0, 40.0, 80.0, 160.0], 160.0) == [120.0, 160.0, 200.0]  # outwards at the end
+    assert _refine([3.0, 5.0], 3.0) == [2.0, 3.0, 4.0]
+    assert _refine([0.0, 0.5, 1.0], 0.0) == [0.0, 0.25]  # nothing below zero
+    assert _refine([2.0], 2.0) == [1.0, 2.0, 3.0]

@@ -14,9 +14,13 @@ from ..metrics import confusion_matrix, scores
 from .dense import dense_crf
 from .grid import grid_crf
 
-DENSE_COARSE = {"w_bilateral": [3.0, 5.0, 10.0], "theta_alpha": [30.0, 60.0, 90.0], "theta_beta": [3.0, 8.0, 13.0]}
+# DeepLab searched w1 in [3, 6], theta_alpha in [30, 100], theta_beta in [3, 6] on VOC; the grid is
+# wider (and roughly geometric) because unaries from other nets need other values (MSRC: w1 10,
+# theta_alpha 80, theta_beta 13 in pydensecrf's example).
+DENSE_COARSE = {"w_bilateral": [3.0, 5.0, 10.0, 20.0], "theta_alpha": [20.0, 40.0, 80.0, 160.0],
+                "theta_beta": [3.0, 6.0, 13.0]}
 DENSE_FIXED = {"w_gaussian": 3.0, "theta_gamma": 3.0}
-GRID_COARSE = {"w_contrast": [0.5, 1.0, 2.0, 4.0], "w_smooth": [0.0, 0.5, 1.0]}
+GRID_COARSE = {"w_contrast": [1.0, 3.0, 10.0, 30.0], "w_smooth": [0.0, 1.0, 3.0]}
 
 
 def evaluate(crf, params, images, probs, labels, num_classes, metric="global_acc"):
@@ -47,10 +51,17 @@ def grid_search(crf, grid, images, probs, labels, num_classes, fixed=None, metri
 
 
 def _refine(values, best):
-    """Three points around ``best`` at half the coarse spacing (kept positive)."""
+    """``best`` and the midpoints to its coarse neighbours (half the gap on each side; at an
+    end of the grid, the same step outwards), kept positive."""
     vs = sorted(values)
-    step = min(np.diff(vs)) / 2 if len(vs) > 1 else abs(best) / 2 or 1.0
-    return sorted({v for v in (best - step, best, best + step) if v > 0 or v == best})
+    if len(vs) < 2:
+        step = abs(best) / 2 or 1.0
+        lo = hi = step
+    else:
+        i = vs.index(best)
+        lo = (vs[i] - vs[i - 1]) / 2 if i > 0 else (vs[1] - vs[0]) / 2
+        hi = (vs[i + 1] - vs[i]) / 2 if i + 1 < len(vs) else (vs[-1] - vs[-2]) / 2
+    return sorted({v for v in (best - lo, best, best + hi) if v > 0 or v == best})
 
 
 def coarse_to_fine(crf, coarse, images, probs, labels, num_classes, fixed=None, metric="global_acc", progress=True):
