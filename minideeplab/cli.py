@@ -39,6 +39,8 @@ def _cmd_train(args):
     from .models import DeepLab, save_model
     from .train import Trainer, TrainConfig, evaluate
 
+    if args.val_every < 0:
+        raise ValueError(f"--val-every must be >= 0, got {args.val_every}")
     val = None
     if args.data == "synthetic":
         ds = SyntheticScenes(args.images, (args.size, args.size), args.classes, objects=(1, 3),

@@ -291,6 +291,8 @@ def evaluate(model, dataset, scale=None, progress=False):
 
     from .metrics import confusion_matrix, scores
 
+    if len(dataset) == 0:
+        raise ValueError("dataset is empty")
     L = model.num_classes
     conf = np.zeros((L, L), np.int64)
     for i in tqdm(range(len(dataset)), desc="evaluate", disable=not progress, leave=False):

@@ -105,6 +105,8 @@ def test_evaluate_counts_pixels_like_a_hand_confusion_matrix():
                 hand[t, p] += 1
     s = evaluate(m, ds)
     assert s["global_acc"] == pytest.approx(np.trace(hand) / hand.sum())
+    with pytest.raises(ValueError, match="dataset is empty"):
+        evaluate(m, SyntheticScenes(0))
 
 
 def test_iter_size_accumulates_like_a_larger_batch():
