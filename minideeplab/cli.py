@@ -221,7 +221,15 @@ def _cmd_tune(args):
     ds = MSRC(args.data, args.split)
     if args.limit:
         ds.names = ds.names[: args.limit]
-    res = tune_crfs(model, ds, metric=args.metric, progress=not args.quiet)
+    scales = None
+    if args.input_scales:
+        try:
+            scales = [tuple(float(v) for v in c.split(",")) if "," in c else float(c) for c in args.input_scales]
+        except ValueError:
+            raise ValueError(f"--input-scales takes numbers or comma-separated numbers, got {args.input_scales}")
+    res = tune_crfs(model, ds, metric=args.metric, progress=not args.quiet, input_scales=scales)
+    for c, score in res["input_scale_history"]:
+        print(f"input scale {c}: unary {args.metric} {100 * score:.2f}")
     for name in ("dense_crf", "grid_crf"):
         print(f"{name}: {res[name]}  ({args.metric} on {args.split}: {100 * res['scores'][name]:.2f}, "
               f"unary {100 * res['scores']['unary']:.2f})")
@@ -233,7 +241,9 @@ def _cmd_tune(args):
     meta.setdefault("palette", palette21().tolist())
     meta.update(dense_crf=res["dense_crf"], grid_crf=res["grid_crf"],
                 crf_validation={"split": args.split, "metric": args.metric, "n_images": res["n_images"],
-                                "scores": res["scores"]})
+                                "scores": res["scores"],
+                                "input_scales": [[list(c) if isinstance(c, tuple) else c, s]
+                                                 for c, s in res["input_scale_history"]]})
     save_model(out, model, **meta)
     print(f"wrote the chosen parameters into {out}")
     return 0
@@ -316,6 +326,9 @@ def build_parser():
     u.add_argument("--metric", default="global_acc", choices=["global_acc", "class_avg_acc", "mean_iou"])
     u.add_argument("--output", default=None, help="write to this file instead of updating --model")
     u.add_argument("--limit", type=int, default=0, help="only the first N images")
+    u.add_argument("--input-scales", nargs="+", default=None, metavar="S",
+                   help="first choose the model's test-time input scale among these (e.g. 0.5 0.625 0.5,0.625: "
+                        "a comma list averages the scores at several scales)")
     u.add_argument("--quiet", action="store_true")
     u.set_defaults(func=_cmd_tune)
 

@@ -73,17 +73,21 @@ def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=T
             "dense_params": dense_params, "grid_params": grid_params}
 
 
-def tune_crfs(model, dataset, metric="global_acc", progress=True):
+def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=None):
     """Cross-validate both CRFs on ``dataset`` (the validation split), coarse to fine.
 
-    The model runs once per image; then :func:`minideeplab.crf.tune.tune_dense_crf`
+    With ``input_scales`` (candidates for the model's test-time ``input_scale``: numbers or
+    tuples of numbers, see :func:`minideeplab.train.predict_scores`), the candidate whose
+    unaries score best is chosen first and set on the model. The model then runs once per
+    image; then :func:`minideeplab.crf.tune.tune_dense_crf`
     (w1, theta_alpha, theta_beta; w2 = 3, theta_gamma = 3) and
     :func:`~minideeplab.crf.tune.tune_grid_crf` (contrast and smoothness weights) search
     their grids, each with a progress bar.
 
     Returns
     -------
-    dict with ``dense_crf`` and ``grid_crf`` (the chosen keyword arguments), ``metric``,
+    dict with ``dense_crf`` and ``grid_crf`` (the chosen keyword arguments), ``input_scale``
+    and ``input_scale_history`` (each candidate with its score), ``metric``,
     ``scores`` (the validation ``metric`` of the unaries and of each chosen CRF) and
     ``history`` (every setting tried with its score)
     """
@@ -92,8 +96,19 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True):
     from .crf.tune import evaluate as crf_evaluate
     from .crf.tune import tune_dense_crf, tune_grid_crf
 
+    from .models.deeplab import check_scales
+    from .train import evaluate as model_evaluate
+
     if len(dataset) == 0:
         raise ValueError("dataset is empty")
+    tried = []
+    if input_scales is not None:
+        candidates = [check_scales(c, "input_scales") for c in input_scales]
+        if not candidates:
+            raise ValueError("input_scales must hold at least one candidate")
+        for c in tqdm(candidates, desc="input scale", disable=not progress):
+            tried.append((c, model_evaluate(model, dataset, scale=c)[metric]))
+        model.input_scale = max(tried, key=lambda r: r[1])[0]
     images, probs, labels = [], [], []
     for i in tqdm(range(len(dataset)), desc="unaries", disable=not progress):
         image, label = dataset[i]
@@ -108,6 +123,7 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True):
         confusion_matrix(lab, p.argmax(0), L, out=conf)
     return {
         "dense_crf": dense, "grid_crf": grid, "metric": metric, "n_images": len(dataset),
+        "input_scale": model.input_scale, "input_scale_history": tried,
         "scores": {"unary": scores(conf)[metric],
                    "dense_crf": crf_evaluate(dense_crf, dense, images, probs, labels, L, metric),
                    "grid_crf": crf_evaluate(grid_crf, grid, images, probs, labels, L, metric)},

@@ -250,20 +250,27 @@ def predict_scores(model, image, scale=None):
     The image is rescaled by ``scale`` (default: the model's ``input_scale``, 1 for the
     paper's models), preprocessed and padded to ``8k + 1``; the stride-8 scores are
     zoomed by 8 with bilinear interpolation (aligned corners), cropped to the (rescaled)
-    image and, if it was rescaled, resized bilinearly back to ``(H, W)``.
+    image and, if it was rescaled, resized bilinearly back to ``(H, W)``. A sequence of
+    scales averages the scores obtained at each.
 
     Parameters
     ----------
     image : (H, W, 3) uint8 RGB
-    scale : float in (0, 4] or None
+    scale : float in (0, 4], a sequence of them, or None
 
     Returns
     -------
     scores : (L, H, W) float32 NumPy array (pre-softmax)
     """
-    scale = float(getattr(model, "input_scale", 1.0) if scale is None else scale)
-    if not 0 < scale <= 4:
-        raise ValueError(f"scale must be in (0, 4], got {scale}")
+    from .models.deeplab import check_scales
+
+    scale = check_scales(getattr(model, "input_scale", 1.0) if scale is None else scale)
+    if isinstance(scale, tuple):
+        return (sum(_scores_at(model, image, s) for s in scale) / len(scale)).astype(np.float32)
+    return _scores_at(model, image, scale)
+
+
+def _scores_at(model, image, scale):
     model.eval()
     H, W = image.shape[:2]
     if scale != 1.0:

@@ -125,9 +125,14 @@ def test_tune_crf_command_stores_the_best_settings(tmp_path, capsys):
         pytest.skip(f"MSRC data not found at {MSRC_DIR}")
     save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0), input_scale=0.5, note="kept")
     assert main(["tune-crf", "--model", str(tmp_path / "m.npz"), "--data", MSRC_DIR, "--limit", "2",
-                 "--output", str(tmp_path / "tuned.npz"), "--quiet"]) == 0
-    _, meta = load_model(tmp_path / "tuned.npz")
-    assert meta["note"] == "kept" and meta["input_scale"] == 0.5 and meta["crf_validation"]["n_images"] == 2
+                 "--output", str(tmp_path / "tuned.npz"), "--input-scales", "0.5", "0.25,0.5", "--quiet"]) == 0
+    assert "input scale (0.25, 0.5): unary global_acc" in capsys.readouterr().out
+    model, meta = load_model(tmp_path / "tuned.npz")
+    tried = meta["crf_validation"]["input_scales"]
+    assert [c for c, _ in tried] == [0.5, [0.25, 0.5]]
+    best = max(tried, key=lambda r: r[1])[0]
+    assert meta["input_scale"] == best and model.input_scale == (tuple(best) if isinstance(best, list) else best)
+    assert meta["note"] == "kept" and meta["crf_validation"]["n_images"] == 2
     assert set(meta["dense_crf"]) == {"w_bilateral", "theta_alpha", "theta_beta", "w_gaussian", "theta_gamma"}
     assert meta["dense_crf"]["w_gaussian"] == 3.0 and meta["dense_crf"]["theta_gamma"] == 3.0
     assert {"w_contrast", "w_smooth"} <= set(meta["grid_crf"])
@@ -147,3 +152,20 @@ def test_tune_crfs_picks_the_best_setting_it_tried():
         best = max(s for _, s in hist)
         assert res["scores"][name] == pytest.approx(best)
         assert any(p == res[name] and s == best for p, s in hist)
+
+
+def test_tune_crfs_chooses_the_input_scale_first():
+    from minideeplab.compare import tune_crfs
+    from minideeplab.datasets import SyntheticScenes
+    from minideeplab.models import DeepLab
+    from minideeplab.train import evaluate
+
+    model = DeepLab("DeepLab-LargeFOV", 3, width=1 / 16, seed=0)
+    ds = SyntheticScenes(2, (33, 41), 3, seed=1)
+    res = tune_crfs(model, ds, progress=False, input_scales=[1.0, 0.5, (0.5, 1.0)])
+    assert [c for c, _ in res["input_scale_history"]] == [1.0, 0.5, (0.5, 1.0)]
+    for c, s in res["input_scale_history"]:
+        assert s == evaluate(model, ds, scale=c)["global_acc"]
+    assert model.input_scale == res["input_scale"] == max(res["input_scale_history"], key=lambda r: r[1])[0]
+    with pytest.raises(ValueError, match="input_scales"):
+        tune_crfs(model, ds, progress=False, input_scales=[0.0])

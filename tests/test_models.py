@@ -258,3 +258,15 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "w.npz").stat().st_mode & 0o777 == 0o644
+
+
+def test_model_file_keeps_the_test_time_scale(tmp_path):
+    from minideeplab.models import load_model, save_model
+
+    for scale in (0.5, (0.5, 0.625)):
+        m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 32, seed=0, input_scale=scale)
+        save_model(tmp_path / "m.npz", m)
+        m2, meta = load_model(tmp_path / "m.npz")
+        assert m2.input_scale == scale
+    with pytest.raises(ValueError, match="input_scale"):
+        DeepLab("DeepLab-LargeFOV", 4, width=1 / 32, input_scale=[])

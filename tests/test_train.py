@@ -92,6 +92,11 @@ def test_predict_scores_at_another_scale_is_resized_scores_of_the_resized_image(
     assert np.array_equal(predict_scores(m, image), out)
     with pytest.raises(ValueError, match="scale"):
         predict_scores(m, image, scale=0)
+    both = predict_scores(m, image, scale=(0.5, 1.0))  # several scales: the mean of their scores
+    assert np.allclose(both, (out + predict_scores(m, image, scale=1.0)) / 2, atol=1e-6)
+    for bad in ([], "half", True, (0.5, -1.0), float("nan")):
+        with pytest.raises(ValueError, match="scale"):
+            predict_scores(m, image, scale=bad)
 
 
 def test_evaluate_counts_pixels_like_a_hand_confusion_matrix():

@@ -53,6 +53,17 @@ def _ch(c: int, width: float) -> int:
     return max(1, int(round(c * width)))
 
 
+def check_scales(scale, name="scale"):
+    """A test-time input scale: a number in (0, 4], or a non-empty sequence of them (the
+    scores at each scale are averaged). Returns a float or a tuple of floats."""
+    many = isinstance(scale, (tuple, list))
+    values = list(scale) if many else [scale]
+    if not values or not all(isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
+                             and 0 < v <= 4 for v in values):
+        raise ValueError(f"{name} must be a number in (0, 4] or a non-empty list of them, got {scale!r}")
+    return tuple(float(v) for v in values) if many else float(scale)
+
+
 def _check_common(num_classes, width, dtype):
     if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
@@ -127,9 +138,7 @@ class DeepLab(Model):
         _check_common(num_classes, width, dtype)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if not (isinstance(input_scale, (int, float)) and 0 < input_scale <= 4):
-            raise ValueError(f"input_scale must be a number in (0, 4], got {input_scale!r}")
-        self.input_scale = float(input_scale)  # test-time image rescaling (see train.predict_scores)
+        self.input_scale = check_scales(input_scale, "input_scale")  # test time, see train.predict_scores
         self.rng = np.random.default_rng(seed)
         k, dil, c_fc = VARIANTS[variant]
         pools = [(3, 2, 1)] * 3 + [(3, 1, 1)] * 2

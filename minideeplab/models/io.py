@@ -12,10 +12,14 @@ from .base import save_npz
 from .deeplab import DeepLab
 
 
+def _jsonable(scale):
+    return list(scale) if isinstance(scale, tuple) else scale
+
+
 def save_model(path, model, **meta):
     """Write ``model``'s parameters and ``meta`` (JSON-able: class names, CRF parameters, ...)."""
     info = {"variant": model.variant, "num_classes": model.num_classes, "width": model.width,
-            "dropout": getattr(model, "dropout", 0.5), "input_scale": getattr(model, "input_scale", 1.0)}
+            "dropout": getattr(model, "dropout", 0.5), "input_scale": _jsonable(getattr(model, "input_scale", 1.0))}
     info.update(meta)
     arrays = {k: asnumpy(v) for k, v in model.params.items()}
     arrays["__meta__"] = np.frombuffer(json.dumps(info).encode(), dtype=np.uint8)
