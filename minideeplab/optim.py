@@ -39,6 +39,25 @@ def deeplab_multipliers(names, classifier_mult=10.0):
     return lr_mult, decay_mult
 
 
+def _setup(opt, params, lr, weight_decay, lr_mult, decay_mult):
+    """The checks and per-parameter multipliers that SGD and Adam share."""
+    if lr < 0 or not np.isfinite(lr):
+        raise ValueError(f"lr must be a finite number >= 0, got {lr}")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+    opt.params = OrderedDict(params)
+    for name in list(lr_mult or {}) + list(decay_mult or {}):
+        if name not in opt.params:
+            raise ValueError(f"multiplier given for unknown parameter {name!r}")
+    opt.lr, opt.weight_decay = float(lr), float(weight_decay)
+    opt.lr_mult = {k: float((lr_mult or {}).get(k, 1.0)) for k in opt.params}
+    opt.decay_mult = {k: float((decay_mult or {}).get(k, 1.0)) for k in opt.params}
+
+
+def _zeros_like(params):
+    return OrderedDict((k, get_array_module(v).zeros_like(v)) for k, v in params.items())
+
+
 class SGD:
     """Stochastic gradient descent with momentum (Caffe's update, see module doc).
 
@@ -52,20 +71,11 @@ class SGD:
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.9, weight_decay=5e-4, lr_mult=None, decay_mult=None):
-        if lr < 0 or not np.isfinite(lr):
-            raise ValueError(f"lr must be a finite number >= 0, got {lr}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        self.params = OrderedDict(params)
-        for name in list(lr_mult or {}) + list(decay_mult or {}):
-            if name not in self.params:
-                raise ValueError(f"multiplier given for unknown parameter {name!r}")
-        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
-        self.lr_mult = {k: float((lr_mult or {}).get(k, 1.0)) for k in self.params}
-        self.decay_mult = {k: float((decay_mult or {}).get(k, 1.0)) for k in self.params}
-        self.velocity = OrderedDict((k, get_array_module(v).zeros_like(v)) for k, v in self.params.items())
+        _setup(self, params, lr, weight_decay, lr_mult, decay_mult)
+        self.momentum = float(momentum)
+        self.velocity = _zeros_like(self.params)
 
     def step(self, grads, lr=None):
         """One update from ``grads`` (dict ``name -> array``, same keys as the params)."""
@@ -106,24 +116,14 @@ class Adam:
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  lr_mult=None, decay_mult=None):
-        if lr < 0 or not np.isfinite(lr):
-            raise ValueError(f"lr must be a finite number >= 0, got {lr}")
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {betas}")
         if eps <= 0:
             raise ValueError(f"eps must be > 0, got {eps}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        self.params = OrderedDict(params)
-        for name in list(lr_mult or {}) + list(decay_mult or {}):
-            if name not in self.params:
-                raise ValueError(f"multiplier given for unknown parameter {name!r}")
-        self.lr, self.betas, self.eps, self.weight_decay = float(lr), tuple(map(float, betas)), float(eps), float(weight_decay)
-        self.lr_mult = {k: float((lr_mult or {}).get(k, 1.0)) for k in self.params}
-        self.decay_mult = {k: float((decay_mult or {}).get(k, 1.0)) for k in self.params}
+        _setup(self, params, lr, weight_decay, lr_mult, decay_mult)
+        self.betas, self.eps = tuple(map(float, betas)), float(eps)
         self.t = 0
-        self.m = OrderedDict((k, get_array_module(v).zeros_like(v)) for k, v in self.params.items())
-        self.v = OrderedDict((k, get_array_module(v).zeros_like(v)) for k, v in self.params.items())
+        self.m, self.v = _zeros_like(self.params), _zeros_like(self.params)
 
     def step(self, grads, lr=None):
         """One update from ``grads`` (dict ``name -> array``, same keys as the params)."""
