@@ -53,6 +53,15 @@ def _cmd_train(args):
             val = MSRC(args.root, "val")
     model = DeepLab(args.model, classes, width=args.width, seed=args.seed, dropout=args.dropout,
                     input_scale=args.input_scale)
+    if args.init_from:
+        from .models import load_model
+
+        start, _ = load_model(args.init_from)
+        if start.variant != model.variant or start.width != model.width or start.num_classes != classes:
+            raise ValueError(f"--init-from {args.init_from} is a {start.variant} of width {start.width:g} with "
+                             f"{start.num_classes} classes; this run builds a {model.variant} of width "
+                             f"{model.width:g} with {classes}")
+        model.load_state_dict(start.params)
     background = 0 if args.data == "synthetic" else None  # MSRC has no background class
     target_fn = None
     if args.supervision in ("bbox-rect", "bbox-seg"):
@@ -296,6 +305,8 @@ def build_parser():
                    help="the model sees images rescaled by this at test time (train with --scales around it)")
     t.add_argument("--val-every", type=int, default=0,
                    help="MSRC: score the validation split every N iterations (logged in train_log.json)")
+    t.add_argument("--init-from", default=None, metavar="MODEL",
+                   help="start from this model file's weights (a second schedule; optimizer state starts fresh)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs/train")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz if present")

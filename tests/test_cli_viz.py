@@ -42,6 +42,22 @@ def test_train_command_resumes(tmp_path, capsys):
     assert (tmp_path / "model.npz").exists()
 
 
+def test_train_command_init_from(tmp_path, capsys):
+    from minideeplab.models import load_model
+
+    args = ["train", "--width", "0.0625", "--size", "33", "--crop", "33", "--images", "4", "--batch-size", "1",
+            "--quiet", "--lr", "1e-9"]
+    assert main(args + ["--max-iter", "1", "--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--max-iter", "1", "--out", str(tmp_path / "b"), "--seed", "3",
+                        "--init-from", str(tmp_path / "a" / "model.npz")]) == 0
+    a, _ = load_model(tmp_path / "a" / "model.npz")
+    b, _ = load_model(tmp_path / "b" / "model.npz")
+    assert all(np.allclose(a.params[k], b.params[k], atol=1e-6) for k in a.params)  # lr ~0: the start carried over
+    assert main(args + ["--max-iter", "1", "--out", str(tmp_path / "c"), "--width", "0.125",
+                        "--init-from", str(tmp_path / "a" / "model.npz")]) == 2
+    assert "--init-from" in capsys.readouterr().err
+
+
 def test_train_command_on_msrc(tmp_path, capsys):
     import os
 
