@@ -480,6 +480,27 @@ def grid_energy(neg_unary, Qp, weights, offsets, E):
                 e[v] -= mx
 
 
+@njit(nogil=True)
+def grid_init(logp, neg, E):
+    """neg[i, :L] = logp[:, i], neg[i, L:] = -inf, E[i] = neg[i] - max(neg[i]).
+
+    logp : (L, N) log-probabilities (label-major, as the probabilities come), i.e. the
+    negated unary; neg, E : (N, Lp) with Lp >= L (pixel-major, labels padded).
+    """
+    L, N = logp.shape
+    Lp = neg.shape[1]
+    for i in range(N):
+        mx = logp[0, i]
+        for v in range(L):
+            x = logp[v, i]
+            neg[i, v] = x
+            mx = max(mx, x)
+        for v in range(L, Lp):
+            neg[i, v] = -np.inf
+        for v in range(Lp):
+            E[i, v] = neg[i, v] - mx
+
+
 @njit
 def normalize_into_padded(E, Qp):
     """Qp[y + 1, x + 1] = E[y, x] / sum(E[y, x]): the next Q, straight into the padded buffer."""

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import exp_inplace, grid_energy, in_threads, normalize_into_padded
-from .dense import _check_weight, check_image_probs, check_n_iter, unary_from_probs
+from ._kernels import exp_inplace, grid_energy, grid_init, in_threads, normalize_into_padded
+from .dense import PROB_CLIP, _check_weight, check_image_probs, check_n_iter
 
 
 OFFSETS = np.array([(0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (1, 1), (-1, 1), (1, -1)], np.int64)
@@ -29,18 +29,23 @@ def edge_weights(image, connectivity=4, w_smooth=1.0, w_contrast=3.0, beta=None)
     wh (H, W-1): edge (y, x)-(y, x+1); wv (H-1, W): (y, x)-(y+1, x); wd (H-1, W-1):
     (y, x)-(y+1, x+1); wa (H-1, W-1): (y, x+1)-(y+1, x). wd/wa are empty for 4-connectivity.
     """
-    img = image.astype(np.float64)
+    # float32 colour differences: exact for 8-bit images (squared sums stay below 2^24)
+    img = image.astype(np.float32)
     if img.ndim == 2:
         img = img[:, :, None]
     pairs = [(img[:, :-1] - img[:, 1:]), (img[:-1] - img[1:])]
     if connectivity == 8:
         pairs += [(img[:-1, :-1] - img[1:, 1:]), (img[:-1, 1:] - img[1:, :-1])]
-    sq = [(d * d).sum(-1) for d in pairs]
+    sq = [np.einsum("ijc,ijc->ij", d, d) for d in pairs]
     if beta is None:
-        mean = sum(s.sum() for s in sq) / max(sum(s.size for s in sq), 1)
+        mean = sum(s.sum(dtype=np.float64) for s in sq) / max(sum(s.size for s in sq), 1)
         beta = 0.5 / mean if mean > 0 else 0.0
-    dist = [1.0, 1.0, np.sqrt(2.0), np.sqrt(2.0)]
-    ws = [((w_smooth + w_contrast * np.exp(-beta * s)) / dist[k]).astype(np.float32) for k, s in enumerate(sq)]
+    ws = []
+    for k, s in enumerate(sq):
+        np.multiply(s, np.float32(-beta), out=s)
+        np.exp(s, out=s)
+        dist = 1.0 if k < 2 else np.sqrt(2.0)
+        ws.append((s * np.float32(w_contrast / dist)) + np.float32(w_smooth / dist))
     if connectivity == 4:
         empty = np.zeros((0, 0), np.float32)
         ws += [empty, empty]
@@ -95,10 +100,13 @@ def grid_crf(image, probs, *, n_iter=10, connectivity=4, w_smooth=1.0, w_contras
     offsets = OFFSETS[:connectivity]
     # labels padded to a multiple of 8 (energy -inf, so Q = 0 there): vectorised inner loops
     Lp = L + (-L) % 8
-    neg = np.full((H, W, Lp), -np.inf, np.float32)
-    neg[:, :, :L] = -unary_from_probs(probs).reshape(H, W, L)
-    E = neg - neg.max(-1, keepdims=True)
-    exp_inplace(E.reshape(H * W, Lp))
+    logp = np.clip(probs.reshape(L, H * W), PROB_CLIP, 1.0, dtype=np.float32)  # -U, label-major
+    np.log(logp, out=logp)
+    neg = np.empty((H, W, Lp), np.float32)
+    E = np.empty_like(neg)
+    neg2, E2 = neg.reshape(H * W, Lp), E.reshape(H * W, Lp)
+    in_threads(lambda a, b: grid_init(logp[:, a:b], neg2[a:b], E2[a:b]), H * W)
+    exp_inplace(E2)
     Qp = np.zeros((H + 2, W + 2, Lp), np.float32)  # Q with a border of zeros
     def normalize(E, Qp):  # Qp interior = E / row sums, row blocks in the kernel threads
         in_threads(lambda a, b: normalize_into_padded(E[a:b], Qp[a:b + 2]), H, min_rows=64)
