@@ -201,6 +201,20 @@ def test_grid_crf_matches_loops(connectivity):
     assert np.abs(Q.transpose(1, 2, 0) - ref).max() < 1e-5
 
 
+def test_grid_kernel_exp_against_numpy_float64():
+    """The grid CRF's vectorised exp (x <= 0): relative error below 2e-7 down to -87."""
+    from minideeplab.crf._kernels import exp_nonpositive
+
+    x = -np.concatenate([np.linspace(0, 87, 100001), np.random.default_rng(0).exponential(5, 10000)])
+    x = x[x >= -87].astype(np.float32)
+    out = np.empty_like(x)
+    exp_nonpositive(x, out)
+    ref = np.exp(x.astype(np.float64))
+    assert np.max(np.abs(out - ref) / ref) < 2e-7
+    exp_nonpositive(np.array([-np.inf, -1000.0], np.float32), out[:2])  # clamped, tiny, finite
+    assert np.all(out[:2] > 0) and np.all(out[:2] < 1e-37)
+
+
 def test_auto_contrast_is_half_inverse_mean_squared_difference():
     img = np.zeros((2, 3, 1))
     img[0, 1] = 2.0  # horizontal diffs: 4, 4, 0, 0; vertical: 0, 4, 0 -> mean 12/7

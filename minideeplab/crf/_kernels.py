@@ -8,7 +8,11 @@ back with the same weights.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from .._numba import njit, prange
 
@@ -453,31 +457,75 @@ def softmax_into(E, out):
 
 
 # ------------------------------------------------------------------ grid CRF
-@njit(parallel=True)
-def grid_energy(neg_unary, Qp, weights, offsets, E):
-    """E_i = -U_i + sum_k weights[k, i] Q_{i + offset_k}, minus its row maximum.
+if numba.config.DISABLE_JIT:
+    def _bits_as_f32(i):
+        """The float32 whose bits are the int32 ``i``."""
+        return np.array(i, np.int32).view(np.float32)[()]
+else:
+    @intrinsic
+    def _bits_as_f32(typingctx, i):
+        """The float32 whose bits are the int32 ``i`` (an LLVM bitcast, vectorisable)."""
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.FloatType())
+        return types.float32(types.int32), codegen
 
-    neg_unary, E : (H, W, L); Qp : Q padded by one pixel on each side, (H+2, W+2, L);
+
+# exp(x) for float32 x <= 0 as in Cephes' expf: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in
+# two for exactness), a degree-7 polynomial for exp(r), 2^n built from its exponent bits.
+# Relative error below 1e-7 against float64 exp; x below -87 gives exp(-87) ~ 1.6e-38.
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)
+_EXP_P = (np.float32(1.9875691500e-4), np.float32(1.3981999507e-3), np.float32(8.3334519073e-3),
+          np.float32(4.1665795894e-2), np.float32(1.6666665459e-1), np.float32(5.0000001201e-1))
+_EXP_MIN = np.float32(-87.0)
+
+
+@njit
+def exp_nonpositive(x, out):
+    """out[v] = exp(x[v]) for x <= 0, float32, in a loop the compiler vectorises."""
+    p0, p1, p2, p3, p4, p5 = _EXP_P
+    for v in range(x.shape[0]):
+        a = max(x[v], _EXP_MIN)
+        n = np.floor(a * _LOG2E + np.float32(0.5))
+        r = a - n * _LN2_HI - n * _LN2_LO
+        p = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * (r * r) + r + np.float32(1.0)
+        out[v] = p * _bits_as_f32((np.int32(n) + np.int32(127)) << np.int32(23))
+
+
+@njit
+def grid_step(neg_unary, Qold, weights, offsets, Qnew, y0, y1):
+    """One mean-field update of the grid CRF for rows ``[y0, y1)``, in one pass.
+
+    Qnew_i = softmax(-U_i + sum_k weights[k, i] Qold_{i + offset_k}).
+    neg_unary : (H, W, L); Qold, Qnew : (H+2, W+2, L), Q padded by one pixel of zeros;
     weights : (K, H, W), zero where the neighbour falls outside the image;
     offsets : (K, 2) int (dy, dx), each in {-1, 0, 1}.
     """
     H, W, L = neg_unary.shape
     K = offsets.shape[0]
-    for y in prange(H):
+    e = np.empty(L, np.float32)
+    q = np.empty(L, np.float32)
+    for y in range(y0, y1):
         for x in range(W):
-            e = E[y, x]
             for v in range(L):
                 e[v] = neg_unary[y, x, v]
             for k in range(K):
                 w = weights[k, y, x]
-                q = Qp[y + 1 + offsets[k, 0], x + 1 + offsets[k, 1]]
+                yy, xx = y + 1 + offsets[k, 0], x + 1 + offsets[k, 1]
                 for v in range(L):
-                    e[v] += w * q[v]
+                    e[v] += w * Qold[yy, xx, v]
             mx = e[0]
             for v in range(1, L):
                 mx = max(mx, e[v])
             for v in range(L):
                 e[v] -= mx
+            exp_nonpositive(e, q)
+            tot = q[0]
+            for v in range(1, L):
+                tot += q[v]
+            inv = np.float32(1.0) / tot
+            for v in range(L):
+                Qnew[y + 1, x + 1, v] = q[v] * inv
 
 
 @njit(nogil=True)

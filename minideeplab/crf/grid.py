@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import exp_inplace, grid_energy, grid_init, in_threads, normalize_into_padded
+from ._kernels import exp_inplace, grid_init, grid_step, in_threads, normalize_into_padded
 from .dense import PROB_CLIP, _check_weight, check_image_probs, check_n_iter
 
 
@@ -108,15 +108,12 @@ def grid_crf(image, probs, *, n_iter=10, connectivity=4, w_smooth=1.0, w_contras
     in_threads(lambda a, b: grid_init(logp[:, a:b], neg2[a:b], E2[a:b]), H * W)
     exp_inplace(E2)
     Qp = np.zeros((H + 2, W + 2, Lp), np.float32)  # Q with a border of zeros
-    def normalize(E, Qp):  # Qp interior = E / row sums, row blocks in the kernel threads
-        in_threads(lambda a, b: normalize_into_padded(E[a:b], Qp[a:b + 2]), H, min_rows=64)
-
-    normalize(E, Qp)
+    Qnext = np.zeros_like(Qp)                       # the update reads Qp, writes Qnext
+    in_threads(lambda a, b: normalize_into_padded(E[a:b], Qp[a:b + 2]), H, min_rows=64)
     history = [Qp[1:-1, 1:-1, :L].copy()] if return_history else None
     for _ in range(n_iter):
-        grid_energy(neg, Qp, nw, offsets, E)
-        exp_inplace(E.reshape(H * W, Lp))
-        normalize(E, Qp)
+        in_threads(lambda a, b: grid_step(neg, Qp, nw, offsets, Qnext, a, b), H, min_rows=64)
+        Qp, Qnext = Qnext, Qp
         if return_history:
             history.append(Qp[1:-1, 1:-1, :L].copy())
     out = np.ascontiguousarray(Qp[1:-1, 1:-1, :L].transpose(2, 0, 1))
