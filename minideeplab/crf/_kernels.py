@@ -494,7 +494,7 @@ def exp_nonpositive(x, out):
 
 @njit
 def grid_step(neg_unary, Qold, weights, offsets, Qnew, y0, y1):
-    """One mean-field update of the grid CRF for rows ``[y0, y1)``, in one pass.
+    """One mean-field update of the grid CRF for rows ``[y0, y1)``, a row at a time.
 
     Qnew_i = softmax(-U_i + sum_k weights[k, i] Qold_{i + offset_k}).
     neg_unary : (H, W, L); Qold, Qnew : (H+2, W+2, L), Q padded by one pixel of zeros;
@@ -503,29 +503,32 @@ def grid_step(neg_unary, Qold, weights, offsets, Qnew, y0, y1):
     """
     H, W, L = neg_unary.shape
     K = offsets.shape[0]
-    e = np.empty(L, np.float32)
-    q = np.empty(L, np.float32)
+    row = np.empty((W, L), np.float32)   # one row's energies
+    erow = np.empty((W, L), np.float32)  # their exp (out of place: a long loop the compiler
+    flat, eflat = row.reshape(W * L), erow.reshape(W * L)  # vectorises; in place it would not)
     for y in range(y0, y1):
         for x in range(W):
+            e = row[x]
             for v in range(L):
                 e[v] = neg_unary[y, x, v]
             for k in range(K):
                 w = weights[k, y, x]
-                yy, xx = y + 1 + offsets[k, 0], x + 1 + offsets[k, 1]
+                q = Qold[y + 1 + offsets[k, 0], x + 1 + offsets[k, 1]]
                 for v in range(L):
-                    e[v] += w * Qold[yy, xx, v]
+                    e[v] += w * q[v]
             mx = e[0]
             for v in range(1, L):
                 mx = max(mx, e[v])
             for v in range(L):
                 e[v] -= mx
-            exp_nonpositive(e, q)
-            tot = q[0]
+        exp_nonpositive(flat, eflat)
+        for x in range(W):
+            tot = erow[x, 0]
             for v in range(1, L):
-                tot += q[v]
+                tot += erow[x, v]
             inv = np.float32(1.0) / tot
             for v in range(L):
-                Qnew[y + 1, x + 1, v] = q[v] * inv
+                Qnew[y + 1, x + 1, v] = erow[x, v] * inv
 
 
 @njit(nogil=True)
