@@ -32,7 +32,30 @@ for name, k, dil, rf, p, t in rows:
 
 # %% [markdown]
 # Parameters are exact (the paper's column at width 1.0); speed is measured here at a quarter
-# of the width on a 161x161 input, so only the ratios mean anything.
+# of the width on a 161x161 input, so only the ratios mean anything. The same table as a
+# picture, and what the taps of each fc6 look like on pool5's grid (one square per position
+# at stride 8; the field each setting covers):
+
+# %%
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(1, 3, figsize=(13, 3.4))
+names = [r[0] for r in rows]
+ax[0].bar(names, [r[4] for r in rows], color="tab:blue")
+ax[0].set_ylabel("parameters (M, width 1.0)")
+ax[1].bar(names, [t7 / r[5] for r in rows], color="tab:green")
+ax[1].set_ylabel("speed vs DeepLab-7x7 (width 1/4)")
+for a in ax[:2]:
+    a.tick_params(axis="x", labelrotation=20, labelsize=8)
+for size, (name, k, dil, rf, p, t) in zip([90, 50, 25, 10], rows):  # smaller markers on top
+    offs = (np.arange(k) - (k - 1) / 2) * dil
+    yy, xx = np.meshgrid(offs, offs, indexing="ij")
+    ax[2].scatter(xx.ravel(), yy.ravel(), s=size, label=f"{name}: {k}x{k}, dilation {dil}")
+ax[2].set_aspect("equal")
+ax[2].set_title("fc6 taps on pool5 (stride-8 cells)", fontsize=9)
+ax[2].legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.9, 1.0))
+fig.tight_layout()
+plt.show()
 
 # %% tags=["solution"]
 # Exercise: count fc6's parameters (weights + biases) of DeepLab-LargeFOV by hand:
