@@ -215,6 +215,16 @@ def test_grid_kernel_exp_against_numpy_float64():
     assert np.all(out[:2] > 0) and np.all(out[:2] < 1e-37)
 
 
+def test_grid_crf_float_image_with_huge_values_stays_finite():
+    """Colour differences whose squares overflow float32 (1e30^2) must not give NaN."""
+    rng = np.random.default_rng(3)
+    img = rng.uniform(0, 1e30, (6, 7, 3))
+    p = _probs(rng, 3, 6, 7)
+    for conn in (4, 8):
+        Q = grid_crf(img, p, n_iter=3, connectivity=conn)
+        assert np.all(np.isfinite(Q)) and np.allclose(Q.sum(0), 1, atol=1e-5)
+
+
 def test_auto_contrast_is_half_inverse_mean_squared_difference():
     img = np.zeros((2, 3, 1))
     img[0, 1] = 2.0  # horizontal diffs: 4, 4, 0, 0; vertical: 0, 4, 0 -> mean 12/7

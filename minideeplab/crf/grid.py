@@ -29,8 +29,10 @@ def edge_weights(image, connectivity=4, w_smooth=1.0, w_contrast=3.0, beta=None)
     wh (H, W-1): edge (y, x)-(y, x+1); wv (H-1, W): (y, x)-(y+1, x); wd (H-1, W-1):
     (y, x)-(y+1, x+1); wa (H-1, W-1): (y, x+1)-(y+1, x). wd/wa are empty for 4-connectivity.
     """
-    # float32 colour differences: exact for 8-bit images (squared sums stay below 2^24)
-    img = image.astype(np.float32)
+    # 8-bit images in float32 (exact: squared sums stay below 2^24), anything else in float64
+    # (a float image's squares could overflow float32)
+    small = np.issubdtype(image.dtype, np.integer) and image.dtype.itemsize == 1
+    img = image.astype(np.float32 if small else np.float64)
     if img.ndim == 2:
         img = img[:, :, None]
     pairs = [(img[:, :-1] - img[:, 1:]), (img[:-1] - img[1:])]
@@ -42,10 +44,10 @@ def edge_weights(image, connectivity=4, w_smooth=1.0, w_contrast=3.0, beta=None)
         beta = 0.5 / mean if mean > 0 else 0.0
     ws = []
     for k, s in enumerate(sq):
-        np.multiply(s, np.float32(-beta), out=s)
+        np.multiply(s, -beta, out=s, casting="same_kind")
         np.exp(s, out=s)
         dist = 1.0 if k < 2 else np.sqrt(2.0)
-        ws.append((s * np.float32(w_contrast / dist)) + np.float32(w_smooth / dist))
+        ws.append((s * (w_contrast / dist) + w_smooth / dist).astype(np.float32, copy=False))
     if connectivity == 4:
         empty = np.zeros((0, 0), np.float32)
         ws += [empty, empty]
