@@ -203,9 +203,9 @@ def _cmd_segment(args):
 
 
 def _cmd_compare(args):
-    from .compare import compare_crfs, format_table, write_outputs
+    from .compare import compare_crfs, format_per_class, format_table, write_outputs
     from .datasets import MSRC
-    from .datasets.msrc import palette21
+    from .datasets.msrc import CLASSES, palette21
     from .models import load_model, load_msrc_model
 
     model, meta = load_model(args.model) if args.model else load_msrc_model()
@@ -216,7 +216,10 @@ def _cmd_compare(args):
     print(format_table(result))
     print("trimap (global accuracy, %) by band width: " + "; ".join(
         f"{m}: " + " ".join(f"{w}px {100 * a:.1f}" for w, a in t.items()) for m, t in result["trimap"].items()))
-    write_outputs(result, args.out, palette21())
+    names = meta.get("class_names", CLASSES)
+    names = names if len(names) == model.num_classes else None
+    print(format_per_class(result, names))
+    write_outputs(result, args.out, palette21(), names)
     print(f"wrote {args.out}/results.json, results.md, examples.png, trimap.png")
     return 0
 

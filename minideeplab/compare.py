@@ -32,7 +32,8 @@ def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=T
 
     Returns
     -------
-    dict with ``rows`` (method, global_acc, class_avg_acc, mean_iou, median_seconds),
+    dict with ``rows`` (method, global_acc, class_avg_acc, mean_iou, median_seconds,
+    per_class_acc and the ground-truth per_class_pixels),
     ``trimap`` (method -> {width: global_acc}) and ``examples`` (the first ``keep`` images
     with their labellings, for figures)
     """
@@ -66,7 +67,10 @@ def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=T
     for m in METHODS:
         s = scores(conf[m])
         rows.append({"method": m, "global_acc": s["global_acc"], "class_avg_acc": s["class_avg_acc"],
-                     "mean_iou": s["mean_iou"], "median_seconds": statistics.median(secs[m])})
+                     "mean_iou": s["mean_iou"], "median_seconds": statistics.median(secs[m]),
+                     # per class, None where the class has no pixel in the set
+                     "per_class_acc": [None if np.isnan(a) else float(a) for a in s["per_class_acc"]],
+                     "per_class_pixels": conf[m].sum(axis=1).tolist()})
     trimap = {m: {w: v["global_acc"] for w, v in trimap_scores(labels, preds[m], TRIMAP_WIDTHS, L).items()}
               for m in METHODS}
     return {"rows": rows, "trimap": trimap, "examples": examples, "n_images": len(dataset),
@@ -145,8 +149,27 @@ def format_table(result):
     return "\n".join(lines)
 
 
-def write_outputs(result, out_dir, palette=None):
-    """results.json, results.md, examples.png (image, truth, unary, grid, dense) and trimap.png."""
+def format_per_class(result, class_names=None):
+    """Per-class accuracy of each method, and the CRFs' change, as a Markdown table."""
+    rows = result["rows"]
+    L = len(rows[0]["per_class_acc"])
+    names = list(class_names) if class_names is not None else [str(c) for c in range(L)]
+    if len(names) != L:
+        raise ValueError(f"class_names must have {L} names, got {len(names)}")
+    pct = lambda a: "" if a is None else f"{100 * a:.1f}"  # noqa: E731
+    diff = lambda a, b: "" if a is None or b is None else f"{100 * (a - b):+.1f}"  # noqa: E731
+    lines = ["| class | pixels | " + " | ".join(r["method"] for r in rows) + " | grid - unary | dense - unary |",
+             "|---|---|" + "---|" * (len(rows) + 2)]
+    for c in range(L):
+        accs = [r["per_class_acc"][c] for r in rows]
+        lines.append(f"| {names[c]} | {rows[0]['per_class_pixels'][c]} | " + " | ".join(pct(a) for a in accs)
+                     + f" | {diff(accs[1], accs[0])} | {diff(accs[2], accs[0])} |")
+    return "\n".join(lines)
+
+
+def write_outputs(result, out_dir, palette=None, class_names=None):
+    """results.json, results.md (with the per-class table), examples.png (image, truth, unary,
+    grid, dense) and trimap.png."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -158,7 +181,8 @@ def write_outputs(result, out_dir, palette=None):
     data = {k: v for k, v in result.items() if k != "examples"}
     data["trimap"] = {m: {str(w): a for w, a in t.items()} for m, t in result["trimap"].items()}
     atomic_write_bytes(os.path.join(out_dir, "results.json"), json.dumps(data, indent=1).encode())
-    atomic_write_bytes(os.path.join(out_dir, "results.md"), (format_table(result) + "\n").encode())
+    md = format_table(result) + "\n\nPer-class accuracy (%):\n\n" + format_per_class(result, class_names) + "\n"
+    atomic_write_bytes(os.path.join(out_dir, "results.md"), md.encode())
     rows = [[img, lab] + outs for img, lab, outs in result["examples"]]
     if rows:
         fig = show_rows(rows, ["image", "ground truth", "unary", "grid CRF", "fully connected CRF"], palette)

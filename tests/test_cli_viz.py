@@ -119,6 +119,29 @@ def test_compare_crf_command(tmp_path, capsys):
     res = json.loads((out / "results.json").read_text())
     assert [r["method"] for r in res["rows"]] == ["unary", "grid CRF", "fully connected CRF"] and res["n_images"] == 3
     assert sorted(os.listdir(out)) == ["examples.png", "results.json", "results.md", "trimap.png"]
+    # per-class accuracy: the ground-truth pixel counts are those of the three label maps
+    from minideeplab.datasets import MSRC
+
+    ds = MSRC(MSRC_DIR, "test")
+    counts = sum(np.bincount(ds[i][1][ds[i][1] != 255].ravel(), minlength=21) for i in range(3))
+    for r in res["rows"]:
+        assert r["per_class_pixels"] == counts.tolist()
+        assert [a is None for a in r["per_class_acc"]] == (counts == 0).tolist()
+    assert "| grass |" in text and "Per-class accuracy" in (out / "results.md").read_text()
+
+
+def test_per_class_table_by_hand():
+    from minideeplab.compare import format_per_class
+
+    rows = [{"method": m, "per_class_acc": acc, "per_class_pixels": [10, 0, 4]}
+            for m, acc in (("unary", [0.5, None, 0.25]), ("grid CRF", [0.6, None, 0.25]),
+                           ("fully connected CRF", [0.4, None, 1.0]))]
+    lines = format_per_class({"rows": rows}, ["a", "b", "c"]).splitlines()
+    assert lines[2] == "| a | 10 | 50.0 | 60.0 | 40.0 | +10.0 | -10.0 |"
+    assert lines[3] == "| b | 0 |  |  |  |  |  |"
+    assert lines[4] == "| c | 4 | 25.0 | 25.0 | 100.0 | +0.0 | +75.0 |"
+    with pytest.raises(ValueError, match="class_names"):
+        format_per_class({"rows": rows}, ["a"])
 
 
 def test_demo_command_with_a_given_model(tmp_path, capsys):
