@@ -201,18 +201,30 @@ def test_grid_crf_matches_loops(connectivity):
     assert np.abs(Q.transpose(1, 2, 0) - ref).max() < 1e-5
 
 
-def test_grid_kernel_exp_against_numpy_float64():
-    """The grid CRF's vectorised exp (x <= 0): relative error below 2e-7 down to -87."""
+def test_kernel_exp_against_numpy_float64():
+    """The CRFs' vectorised exp (x <= 0): relative error below 2e-7 down to -60, exactly 0 below."""
     from minideeplab.crf._kernels import exp_nonpositive
 
-    x = -np.concatenate([np.linspace(0, 87, 100001), np.random.default_rng(0).exponential(5, 10000)])
-    x = x[x >= -87].astype(np.float32)
+    x = -np.concatenate([np.linspace(0, 60, 100001), np.random.default_rng(0).exponential(5, 10000)])
+    x = x[x >= -60].astype(np.float32)
     out = np.empty_like(x)
     exp_nonpositive(x, out)
     ref = np.exp(x.astype(np.float64))
     assert np.max(np.abs(out - ref) / ref) < 2e-7
-    exp_nonpositive(np.array([-np.inf, -1000.0], np.float32), out[:2])  # clamped, tiny, finite
-    assert np.all(out[:2] > 0) and np.all(out[:2] < 1e-37)
+    below = np.array([-np.inf, -1000.0, -87.0, np.nextafter(np.float32(-60), np.float32(-61))], np.float32)
+    exp_nonpositive(below, out[:4])
+    assert np.all(out[:4] == 0.0)
+
+
+def test_dense_crf_beliefs_have_no_denormals():
+    """Tiny beliefs are exactly 0 rather than float32 denormals (which slow the filters)."""
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    p = _probs(rng, 5, 20, 24) ** 8  # confident unaries: many beliefs far below 1e-38
+    p /= p.sum(0)
+    Q = dense_crf(img, p, w_bilateral=80.0, w_gaussian=20.0)
+    tiny = (Q > 0) & (Q < np.finfo(np.float32).tiny)
+    assert not tiny.any() and (Q == 0).any()
 
 
 def test_grid_crf_float_image_with_huge_values_stays_finite():

@@ -335,6 +335,46 @@ def build_lattice(f):
     return offset, weight, neighbors, M
 
 
+# ------------------------------------------------------------------ exp
+if numba.config.DISABLE_JIT:
+    def _bits_as_f32(i):
+        """The float32 whose bits are the int32 ``i``."""
+        return np.array(i, np.int32).view(np.float32)[()]
+else:
+    @intrinsic
+    def _bits_as_f32(typingctx, i):
+        """The float32 whose bits are the int32 ``i`` (an LLVM bitcast, vectorisable)."""
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.FloatType())
+        return types.float32(types.int32), codegen
+
+
+# exp(x) for float32 x <= 0 as in Cephes' expf: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in
+# two for exactness), a degree-7 polynomial for exp(r), 2^n built from its exponent bits.
+# Relative error below 1e-7 against float64 exp for x >= -60; below -60 the result is exactly 0.
+# The cut matters for speed, not accuracy: the callers subtract each pixel's maximum first, so
+# exp(-60) ~ 1e-26 is far below float32's resolution of the sum, while values under 1e-38
+# (denormals) make every later multiplication by them about ten times slower.
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)
+_EXP_P = (np.float32(1.9875691500e-4), np.float32(1.3981999507e-3), np.float32(8.3334519073e-3),
+          np.float32(4.1665795894e-2), np.float32(1.6666665459e-1), np.float32(5.0000001201e-1))
+EXP_CUT = np.float32(-60.0)
+
+
+@njit
+def exp_nonpositive(x, out):
+    """out[v] = exp(x[v]) for -60 <= x[v] <= 0, 0 below -60; float32, in a loop the compiler vectorises."""
+    p0, p1, p2, p3, p4, p5 = _EXP_P
+    for v in range(x.shape[0]):
+        a = max(x[v], EXP_CUT)
+        n = np.floor(a * _LOG2E + np.float32(0.5))
+        r = a - n * _LN2_HI - n * _LN2_LO
+        p = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * (r * r) + r + np.float32(1.0)
+        e = p * _bits_as_f32((np.int32(n) + np.int32(127)) << np.int32(23))
+        out[v] = e if x[v] >= EXP_CUT else np.float32(0.0)
+
+
 # ------------------------------------------------------------------ mean field
 # All kernels' lattice vertices live in one array A (kernel k in rows base_k .. base_k + M_k,
 # the last of which stays zero), so one scatter splats every kernel, and one pass per
@@ -342,10 +382,9 @@ def build_lattice(f):
 
 
 @njit(parallel=True)
-def mf_splat(Q, offset, weight, A, scratch, normalize):
+def mf_splat(Q, offset, weight, A, scratch):
     """A[m] = sum over (pixel i, slot s) with offset[i, s] == m of weight[i, s] * Q[i].
 
-    With ``normalize``, Q's rows are first divided by their sums (Q holds exp(E)).
     A scatter: thread t walks its own range of pixels (reading Q in order) into its
     private copy ``scratch[t]`` of A, which stays in cache; the copies are then summed.
     """
@@ -360,14 +399,8 @@ def mf_splat(Q, offset, weight, A, scratch, normalize):
                 P[m, v] = 0.0
         for i in range(t * chunk, min(N, (t + 1) * chunk)):
             q = Q[i]
-            inv = np.float32(1.0)
-            if normalize:
-                tot = q[0]
-                for v in range(1, L):
-                    tot += q[v]
-                inv = np.float32(1.0) / tot
             for s in range(S):
-                w = weight[i, s] * inv
+                w = weight[i, s]
                 row = offset[i, s]
                 for v in range(L):
                     P[row, v] += w * q[v]
@@ -404,29 +437,64 @@ def mf_blur(A, B, base, neighbors, reverse):
 
 
 @njit(parallel=True)
-def mf_slice(A, offset, weight, out, neg_unary, potts):
-    """out_i = sum_s weight[i, s] * A[offset[i, s]]: every kernel's filtered beliefs.
-
-    With ``potts``, out_i = -U_i + that sum, minus its row maximum: the Potts mean-field
-    energy, ready for the exponential (left to NumPy, whose SIMD ``exp`` is faster).
-    """
+def mf_slice(A, offset, weight, out):
+    """out_i = sum_s weight[i, s] * A[offset[i, s]]: every kernel's filtered values."""
     N, L = out.shape
     S = offset.shape[1]
     for i in prange(N):
         e = out[i]
         for v in range(L):
-            e[v] = neg_unary[i, v] if potts else 0.0
+            e[v] = 0.0
         for s in range(S):
             w = weight[i, s]
             row = offset[i, s]
             for v in range(L):
                 e[v] += w * A[row, v]
-        if potts:
+
+
+_BLOCK = 64  # pixels per block of mf_update
+
+
+@njit(parallel=True)
+def mf_update(A, offset, weight, neg_unary, Q):
+    """Q_i = softmax(-U_i + sum_s weight[i, s] * A[offset[i, s]]): the Potts update, fused.
+
+    Blocks of pixels: a block's energies go to a local buffer, minus each row's maximum,
+    then through :func:`exp_nonpositive` in one long loop (which vectorises, unlike one
+    per pixel), then are normalised into Q.
+    """
+    N, L = Q.shape
+    S = offset.shape[1]
+    n_blocks = (N + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        i0 = b * _BLOCK
+        n = min(N, i0 + _BLOCK) - i0
+        E = np.empty((n, L), np.float32)
+        X = np.empty((n, L), np.float32)
+        for k in range(n):
+            i = i0 + k
+            e = E[k]
+            for v in range(L):
+                e[v] = neg_unary[i, v]
+            for s in range(S):
+                w = weight[i, s]
+                row = offset[i, s]
+                for v in range(L):
+                    e[v] += w * A[row, v]
             mx = e[0]
             for v in range(1, L):
                 mx = max(mx, e[v])
             for v in range(L):
                 e[v] -= mx
+        exp_nonpositive(E.reshape(n * L), X.reshape(n * L))
+        for k in range(n):
+            tot = X[k, 0]
+            for v in range(1, L):
+                tot += X[k, v]
+            inv = np.float32(1.0) / tot
+            for v in range(L):
+                Q[i0 + k, v] = X[k, v] * inv
+
 
 
 @njit
@@ -457,39 +525,6 @@ def softmax_into(E, out):
 
 
 # ------------------------------------------------------------------ grid CRF
-if numba.config.DISABLE_JIT:
-    def _bits_as_f32(i):
-        """The float32 whose bits are the int32 ``i``."""
-        return np.array(i, np.int32).view(np.float32)[()]
-else:
-    @intrinsic
-    def _bits_as_f32(typingctx, i):
-        """The float32 whose bits are the int32 ``i`` (an LLVM bitcast, vectorisable)."""
-        def codegen(context, builder, signature, args):
-            return builder.bitcast(args[0], ir.FloatType())
-        return types.float32(types.int32), codegen
-
-
-# exp(x) for float32 x <= 0 as in Cephes' expf: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in
-# two for exactness), a degree-7 polynomial for exp(r), 2^n built from its exponent bits.
-# Relative error below 1e-7 against float64 exp; x below -87 gives exp(-87) ~ 1.6e-38.
-_LOG2E = np.float32(1.4426950408889634)
-_LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)
-_EXP_P = (np.float32(1.9875691500e-4), np.float32(1.3981999507e-3), np.float32(8.3334519073e-3),
-          np.float32(4.1665795894e-2), np.float32(1.6666665459e-1), np.float32(5.0000001201e-1))
-_EXP_MIN = np.float32(-87.0)
-
-
-@njit
-def exp_nonpositive(x, out):
-    """out[v] = exp(x[v]) for x <= 0, float32, in a loop the compiler vectorises."""
-    p0, p1, p2, p3, p4, p5 = _EXP_P
-    for v in range(x.shape[0]):
-        a = max(x[v], _EXP_MIN)
-        n = np.floor(a * _LOG2E + np.float32(0.5))
-        r = a - n * _LN2_HI - n * _LN2_LO
-        p = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * (r * r) + r + np.float32(1.0)
-        out[v] = p * _bits_as_f32((np.int32(n) + np.int32(127)) << np.int32(23))
 
 
 @njit

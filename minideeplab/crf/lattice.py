@@ -64,10 +64,10 @@ class Lattice:
         V = v.shape[1]
         A = np.zeros((self.n_vertices + 1, V), np.float32)  # the last row stays zero
         B = np.zeros_like(A)
-        mf_splat(v, self._offset, self._weight, A, np.empty((get_num_threads(),) + A.shape, np.float32), False)
+        mf_splat(v, self._offset, self._weight, A, np.empty((get_num_threads(),) + A.shape, np.float32))
         mf_blur(A, B, 0, self._neighbors, bool(transpose))
         out = np.empty((self.n_points, V), np.float32)
-        mf_slice(A, self._offset, (self._weight * self._alpha).astype(np.float32), out, out, False)
+        mf_slice(A, self._offset, (self._weight * self._alpha).astype(np.float32), out)
         return out[:, 0] if squeeze else out
 
     __call__ = filter

@@ -6,6 +6,7 @@ For kernels m = 1..K with lattices (offset_m, weight_m, neighbors_m) and normali
     A      = splat(pre_m * Q) for every m     (one parallel scatter)
     A      = blur_m(A)                        (per kernel, along its d+1 directions)
     Q_i    = softmax(-U_i + sum_m w_m post_m,i alpha_m sum_r weight_m[i, r] A[offset_m[i, r]])
+                                              (slice, exp and normalisation in one pass)
 
 which is the Potts mean-field update of ``dense.mean_field`` with lattice kernels.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import get_num_threads
-from ._kernels import exp_inplace, mf_blur, mf_slice, mf_splat, normalize_rows, softmax_into
+from ._kernels import mf_blur, mf_slice, mf_splat, mf_update, softmax_into
 from .kernels import NORMALIZE_AFTER, NORMALIZE_BEFORE, NORMALIZE_SYMMETRIC
 
 
@@ -55,8 +56,8 @@ class LatticeMeanField:
         self.n_rows = base
         self.N = N
 
-    def _filtered(self, Q, A, B, scratch, normalize):
-        mf_splat(Q, self.offset, self.splat_weight, A, scratch, normalize)
+    def _filtered(self, Q, A, B, scratch):
+        mf_splat(Q, self.offset, self.splat_weight, A, scratch)
         for base, nb in self.blocks:
             mf_blur(A, B, base, nb, False)
 
@@ -86,22 +87,14 @@ class LatticeMeanField:
         B = np.zeros_like(A)
         scratch = np.empty((get_num_threads(), self.n_rows, L), np.float32)
         msg = np.empty_like(neg) if mu is not None else None
-        unnormalized = False
         for _ in range(n_iter):
-            self._filtered(Q, A, B, scratch, unnormalized)
+            self._filtered(Q, A, B, scratch)
             if mu is None:
-                mf_slice(A, self.offset, self.weight, Q, neg, True)  # Q holds E for a moment
-                exp_inplace(Q)  # unnormalised: the next splat divides by the row sums
-                unnormalized = True
-                if history is not None:
-                    normalize_rows(Q)
-                    unnormalized = False
+                mf_update(A, self.offset, self.weight, neg, Q)
             else:  # E = -U - mu (sum_m w_m K_m Q)
-                mf_slice(A, self.offset, self.weight, msg, neg, False)
+                mf_slice(A, self.offset, self.weight, msg)
                 E = (neg - msg @ np.asarray(mu, np.float32).T).astype(np.float32)
                 softmax_into(E, Q)
             if history is not None:
                 history.append(Q.copy())
-        if unnormalized:
-            normalize_rows(Q)
         return Q
