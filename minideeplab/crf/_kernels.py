@@ -294,30 +294,36 @@ def in_threads(fn, n, min_rows=16384):
     """
     from .._numba import get_num_threads
 
-    global _POOL
     T = get_num_threads()
     if T < 2 or n < min_rows:
         fn(0, n)
         return
+    bounds = np.linspace(0, n, T + 1).astype(np.int64)
+    list(_pool(T).map(lambda ab: fn(int(ab[0]), int(ab[1])), zip(bounds[:-1], bounds[1:])))
+
+
+def side_by_side(tasks):
+    """Run the callables (``nogil`` kernels) in the kernel threads, each in one; their results."""
+    from .._numba import get_num_threads
+
+    T = get_num_threads()
+    if T < 2 or len(tasks) < 2:
+        return [t() for t in tasks]
+    return list(_pool(T).map(lambda t: t(), tasks))
+
+
+def _pool(T):
+    global _POOL
     if _POOL is None or _POOL._max_workers < T:
         from concurrent.futures import ThreadPoolExecutor
 
         _POOL = ThreadPoolExecutor(max_workers=T, thread_name_prefix="minideeplab")
-    bounds = np.linspace(0, n, T + 1).astype(np.int64)
-    list(_POOL.map(lambda ab: fn(int(ab[0]), int(ab[1])), zip(bounds[:-1], bounds[1:])))
+    return _POOL
 
 
-def build_lattice(f):
-    """Embed features ``f`` (N, d) and build the lattice.
-
-    Returns
-    -------
-    offset : (N, d+1) int32, the lattice vertex of each of a point's d+1 splats
-    weight : (N, d+1) float32, barycentric weights (each row sums to 1)
-    neighbors : (d+1, M, 2) int32, the two neighbours of each vertex along each
-        direction (M where absent: row M of the value array is kept at zero)
-    M : number of lattice vertices
-    """
+def _embed_points(f):
+    """Keys (N, d+1, d) int32 of each point's d+1 simplex vertices, and their barycentric
+    weights (N, d+1) float32; the points split over the threads."""
     N, d = f.shape
     d1 = d + 1
     scale = np.array([d1 * np.sqrt(2.0 / 3.0) / np.sqrt((i + 1.0) * (i + 2.0)) for i in range(d)])
@@ -325,14 +331,44 @@ def build_lattice(f):
     pkeys = np.empty((N, d1, max(d, 1)), np.int32)
     weight = np.empty((N, d1), np.float32)
     in_threads(lambda a, b: _embed(f[a:b], scale, canonical, pkeys[a:b], weight[a:b]), N)
+    return pkeys, weight
+
+
+def _hash_vertices(f, pkeys):
+    """offset (N, d+1), neighbors (d+1, M, 2), M: the vertices' hash table (serial)."""
+    N, d = f.shape
     # |key| <= |elevated| + d + 1 <= 2 d max|f| scale[0] + d + 1: pack when that fits
     bits = 64 // d if d > 0 else 64
-    bound = 2.0 * d * float(np.abs(f).max(initial=0.0)) * scale[0] + 2 * d1 + 2
+    scale0 = (d + 1) * np.sqrt(2.0 / 3.0) / np.sqrt(2.0)
+    bound = 2.0 * d * float(np.abs(f).max(initial=0.0)) * scale0 + 2 * (d + 1) + 2
     if d > 0 and bits >= 8 and bound < 2.0 ** (bits - 2):
-        offset, neighbors, M = _build_packed(pkeys, d, bits)
-    else:
-        offset, neighbors, M = _build_general(pkeys, d)
-    return offset, weight, neighbors, M
+        return _build_packed(pkeys, d, bits)
+    return _build_general(pkeys, d)
+
+
+def build_lattices(features):
+    """Embed each feature array (N, d_k) and build its lattice.
+
+    The embeddings are split over the kernel threads; then the lattices' hash tables (serial
+    work) are built side by side, one lattice per thread.
+
+    Returns
+    -------
+    one tuple per feature array:
+    offset : (N, d+1) int32, the lattice vertex of each of a point's d+1 splats
+    weight : (N, d+1) float32, barycentric weights (each row sums to 1)
+    neighbors : (d+1, M, 2) int32, the two neighbours of each vertex along each
+        direction (M where absent: row M of the value array is kept at zero)
+    M : number of lattice vertices
+    """
+    embedded = [_embed_points(f) for f in features]
+    hashed = side_by_side([lambda f=f, e=e: _hash_vertices(f, e[0]) for f, e in zip(features, embedded)])
+    return [(off, e[1], nb, M) for (off, nb, M), e in zip(hashed, embedded)]
+
+
+def build_lattice(f):
+    """:func:`build_lattices` for one feature array."""
+    return build_lattices([f])[0]
 
 
 # ------------------------------------------------------------------ exp
@@ -452,6 +488,48 @@ def mf_slice(A, offset, weight, out):
                 e[v] += w * A[row, v]
 
 
+@njit
+def mf_columns(off, bary, neighbors, alpha, w, mode, base, c0, offset, splat_weight, weight):
+    """Write one lattice kernel's columns ``c0 .. c0 + d`` of the shared mean-field arrays.
+
+    off, bary : (N, d+1) the lattice's vertices and barycentric weights; neighbors (d+1, M, 2)
+    alpha : the lattice's scale; w : the kernel weight; base : its first row in the shared array
+    mode : 0 none, 1 before, 2 after, 3 symmetric (``crf.kernels``): the normaliser
+        n = 1 / (K 1) (or its square root) comes from this lattice's filter of ones.
+    offset, splat_weight, weight : (N, S) shared arrays: base + off, bary * pre, bary * w * alpha * post
+    """
+    N, d1 = off.shape
+    M = neighbors.shape[1]
+    a = np.zeros(M + 1, np.float32)  # row M, the absent neighbour, stays zero
+    b = np.zeros(M + 1, np.float32)
+    if mode != 0:
+        for i in range(N):  # K 1: splat, blur, slice a column of ones
+            for s in range(d1):
+                a[off[i, s]] += bary[i, s]
+        for j in range(d1):
+            for m in range(M):
+                b[m] = a[m] + np.float32(0.5) * (a[neighbors[j, m, 0]] + a[neighbors[j, m, 1]])
+            a, b = b, a
+    for i in range(N):
+        pre = np.float32(1.0)
+        post = np.float32(1.0)
+        if mode != 0:
+            k1 = np.float32(0.0)
+            for s in range(d1):
+                k1 += np.float32(bary[i, s] * alpha) * a[off[i, s]]
+            k1 += np.float32(1e-20)
+            n = np.float32(1.0) / (np.sqrt(k1) if mode == 3 else k1)
+            if mode == 1 or mode == 3:
+                pre = n
+            if mode == 2 or mode == 3:
+                post = n
+        scale = post * np.float32(w * alpha)
+        for s in range(d1):
+            offset[i, c0 + s] = base + off[i, s]
+            splat_weight[i, c0 + s] = bary[i, s] * pre
+            weight[i, c0 + s] = bary[i, s] * scale
+
+
 _BLOCK = 64  # pixels per block of mf_update
 
 
@@ -476,11 +554,19 @@ def mf_update(A, offset, weight, neg_unary, Q):
             e = E[k]
             for v in range(L):
                 e[v] = neg_unary[i, v]
-            for s in range(S):
+            s = 0
+            while s + 3 <= S:  # three slots a pass: a third of the passes over e
+                w0, w1, w2 = weight[i, s], weight[i, s + 1], weight[i, s + 2]
+                r0, r1, r2 = offset[i, s], offset[i, s + 1], offset[i, s + 2]
+                for v in range(L):
+                    e[v] += w0 * A[r0, v] + w1 * A[r1, v] + w2 * A[r2, v]
+                s += 3
+            while s < S:
                 w = weight[i, s]
                 row = offset[i, s]
                 for v in range(L):
                     e[v] += w * A[row, v]
+                s += 1
             mx = e[0]
             for v in range(1, L):
                 mx = max(mx, e[v])
@@ -508,6 +594,24 @@ def normalize_rows(Q):
         inv = 1.0 / tot
         for v in range(L):
             Q[i, v] *= inv
+
+
+@njit
+def transpose_into(Q, out):
+    """out[v, i] = Q[i, v] for v < out.shape[0]: pixel-major (N, >= L) to label-major (L, N)."""
+    N = Q.shape[0]
+    L = out.shape[0]
+    for i in range(N):
+        for v in range(L):
+            out[v, i] = Q[i, v]
+
+
+@njit
+def exp_normalize_rows(E, Q):
+    """Q_i = exp(E_i) / sum(exp(E_i)) for rows E_i <= 0 (already minus their maximum)."""
+    N, L = E.shape
+    exp_nonpositive(E.reshape(N * L), Q.reshape(N * L))
+    normalize_rows(Q)
 
 
 def exp_inplace(x):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import is_array
-from ._kernels import softmax_into
+from ._kernels import softmax_into, transpose_into
 from .kernels import NORMALIZATIONS, GaussianKernel
 from .lattice import Lattice
 from .meanfield import LatticeMeanField
@@ -195,14 +195,25 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
         feats.append(pixel_features(image, H, W, theta_gamma))
         weights.append(float(w_gaussian))
     history = [] if return_history else None
-    unary = unary_from_probs(probs)
-    if method == "lattice" and feats:
-        engine = LatticeMeanField([Lattice(f) for f in feats], weights, [norm] * len(feats))
-        Q = engine.run(unary, n_iter, mu, history)
+    if method == "lattice" and feats and mu is None:
+        engine = LatticeMeanField(Lattice.many(feats), weights, [norm] * len(feats))
+        logp = np.clip(probs.reshape(L, H * W), PROB_CLIP, 1.0, dtype=np.float32)  # -U, label-major
+        np.log(logp, out=logp)
+        Q = engine.potts(logp, n_iter, history)  # (N, Lp): labels padded
+    elif method == "lattice" and feats:
+        engine = LatticeMeanField(Lattice.many(feats), weights, [norm] * len(feats))
+        Q = engine.general(unary_from_probs(probs), n_iter, mu, history)
     else:
         kernels = [GaussianKernel(f, norm, method) for f in feats]
-        Q = mean_field(unary, kernels, weights, n_iter, mu, history)
-    out = Q.T.reshape(L, H, W).copy()
+        Q = mean_field(unary_from_probs(probs), kernels, weights, n_iter, mu, history)
+    out = _to_label_major(Q, L, H, W)
     if return_history:
-        return out, [q.T.reshape(L, H, W).copy() for q in history]
+        return out, [_to_label_major(q, L, H, W) for q in history]
     return out
+
+
+def _to_label_major(Q, L, H, W):
+    """(N, >= L) pixel-major beliefs -> (L, H, W), a new array."""
+    out = np.empty((L, H * W), np.float32)
+    transpose_into(np.ascontiguousarray(Q, dtype=np.float32), out)
+    return out.reshape(L, H, W)

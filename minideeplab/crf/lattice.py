@@ -17,7 +17,22 @@ import numpy as np
 
 from .._validate import finite
 from .._numba import get_num_threads
-from ._kernels import build_lattice, mf_blur, mf_slice, mf_splat
+from ._kernels import build_lattices, mf_blur, mf_slice, mf_splat
+
+
+def _check_features(features):
+    f = np.asarray(features)
+    if f.ndim != 2:
+        raise ValueError(f"features must have shape (N, d), got {f.shape}")
+    if not np.issubdtype(f.dtype, np.floating) and not np.issubdtype(f.dtype, np.integer):
+        raise TypeError(f"features must be a numeric array, got dtype {f.dtype}")
+    if f.shape[0] == 0:
+        raise ValueError("features is empty (N = 0)")
+    if f.shape[1] < 1 or f.shape[1] > 32:
+        raise ValueError(f"features must have 1 <= d <= 32 dimensions, got d = {f.shape[1]}")
+    f = np.ascontiguousarray(f, dtype=np.float64)
+    finite(f, "features")
+    return f
 
 
 class Lattice:
@@ -34,20 +49,25 @@ class Lattice:
     """
 
     def __init__(self, features):
-        f = np.asarray(features)
-        if f.ndim != 2:
-            raise ValueError(f"features must have shape (N, d), got {f.shape}")
-        if not np.issubdtype(f.dtype, np.floating) and not np.issubdtype(f.dtype, np.integer):
-            raise TypeError(f"features must be a numeric array, got dtype {f.dtype}")
-        if f.shape[0] == 0:
-            raise ValueError("features is empty (N = 0)")
-        if f.shape[1] < 1 or f.shape[1] > 32:
-            raise ValueError(f"features must have 1 <= d <= 32 dimensions, got d = {f.shape[1]}")
-        f = np.ascontiguousarray(f, dtype=np.float64)
-        finite(f, "features")
+        f = _check_features(features)
+        self._set(f, build_lattices([f])[0])
+
+    def _set(self, f, built):
         self.n_points, self.dim = f.shape
-        self._offset, self._weight, self._neighbors, self.n_vertices = build_lattice(f)
+        self._offset, self._weight, self._neighbors, self.n_vertices = built
         self._alpha = 1.0 / (1.0 + 2.0 ** (-self.dim))
+
+    @classmethod
+    def many(cls, features):
+        """One lattice per ``(N, d_k)`` array of the list: the same as ``[Lattice(f) for f in
+        features]``, faster with two or more threads (their serial parts run side by side)."""
+        fs = [_check_features(f) for f in features]
+        out = []
+        for f, built in zip(fs, build_lattices(fs)):
+            lat = cls.__new__(cls)
+            lat._set(f, built)
+            out.append(lat)
+        return out
 
     def filter(self, values, transpose=False):
         """Gaussian-filter ``values`` (N,) or (N, V) over the features; float32 out, same shape."""

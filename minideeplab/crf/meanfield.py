@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import get_num_threads
-from ._kernels import mf_blur, mf_slice, mf_splat, mf_update, softmax_into
-from .kernels import NORMALIZE_AFTER, NORMALIZE_BEFORE, NORMALIZE_SYMMETRIC
+from ._kernels import (exp_normalize_rows, grid_init, in_threads, mf_blur, mf_columns, mf_slice, mf_splat, mf_update,
+                       side_by_side, softmax_into)
 
 
 class LatticeMeanField:
@@ -38,21 +38,16 @@ class LatticeMeanField:
         self.splat_weight = np.empty((N, S), np.float32)  # barycentric weight * pre-normaliser
         self.weight = np.empty((N, S), np.float32)        # bary * w * alpha * post-normaliser
         self.blocks = []  # (base row, neighbors) per kernel
+        tasks = []
         base, c = 0, 0
         for lat, w, t in zip(lattices, weights, normalizations):
-            cols = slice(c, c + lat.dim + 1)
-            # K 1 with this lattice, for the normalisers
-            k1 = lat.filter(np.ones((N, 1), np.float32))[:, 0] + np.float32(1e-20)
-            n = 1.0 / np.sqrt(k1) if t == NORMALIZE_SYMMETRIC else 1.0 / k1
-            one = np.ones(N, np.float32)
-            pre = n if t in (NORMALIZE_SYMMETRIC, NORMALIZE_BEFORE) else one
-            post = n if t in (NORMALIZE_SYMMETRIC, NORMALIZE_AFTER) else one
-            np.add(lat._offset, base, out=self.offset[:, cols])
-            np.multiply(lat._weight, pre[:, None], out=self.splat_weight[:, cols])
-            np.multiply(lat._weight, (post * np.float32(w * lat._alpha))[:, None], out=self.weight[:, cols])
+            tasks.append(lambda lat=lat, w=w, t=t, base=base, c=c: mf_columns(
+                lat._offset, lat._weight, lat._neighbors, lat._alpha, float(w), int(t), base, c,
+                self.offset, self.splat_weight, self.weight))
             self.blocks.append((base, lat._neighbors))
             base += lat.n_vertices + 1
             c += lat.dim + 1
+        side_by_side(tasks)  # each kernel writes its own columns
         self.n_rows = base
         self.N = N
 
@@ -61,40 +56,52 @@ class LatticeMeanField:
         for base, nb in self.blocks:
             mf_blur(A, B, base, nb, False)
 
-    def run(self, unary, n_iter, mu=None, history=None):
-        """``n_iter`` updates from Q = softmax(-U); ``unary`` (N, L). Returns Q (N, L) float32."""
-        L0 = unary.shape[1]
-        if mu is None and L0 % 8:
-            # pad the labels to a multiple of 8 so the inner loops vectorise without a
-            # remainder; padded labels have energy -inf, hence Q = 0 exactly
-            L = L0 + 8 - L0 % 8
-            neg = np.full((unary.shape[0], L), -np.inf, np.float32)
-            neg[:, :L0] = -unary
-            hist = [] if history is not None else None
-            Q = self._run(neg, n_iter, None, hist)
-            if history is not None:
-                history.extend(np.ascontiguousarray(q[:, :L0]) for q in hist)
-            return np.ascontiguousarray(Q[:, :L0])
-        return self._run(np.ascontiguousarray(-unary, dtype=np.float32), n_iter, mu, history)
+    def potts(self, logp, n_iter, history=None):
+        """``n_iter`` Potts updates from Q = softmax(-U).
 
-    def _run(self, neg, n_iter, mu, history):
-        L = neg.shape[1]
+        logp : (L, N) float32 log-probabilities, i.e. -U, label-major (as probabilities come)
+        history : optional list; Q after each iteration (and the initial Q) are appended
+
+        Returns Q (N, Lp) float32 with the labels padded to a multiple of 8 (Q = 0 there,
+        exactly); ``Q[:, :L]`` is the result.
+        """
+        L, N = logp.shape
+        # pad the labels to a multiple of 8 so the inner loops vectorise without a remainder;
+        # padded labels have energy -inf, hence Q = 0 exactly
+        Lp = L + (-L) % 8
+        neg = np.empty((N, Lp), np.float32)
+        E = np.empty_like(neg)
         Q = np.empty_like(neg)
-        softmax_into(neg, Q)
+        in_threads(lambda a, b: grid_init(logp[:, a:b], neg[a:b], E[a:b]), N)  # E: -U minus its row max
+        in_threads(lambda a, b: exp_normalize_rows(E[a:b], Q[a:b]), N)  # out of place: vectorises
         if history is not None:
             history.append(Q.copy())
-        A = np.zeros((self.n_rows, L), np.float32)
-        B = np.zeros_like(A)
-        scratch = np.empty((get_num_threads(), self.n_rows, L), np.float32)
-        msg = np.empty_like(neg) if mu is not None else None
+        A = np.zeros((self.n_rows, Lp), np.float32)
+        B = np.zeros_like(A)  # each block's last row stays zero: the absent neighbour
+        scratch = np.empty((get_num_threads(), self.n_rows, Lp), np.float32)
         for _ in range(n_iter):
             self._filtered(Q, A, B, scratch)
-            if mu is None:
-                mf_update(A, self.offset, self.weight, neg, Q)
-            else:  # E = -U - mu (sum_m w_m K_m Q)
-                mf_slice(A, self.offset, self.weight, msg)
-                E = (neg - msg @ np.asarray(mu, np.float32).T).astype(np.float32)
-                softmax_into(E, Q)
+            mf_update(A, self.offset, self.weight, neg, Q)
+            if history is not None:
+                history.append(Q.copy())
+        return Q
+
+    def general(self, unary, n_iter, mu, history=None):
+        """``n_iter`` updates with the label compatibility ``mu`` (L, L) from Q = softmax(-U);
+        ``unary`` (N, L). Returns Q (N, L) float32."""
+        neg = np.ascontiguousarray(-unary, dtype=np.float32)
+        Q = softmax_into(neg, np.empty_like(neg))
+        if history is not None:
+            history.append(Q.copy())
+        A = np.zeros((self.n_rows, neg.shape[1]), np.float32)
+        B = np.zeros_like(A)
+        scratch = np.empty((get_num_threads(), self.n_rows, neg.shape[1]), np.float32)
+        msg = np.empty_like(neg)
+        mu_t = np.asarray(mu, np.float32).T
+        for _ in range(n_iter):  # E = -U - mu (sum_m w_m K_m Q)
+            self._filtered(Q, A, B, scratch)
+            mf_slice(A, self.offset, self.weight, msg)
+            softmax_into((neg - msg @ mu_t).astype(np.float32), Q)
             if history is not None:
                 history.append(Q.copy())
         return Q
