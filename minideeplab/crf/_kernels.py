@@ -14,7 +14,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .._numba import njit, prange
+from .._numba import njit
 
 _HASH_MULT = 2531011
 
@@ -298,18 +298,21 @@ def in_threads(fn, n, min_rows=16384):
     if T < 2 or n < min_rows:
         fn(0, n)
         return
-    bounds = np.linspace(0, n, T + 1).astype(np.int64)
-    list(_pool(T).map(lambda ab: fn(int(ab[0]), int(ab[1])), zip(bounds[:-1], bounds[1:])))
+    b = np.linspace(0, n, T + 1).astype(np.int64)
+    side_by_side([lambda t=t: fn(int(b[t]), int(b[t + 1])) for t in range(T)])
 
 
 def side_by_side(tasks):
-    """Run the callables (``nogil`` kernels) in the kernel threads, each in one; their results."""
+    """Run the callables (``nogil`` kernels) side by side, the first in this thread and the
+    others in the pool's threads; their results, in order."""
     from .._numba import get_num_threads
 
     T = get_num_threads()
     if T < 2 or len(tasks) < 2:
         return [t() for t in tasks]
-    return list(_pool(T).map(lambda t: t(), tasks))
+    futures = [_pool(T).submit(t) for t in tasks[1:]]  # the first runs in this thread
+    first = tasks[0]()
+    return [first] + [f.result() for f in futures]
 
 
 def _pool(T):
@@ -414,43 +417,49 @@ def exp_nonpositive(x, out):
 # ------------------------------------------------------------------ mean field
 # All kernels' lattice vertices live in one array A (kernel k in rows base_k .. base_k + M_k,
 # the last of which stays zero), so one scatter splats every kernel, and one pass per
-# pixel slices every kernel.
+# pixel slices every kernel. The kernels are serial and release the GIL; the wrappers run
+# them on row ranges in the kernel threads (one thread pool; no prange, which would add a
+# second threading layer and seconds of compilation).
 
 
-@njit(parallel=True)
 def mf_splat(Q, offset, weight, A, scratch):
     """A[m] = sum over (pixel i, slot s) with offset[i, s] == m of weight[i, s] * Q[i].
 
     A scatter: thread t walks its own range of pixels (reading Q in order) into its
-    private copy ``scratch[t]`` of A, which stays in cache; the copies are then summed.
+    private copy ``scratch[t]`` (T, R, L) of A, which stays in cache; the copies are then
+    summed. One thread (T = 1) writes A directly.
     """
-    N, L = Q.shape
+    T = scratch.shape[0]
+    N = Q.shape[0]
+    if T == 1:
+        _splat_rows(Q, offset, weight, A, 0, N)
+        return
+    b = np.linspace(0, N, T + 1).astype(np.int64)
+    side_by_side([lambda t=t: _splat_rows(Q, offset, weight, scratch[t], b[t], b[t + 1]) for t in range(T)])
+    np.sum(scratch, axis=0, out=A)
+
+
+@njit
+def _splat_rows(Q, offset, weight, P, i0, i1):
+    """P = the splat of pixels ``[i0, i1)`` (P is zeroed first)."""
+    R, L = P.shape
     S = offset.shape[1]
-    T, R, _ = scratch.shape
-    chunk = (N + T - 1) // T
-    for t in prange(T):
-        P = scratch[t]
-        for m in range(R):
-            for v in range(L):
-                P[m, v] = 0.0
-        for i in range(t * chunk, min(N, (t + 1) * chunk)):
-            q = Q[i]
-            for s in range(S):
-                w = weight[i, s]
-                row = offset[i, s]
-                for v in range(L):
-                    P[row, v] += w * q[v]
-    for m in prange(R):
+    for m in range(R):
         for v in range(L):
-            acc = scratch[0, m, v]
-            for t in range(1, T):
-                acc += scratch[t, m, v]
-            A[m, v] = acc
+            P[m, v] = 0.0
+    for i in range(i0, i1):
+        q = Q[i]
+        for s in range(S):
+            w = weight[i, s]
+            row = offset[i, s]
+            for v in range(L):
+                P[row, v] += w * q[v]
 
 
-@njit(parallel=True)
+@njit
 def mf_blur(A, B, base, neighbors, reverse):
-    """Blur one kernel's block ``A[base : base + M + 1]`` along its d+1 directions (in place).
+    """Blur one kernel's block ``A[base : base + M + 1]`` along its d+1 directions (in place;
+    B's rows of the block are scratch, its last row must be zero).
 
     ``reverse`` takes the directions in reverse order: the transposed operator.
     """
@@ -459,7 +468,7 @@ def mf_blur(A, B, base, neighbors, reverse):
     src, dst = A, B
     for jj in range(d1):
         j = d1 - 1 - jj if reverse else jj
-        for m in prange(M):
+        for m in range(M):
             i0 = base + m
             i1 = base + neighbors[j, m, 0]
             i2 = base + neighbors[j, m, 1]
@@ -467,17 +476,21 @@ def mf_blur(A, B, base, neighbors, reverse):
                 dst[i0, v] = src[i0, v] + np.float32(0.5) * (src[i1, v] + src[i2, v])
         src, dst = dst, src
     if d1 % 2 == 1:  # the result is in B: copy it back
-        for m in prange(M):
+        for m in range(M):
             for v in range(L):
                 A[base + m, v] = B[base + m, v]
 
 
-@njit(parallel=True)
 def mf_slice(A, offset, weight, out):
     """out_i = sum_s weight[i, s] * A[offset[i, s]]: every kernel's filtered values."""
-    N, L = out.shape
+    in_threads(lambda a, b: _slice_rows(A, offset, weight, out, a, b), out.shape[0])
+
+
+@njit
+def _slice_rows(A, offset, weight, out, i0, i1):
+    L = out.shape[1]
     S = offset.shape[1]
-    for i in prange(N):
+    for i in range(i0, i1):
         e = out[i]
         for v in range(L):
             e[v] = 0.0
@@ -533,7 +546,6 @@ def mf_columns(off, bary, neighbors, alpha, w, mode, base, c0, offset, splat_wei
 _BLOCK = 64  # pixels per block of mf_update
 
 
-@njit(parallel=True)
 def mf_update(A, offset, weight, neg_unary, Q):
     """Q_i = softmax(-U_i + sum_s weight[i, s] * A[offset[i, s]]): the Potts update, fused.
 
@@ -541,46 +553,56 @@ def mf_update(A, offset, weight, neg_unary, Q):
     then through :func:`exp_nonpositive` in one long loop (which vectorises, unlike one
     per pixel), then are normalised into Q.
     """
-    N, L = Q.shape
-    S = offset.shape[1]
-    n_blocks = (N + _BLOCK - 1) // _BLOCK
-    for b in prange(n_blocks):
-        i0 = b * _BLOCK
-        n = min(N, i0 + _BLOCK) - i0
-        E = np.empty((n, L), np.float32)
-        X = np.empty((n, L), np.float32)
-        for k in range(n):
-            i = i0 + k
-            e = E[k]
-            for v in range(L):
-                e[v] = neg_unary[i, v]
-            s = 0
-            while s + 3 <= S:  # three slots a pass: a third of the passes over e
-                w0, w1, w2 = weight[i, s], weight[i, s + 1], weight[i, s + 2]
-                r0, r1, r2 = offset[i, s], offset[i, s + 1], offset[i, s + 2]
-                for v in range(L):
-                    e[v] += w0 * A[r0, v] + w1 * A[r1, v] + w2 * A[r2, v]
-                s += 3
-            while s < S:
-                w = weight[i, s]
-                row = offset[i, s]
-                for v in range(L):
-                    e[v] += w * A[row, v]
-                s += 1
-            mx = e[0]
-            for v in range(1, L):
-                mx = max(mx, e[v])
-            for v in range(L):
-                e[v] -= mx
-        exp_nonpositive(E.reshape(n * L), X.reshape(n * L))
-        for k in range(n):
-            tot = X[k, 0]
-            for v in range(1, L):
-                tot += X[k, v]
-            inv = np.float32(1.0) / tot
-            for v in range(L):
-                Q[i0 + k, v] = X[k, v] * inv
+    in_threads(lambda a, b: _update_rows(A, offset, weight, neg_unary, Q, a, b), Q.shape[0])
 
+
+@njit
+def _update_rows(A, offset, weight, neg_unary, Q, i0, i1):
+    """:func:`mf_update` for pixels ``[i0, i1)``, ``_BLOCK`` at a time."""
+    L = Q.shape[1]
+    E = np.empty((_BLOCK, L), np.float32)
+    X = np.empty((_BLOCK, L), np.float32)
+    for a in range(i0, i1, _BLOCK):
+        _update_block(A, offset, weight, neg_unary, Q, a, min(i1, a + _BLOCK), E, X)
+
+
+@njit
+def _update_block(A, offset, weight, neg_unary, Q, i0, i1, E, X):
+    """:func:`mf_update` for pixels ``[i0, i1)``, at most ``_BLOCK``; E, X (_BLOCK, L) scratch."""
+    L = Q.shape[1]
+    S = offset.shape[1]
+    n = i1 - i0
+    for k in range(n):
+        i = i0 + k
+        e = E[k]
+        for v in range(L):
+            e[v] = neg_unary[i, v]
+        s = 0
+        while s + 3 <= S:  # three slots a pass: a third of the passes over e
+            w0, w1, w2 = weight[i, s], weight[i, s + 1], weight[i, s + 2]
+            r0, r1, r2 = offset[i, s], offset[i, s + 1], offset[i, s + 2]
+            for v in range(L):
+                e[v] += w0 * A[r0, v] + w1 * A[r1, v] + w2 * A[r2, v]
+            s += 3
+        while s < S:
+            w = weight[i, s]
+            row = offset[i, s]
+            for v in range(L):
+                e[v] += w * A[row, v]
+            s += 1
+        mx = e[0]
+        for v in range(1, L):
+            mx = max(mx, e[v])
+        for v in range(L):
+            e[v] -= mx
+    exp_nonpositive(E.reshape(_BLOCK * L)[: n * L], X.reshape(_BLOCK * L)[: n * L])
+    for k in range(n):
+        tot = X[k, 0]
+        for v in range(1, L):
+            tot += X[k, v]
+        inv = np.float32(1.0) / tot
+        for v in range(L):
+            Q[i0 + k, v] = X[k, v] * inv
 
 
 @njit

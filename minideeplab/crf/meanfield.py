@@ -53,8 +53,8 @@ class LatticeMeanField:
 
     def _filtered(self, Q, A, B, scratch):
         mf_splat(Q, self.offset, self.splat_weight, A, scratch)
-        for base, nb in self.blocks:
-            mf_blur(A, B, base, nb, False)
+        # the kernels' blocks are disjoint rows: blur them side by side
+        side_by_side([lambda base=base, nb=nb: mf_blur(A, B, base, nb, False) for base, nb in self.blocks])
 
     def potts(self, logp, n_iter, history=None):
         """``n_iter`` Potts updates from Q = softmax(-U).
