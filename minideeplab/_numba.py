@@ -9,6 +9,7 @@ as plain Python (slow; the tests use it once on small inputs).
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 KERNEL_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -31,3 +32,41 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return numba.get_num_threads()
+
+
+_POOL = None
+
+
+def in_threads(fn, n, min_rows=16384):
+    """Run ``fn(a, b)`` on row blocks ``[a, b)`` of ``range(n)`` in the kernel threads.
+
+    For ``nogil`` kernels and NumPy ufuncs, which release the GIL: parallel without a
+    ``prange`` kernel (whose compilation is slow). Fewer than ``min_rows`` rows run in
+    this thread.
+    """
+    T = get_num_threads()
+    if T < 2 or n < min_rows:
+        fn(0, n)
+        return
+    b = np.linspace(0, n, T + 1).astype(np.int64)
+    side_by_side([lambda t=t: fn(int(b[t]), int(b[t + 1])) for t in range(T)])
+
+
+def side_by_side(tasks):
+    """Run the callables (``nogil`` kernels) side by side, the first in this thread and the
+    others in the pool's threads; their results, in order."""
+    T = get_num_threads()
+    if T < 2 or len(tasks) < 2:
+        return [t() for t in tasks]
+    futures = [_pool(T).submit(t) for t in tasks[1:]]  # the first runs in this thread
+    first = tasks[0]()
+    return [first] + [f.result() for f in futures]
+
+
+def _pool(T):
+    global _POOL
+    if _POOL is None or _POOL._max_workers < T:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=T, thread_name_prefix="minideeplab")
+    return _POOL

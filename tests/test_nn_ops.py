@@ -62,6 +62,34 @@ def test_im2col_col2im_are_adjoint(rng):
     assert abs(lhs - rhs) < 1e-10 * abs(lhs)
 
 
+def test_im2col_col2im_match_loops(rng):
+    """im2col and col2im against plain loops: stride, padding, dilation, a -inf pad value,
+    windows that end beyond the padding."""
+    x = rng.standard_normal((2, 8, 40, 37)).astype(np.float32)
+    (sh, sw), (ph, pw), (dh, dw), kh, kw = (2, 1), (3, 2), (2, 3), 3, 4
+    Ho = nn.conv_output_size(40, kh, sh, ph, dh)
+    Wo = nn.conv_output_size(37, kw, sw, pw, dw)
+    xpad = np.full((2, 8, 40 + 2 * ph, 37 + 2 * pw), -np.inf, np.float32)
+    xpad[:, :, ph:ph + 40, pw:pw + 37] = x
+    ref = np.empty((2, 8, kh, kw, Ho, Wo), np.float32)
+    for i in range(kh):
+        for j in range(kw):
+            for oy in range(Ho):
+                for ox in range(Wo):
+                    ref[:, :, i, j, oy, ox] = xpad[:, :, oy * sh + i * dh, ox * sw + j * dw]
+    c = rng.standard_normal(ref.shape).astype(np.float32)
+    back = np.zeros_like(xpad, dtype=np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            for oy in range(Ho):
+                for ox in range(Wo):
+                    back[:, :, oy * sh + i * dh, ox * sw + j * dw] += c[:, :, i, j, oy, ox]
+    col = nn.im2col(x, kh, kw, (sh, sw), (ph, pw), (dh, dw), pad_value=-np.inf)
+    dx = nn.col2im(c, 40, 37, (sh, sw), (ph, pw), (dh, dw))
+    assert np.array_equal(col, ref)
+    np.testing.assert_allclose(dx, back[:, :, ph:ph + 40, pw:pw + 37], rtol=1e-5, atol=1e-5)
+
+
 POOL_CASES = [(321, 3, 2, 1), (161, 3, 2, 1), (81, 3, 2, 1), (41, 3, 1, 1), (9, 2, 2, 0),
               (10, 3, 2, 0), (8, 3, 2, 1), (7, 3, 3, 1), (12, 2, 2, 0), (5, 3, 4, 2)]
 

@@ -14,7 +14,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .._numba import njit
+from .._numba import in_threads, njit, side_by_side
 
 _HASH_MULT = 2531011
 
@@ -281,47 +281,6 @@ def _build_general(pkeys, d):
             neighbors[j, m, 0] = M if a < 0 else a
             neighbors[j, m, 1] = M if b < 0 else b
     return offset, neighbors, M
-
-
-_POOL = None
-
-
-def in_threads(fn, n, min_rows=16384):
-    """Run ``fn(a, b)`` on row blocks ``[a, b)`` of ``range(n)`` in the kernel threads.
-
-    For ``nogil`` kernels and NumPy ufuncs, which release the GIL: parallel without a
-    ``prange`` kernel (whose compilation is slow). Small ``n`` runs in this thread.
-    """
-    from .._numba import get_num_threads
-
-    T = get_num_threads()
-    if T < 2 or n < min_rows:
-        fn(0, n)
-        return
-    b = np.linspace(0, n, T + 1).astype(np.int64)
-    side_by_side([lambda t=t: fn(int(b[t]), int(b[t + 1])) for t in range(T)])
-
-
-def side_by_side(tasks):
-    """Run the callables (``nogil`` kernels) side by side, the first in this thread and the
-    others in the pool's threads; their results, in order."""
-    from .._numba import get_num_threads
-
-    T = get_num_threads()
-    if T < 2 or len(tasks) < 2:
-        return [t() for t in tasks]
-    futures = [_pool(T).submit(t) for t in tasks[1:]]  # the first runs in this thread
-    first = tasks[0]()
-    return [first] + [f.result() for f in futures]
-
-
-def _pool(T):
-    global _POOL
-    if _POOL is None or _POOL._max_workers < T:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL = ThreadPoolExecutor(max_workers=T, thread_name_prefix="minideeplab")
-    return _POOL
 
 
 def _embed_points(f):
