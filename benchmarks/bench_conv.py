@@ -1,6 +1,7 @@
 """Conv forward+backward time and GFLOP/s on DeepLab's shapes, beside torch (if installed).
 
     python benchmarks/bench_conv.py [--repeat 5] [--threads 2]
+    python benchmarks/bench_conv.py --breakdown    # where our time goes, per shape
 
 Prints one row per shape: minideeplab seconds, GFLOP/s, torch seconds, the ratio
 ours/torch, and the NumPy float32 matmul peak of this machine for scale.
@@ -77,13 +78,39 @@ def torch_times(repeat, threads, N):
     return out
 
 
+def breakdown(repeat, N):
+    """Seconds of each step of our forward + backward: im2col, the three GEMMs, col2im."""
+    from minideeplab.nn import col2im, im2col
+
+    print(f"{'shape':26s} {'im2col':>7s} {'fwd GEMM':>9s} {'dW GEMM':>8s} {'dcol GEMM':>9s} {'col2im':>7s} "
+          f"{'GEMMs':>7s} (seconds)")
+    for name, C, F, H, k, p, d in SHAPES:
+        x, w, _ = _inputs(C, F, H, k, N)
+        args = ((1, 1), (p, p), (d, d))
+        col = im2col(x, k, k, *args)
+        c = col.reshape(N, C * k * k, -1)
+        wm = w.reshape(F, -1)
+        dout = np.ones((N, F, c.shape[-1]), np.float32)
+        t = [_median_time(lambda: im2col(x, k, k, *args), repeat),
+             _median_time(lambda: np.matmul(wm, c), repeat),
+             _median_time(lambda: [dout[n] @ c[n].T for n in range(N)], repeat),
+             _median_time(lambda: np.matmul(wm.T, dout), repeat),
+             _median_time(lambda: col2im(col, H, H, *args), repeat)]
+        print(f"{name:26s} {t[0]:7.3f} {t[1]:9.3f} {t[2]:8.3f} {t[3]:9.3f} {t[4]:7.3f} {sum(t[1:4]):7.3f}",
+              flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--breakdown", action="store_true", help="time im2col, the GEMMs and col2im separately")
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.breakdown:
+        breakdown(args.repeat, args.batch)
+        return
     if args.torch_child:
         print(json.dumps(torch_times(args.repeat, args.threads, args.batch)))
         return
