@@ -373,6 +373,21 @@ def exp_nonpositive(x, out):
         out[v] = e if x[v] >= EXP_CUT else np.float32(0.0)
 
 
+@njit
+def exp_rows_into(e, x, dst):
+    """dst[k] = exp(E_k) / sum(exp(E_k)) for the rows E_k <= 0 (already minus their maximum)
+    of ``e``, flat (n * L,); ``x`` (n * L,) is scratch for the exponentials, dst is (n, L)."""
+    n, L = dst.shape
+    exp_nonpositive(e, x)
+    for k in range(n):
+        tot = x[k * L]
+        for v in range(1, L):
+            tot += x[k * L + v]
+        inv = np.float32(1.0) / tot
+        for v in range(L):
+            dst[k, v] = x[k * L + v] * inv
+
+
 # ------------------------------------------------------------------ mean field
 # All kernels' lattice vertices live in one array A (kernel k in rows base_k .. base_k + M_k,
 # the last of which stays zero), so one scatter splats every kernel, and one pass per
@@ -554,14 +569,7 @@ def _update_block(A, offset, weight, neg_unary, Q, i0, i1, E, X):
             mx = max(mx, e[v])
         for v in range(L):
             e[v] -= mx
-    exp_nonpositive(E.reshape(_BLOCK * L)[: n * L], X.reshape(_BLOCK * L)[: n * L])
-    for k in range(n):
-        tot = X[k, 0]
-        for v in range(1, L):
-            tot += X[k, v]
-        inv = np.float32(1.0) / tot
-        for v in range(L):
-            Q[i0 + k, v] = X[k, v] * inv
+    exp_rows_into(E.reshape(_BLOCK * L)[: n * L], X.reshape(_BLOCK * L)[: n * L], Q[i0:i1])
 
 
 @njit
@@ -641,14 +649,7 @@ def grid_step(neg_unary, Qold, weights, offsets, Qnew, y0, y1):
                 mx = max(mx, e[v])
             for v in range(L):
                 e[v] -= mx
-        exp_nonpositive(flat, eflat)
-        for x in range(W):
-            tot = erow[x, 0]
-            for v in range(1, L):
-                tot += erow[x, v]
-            inv = np.float32(1.0) / tot
-            for v in range(L):
-                Qnew[y + 1, x + 1, v] = erow[x, v] * inv
+        exp_rows_into(flat, eflat, Qnew[y + 1, 1 : W + 1])
 
 
 @njit(nogil=True)
