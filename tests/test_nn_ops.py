@@ -40,6 +40,74 @@ def test_conv_backward_numerical(C, F, H, W, k, s, p, d, rng):
     assert rel_error(db, numerical_gradient(f, b, dout)) < 1e-8
 
 
+@pytest.mark.parametrize("H,W", [(1, 1), (1, 5), (2, 3), (5, 1), (6, 7)])
+def test_winograd_conv_matches_naive_and_gradients(H, W, rng):
+    """The F(2x2, 3x3) path (3x3, stride 1, pad 1): odd sizes leave partial tiles."""
+    from minideeplab.nn import winograd
+
+    x = rng.standard_normal((2, 3, H, W))
+    w = rng.standard_normal((4, 3, 3, 3))
+    out, cache = winograd.forward(x, w)
+    assert rel_error(out, naive.conv2d(x, w, None, 1, 1, 1)) < 1e-12
+    dout = rng.standard_normal(out.shape)
+    dx, dw = winograd.backward(dout, cache)
+    f = lambda: winograd.forward(x, w)[0]
+    assert rel_error(dx, numerical_gradient(f, x, dout)) < 1e-8
+    assert rel_error(dw, numerical_gradient(f, w, dout)) < 1e-8
+
+
+def test_conv2d_takes_the_winograd_path_from_128_channels(rng):
+    from minideeplab.nn import winograd
+
+    C = winograd.MIN_CHANNELS
+    x = rng.standard_normal((1, C, 5, 4))
+    for F, path in ((C, "winograd"), (C - 1, None)):
+        w = rng.standard_normal((F, C, 3, 3))
+        out, cache = nn.conv2d_forward(x, w, np.ones(F), 1, 1, 1)
+        assert (cache[0] == "winograd") == (path == "winograd")
+        assert rel_error(out, naive.conv2d(x, w, np.ones(F), 1, 1, 1)) < 1e-12
+        dout = rng.standard_normal(out.shape)
+        dx, dw, db = nn.conv2d_backward(dout, cache)
+        assert np.allclose(db, dout.sum(axis=(0, 2, 3)))
+        if path:
+            wdx, wdw = winograd.backward(dout, cache[1])
+            assert np.array_equal(dx, wdx) and np.array_equal(dw, wdw)
+    w = rng.standard_normal((C, C, 3, 3))
+    with pytest.raises(ValueError, match="dout must have shape"):
+        nn.conv2d_backward(np.zeros((1, C, 5, 5)), nn.conv2d_forward(x, w, None, 1, 1, 1)[1])
+    assert winograd.applies(x, w, (1, 1), (1, 1), (1, 1))
+    for stride, pad, dil in (((2, 2), (1, 1), (1, 1)), ((1, 1), (2, 2), (1, 1)), ((1, 1), (2, 2), (2, 2))):
+        assert not winograd.applies(x, w, stride, pad, dil)
+    assert not winograd.applies(x.astype(np.float16), w, (1, 1), (1, 1), (1, 1))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_winograd_float32_threads_against_float64_im2col(threads, rng):
+    """Large enough to split the transforms over the threads; float32 against float64."""
+    from minideeplab._numba import get_num_threads, set_num_threads
+    from minideeplab.nn import winograd
+
+    x = rng.standard_normal((2, 16, 33, 30)).astype(np.float32)
+    w = (rng.standard_normal((24, 16, 3, 3)) * 0.1).astype(np.float32)
+    dout = rng.standard_normal((2, 24, 33, 30)).astype(np.float32)
+    args = ((1, 1), (1, 1), (1, 1))  # reference: im2col + matrix products in float64
+    col = nn.im2col(x.astype(np.float64), 3, 3, *args).reshape(2, 16 * 9, 33 * 30)
+    wm, d = w.reshape(24, -1).astype(np.float64), dout.reshape(2, 24, 33 * 30).astype(np.float64)
+    ref = np.matmul(wm, col).reshape(dout.shape)
+    rdx = nn.col2im(np.matmul(wm.T, d).reshape(2, 16, 3, 3, 33, 30), 33, 30, *args)
+    rdw = sum(d[n] @ col[n].T for n in range(2)).reshape(w.shape)
+    old = get_num_threads()
+    set_num_threads(threads)
+    try:
+        out, wc = winograd.forward(x, w)
+        dx, dw = winograd.backward(dout, wc)
+    finally:
+        set_num_threads(old)
+    assert out.dtype == dx.dtype == dw.dtype == np.float32 and wc[0].size >= 1 << 16
+    for a, r in ((out, ref), (dx, rdx), (dw, rdw)):
+        assert np.abs(a - r).max() <= 1e-5 * np.abs(r).max()
+
+
 def test_dilated_conv_equals_zero_inserted_kernel(rng):
     """The atrous algorithm: dilation d == a dense kernel with d-1 zeros between taps."""
     x = rng.standard_normal((1, 2, 15, 15))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .._validate import float_array, pair
 from ..backend import get_array_module
+from . import winograd
 
 
 def conv_output_size(size: int, k: int, stride: int, pad: int, dilation: int) -> int:
@@ -113,6 +114,11 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
             f"x of spatial size {H}x{W} is smaller than the dilated kernel "
             f"({dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}) with padding {padding}"
         )
+    if winograd.applies(x, w, stride, padding, dilation):
+        out, wcache = winograd.forward(x, w)
+        if b is not None:
+            out += b.reshape(1, F, 1, 1)
+        return out, ("winograd", wcache, b is not None)
     xp = get_array_module(x)
     col = im2col(x, kh, kw, stride, padding, dilation)
     # (F, CKK) @ (N, CKK, P) -> (N, F, P): one BLAS call per image.
@@ -136,6 +142,12 @@ def conv2d_backward(dout, cache):
     -------
     dx : (N, C, H, W), dw : (F, C, kh, kw), db : (F,) or None
     """
+    if cache[0] == "winograd":
+        _, wcache, has_bias = cache
+        if tuple(dout.shape) != wcache[-1]:
+            raise ValueError(f"dout must have shape {wcache[-1]}, got {tuple(dout.shape)}")
+        dx, dw = winograd.backward(dout, wcache)
+        return dx, dw, (dout.sum(axis=(0, 2, 3)) if has_bias else None)
     xp = get_array_module(dout)
     (N, C, H, W), w, col, stride, padding, dilation, has_bias = cache
     F, _, kh, kw = w.shape
