@@ -16,9 +16,9 @@ G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0
 
 
 MIN_CHANNELS = 128
-"""Below this many input or output channels im2col is as fast or faster (measured with
-``benchmarks/bench_conv.py`` and ``bench_train.py``): the transforms cost more than the
-smaller GEMMs save."""
+"""Below this many input or output channels im2col was as fast or faster in
+``benchmarks/bench_conv.py`` (64 channels, 161x161): the transforms cost more than the smaller
+GEMMs save."""
 
 
 def applies(x, w, stride, padding, dilation):
