@@ -333,7 +333,7 @@ def build_lattice(f):
     return build_lattices([f])[0]
 
 
-# ------------------------------------------------------------------ exp
+# ------------------------------------------------------------------ exp and energies (both CRFs)
 if numba.config.DISABLE_JIT:
     def _bits_as_f32(i):
         """The float32 whose bits are the int32 ``i``."""
@@ -386,6 +386,27 @@ def exp_rows_into(e, x, dst):
         inv = np.float32(1.0) / tot
         for v in range(L):
             dst[k, v] = x[k * L + v] * inv
+
+
+@njit(nogil=True)
+def pixel_major_energies(logp, neg, E):
+    """neg[i, :L] = logp[:, i], neg[i, L:] = -inf, E[i] = neg[i] - max(neg[i]).
+
+    logp : (L, N) log-probabilities (label-major, as the probabilities come), i.e. the
+    negated unary; neg, E : (N, Lp) with Lp >= L (pixel-major, labels padded).
+    """
+    L, N = logp.shape
+    Lp = neg.shape[1]
+    for i in range(N):
+        mx = logp[0, i]
+        for v in range(L):
+            x = logp[v, i]
+            neg[i, v] = x
+            mx = max(mx, x)
+        for v in range(L, Lp):
+            neg[i, v] = -np.inf
+        for v in range(Lp):
+            E[i, v] = neg[i, v] - mx
 
 
 # ------------------------------------------------------------------ mean field
@@ -650,27 +671,6 @@ def grid_step(neg_unary, Qold, weights, offsets, Qnew, y0, y1):
             for v in range(L):
                 e[v] -= mx
         exp_rows_into(flat, eflat, Qnew[y + 1, 1 : W + 1])
-
-
-@njit(nogil=True)
-def grid_init(logp, neg, E):
-    """neg[i, :L] = logp[:, i], neg[i, L:] = -inf, E[i] = neg[i] - max(neg[i]).
-
-    logp : (L, N) log-probabilities (label-major, as the probabilities come), i.e. the
-    negated unary; neg, E : (N, Lp) with Lp >= L (pixel-major, labels padded).
-    """
-    L, N = logp.shape
-    Lp = neg.shape[1]
-    for i in range(N):
-        mx = logp[0, i]
-        for v in range(L):
-            x = logp[v, i]
-            neg[i, v] = x
-            mx = max(mx, x)
-        for v in range(L, Lp):
-            neg[i, v] = -np.inf
-        for v in range(Lp):
-            E[i, v] = neg[i, v] - mx
 
 
 @njit

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import exp_inplace, grid_init, grid_step, in_threads, normalize_into_padded
+from ._kernels import exp_inplace, pixel_major_energies, grid_step, in_threads, normalize_into_padded
 from .dense import PROB_CLIP, _check_weight, check_image_probs, check_n_iter
 
 
@@ -107,7 +107,7 @@ def grid_crf(image, probs, *, n_iter=10, connectivity=4, w_smooth=1.0, w_contras
     neg = np.empty((H, W, Lp), np.float32)
     E = np.empty_like(neg)
     neg2, E2 = neg.reshape(H * W, Lp), E.reshape(H * W, Lp)
-    in_threads(lambda a, b: grid_init(logp[:, a:b], neg2[a:b], E2[a:b]), H * W)
+    in_threads(lambda a, b: pixel_major_energies(logp[:, a:b], neg2[a:b], E2[a:b]), H * W)
     exp_inplace(E2)
     Qp = np.zeros((H + 2, W + 2, Lp), np.float32)  # Q with a border of zeros
     Qnext = np.zeros_like(Qp)                       # the update reads Qp, writes Qnext

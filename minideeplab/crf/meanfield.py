@@ -8,14 +8,16 @@ For kernels m = 1..K with lattices (offset_m, weight_m, neighbors_m) and normali
     Q_i    = softmax(-U_i + sum_m w_m post_m,i alpha_m sum_r weight_m[i, r] A[offset_m[i, r]])
                                               (slice, exp and normalisation in one pass)
 
-which is the Potts mean-field update of ``dense.mean_field`` with lattice kernels.
+which is the Potts mean-field update of ``dense.mean_field`` with lattice kernels. The
+kernels are serial and release the GIL; they run on row ranges (or one lattice each) in the
+thread pool of ``minideeplab._numba`` (``set_num_threads``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._numba import get_num_threads
-from ._kernels import (exp_normalize_rows, grid_init, in_threads, mf_blur, mf_columns, mf_slice, mf_splat, mf_update,
+from ._kernels import (exp_normalize_rows, pixel_major_energies, in_threads, mf_blur, mf_columns, mf_slice, mf_splat, mf_update,
                        side_by_side, softmax_into)
 
 
@@ -72,7 +74,7 @@ class LatticeMeanField:
         neg = np.empty((N, Lp), np.float32)
         E = np.empty_like(neg)
         Q = np.empty_like(neg)
-        in_threads(lambda a, b: grid_init(logp[:, a:b], neg[a:b], E[a:b]), N)  # E: -U minus its row max
+        in_threads(lambda a, b: pixel_major_energies(logp[:, a:b], neg[a:b], E[a:b]), N)  # E: -U minus its row max
         in_threads(lambda a, b: exp_normalize_rows(E[a:b], Q[a:b]), N)  # out of place: vectorises
         if history is not None:
             history.append(Q.copy())
