@@ -79,6 +79,8 @@ def test_conv2d_takes_the_winograd_path_from_128_channels(rng):
     for stride, pad, dil in (((2, 2), (1, 1), (1, 1)), ((1, 1), (2, 2), (1, 1)), ((1, 1), (2, 2), (2, 2))):
         assert not winograd.applies(x, w, stride, pad, dil)
     assert not winograd.applies(x.astype(np.float16), w, (1, 1), (1, 1), (1, 1))
+    with pytest.raises(ValueError, match="same C"):
+        winograd.forward(x, rng.standard_normal((C, C + 1, 3, 3)))
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -55,6 +55,9 @@ def _rows(fn, rows, work):
 
 def forward(x, w):
     """(N, C, H, W), (F, C, 3, 3) -> out (N, F, H, W) and the cache for :func:`backward`."""
+    if np.ndim(x) != 4 or np.ndim(w) != 4 or tuple(w.shape[1:]) != (x.shape[1], 3, 3):
+        raise ValueError(f"x must be (N, C, H, W) and w (F, C, 3, 3) with the same C; got x {np.shape(x)}, "
+                         f"w {np.shape(w)}")
     N, C, H, W = x.shape
     F = w.shape[0]
     th, tw = (H + 1) // 2, (W + 1) // 2
