@@ -195,14 +195,14 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
         feats.append(pixel_features(image, H, W, theta_gamma))
         weights.append(float(w_gaussian))
     history = [] if return_history else None
-    if method == "lattice" and feats and mu is None:
+    if method == "lattice" and feats:
         engine = LatticeMeanField(Lattice.many(feats), weights, [norm] * len(feats))
-        logp = np.clip(probs.reshape(L, H * W), PROB_CLIP, 1.0, dtype=np.float32)  # -U, label-major
-        np.log(logp, out=logp)
-        Q = engine.potts(logp, n_iter, history)  # (N, Lp): labels padded
-    elif method == "lattice" and feats:
-        engine = LatticeMeanField(Lattice.many(feats), weights, [norm] * len(feats))
-        Q = engine.general(unary_from_probs(probs), n_iter, mu, history)
+        if mu is None:
+            logp = np.clip(probs.reshape(L, H * W), PROB_CLIP, 1.0, dtype=np.float32)  # -U, label-major
+            np.log(logp, out=logp)
+            Q = engine.potts(logp, n_iter, history)  # (N, Lp): labels padded
+        else:
+            Q = engine.general(unary_from_probs(probs), n_iter, mu, history)
     else:
         kernels = [GaussianKernel(f, norm, method) for f in feats]
         Q = mean_field(unary_from_probs(probs), kernels, weights, n_iter, mu, history)
