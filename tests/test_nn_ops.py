@@ -40,23 +40,38 @@ def test_conv_backward_numerical(C, F, H, W, k, s, p, d, rng):
     assert rel_error(db, numerical_gradient(f, b, dout)) < 1e-8
 
 
-@pytest.mark.parametrize("H,W", [(1, 1), (1, 5), (2, 3), (5, 1), (6, 7)])
-def test_winograd_conv_matches_naive_and_gradients(H, W, rng):
-    """The F(2x2, 3x3) path (3x3, stride 1, pad 1): odd sizes leave partial tiles."""
+@pytest.mark.parametrize("H,W,d", [(1, 1, 1), (1, 5, 1), (2, 3, 1), (5, 1, 1), (6, 7, 1), (7, 6, 2), (9, 11, 3),
+                                   (5, 13, 4), (13, 13, 12)])
+def test_winograd_conv_matches_naive_and_gradients(H, W, d, rng):
+    """The F(2x2, 3x3) path (3x3, stride 1, padding = dilation d): odd sizes leave partial
+    tiles, and with d > 1 phases of unequal sizes (some smaller than a tile, or empty)."""
     from minideeplab.nn import winograd
 
     x = rng.standard_normal((2, 3, H, W))
     w = rng.standard_normal((4, 3, 3, 3))
-    out, cache = winograd.forward(x, w)
-    assert rel_error(out, naive.conv2d(x, w, None, 1, 1, 1)) < 1e-12
+    out, cache = winograd.forward(x, w, d)
+    assert rel_error(out, naive.conv2d(x, w, None, 1, d, d)) < 1e-12
     dout = rng.standard_normal(out.shape)
     dx, dw = winograd.backward(dout, cache)
-    f = lambda: winograd.forward(x, w)[0]
+    f = lambda: winograd.forward(x, w, d)[0]
     assert rel_error(dx, numerical_gradient(f, x, dout)) < 1e-8
     assert rel_error(dw, numerical_gradient(f, w, dout)) < 1e-8
 
 
-def test_conv2d_takes_the_winograd_path_from_128_channels(rng):
+def test_winograd_kernel_transform_and_its_gradient(rng):
+    """U = G w G^T and dw = G^T dU G for each (f, c), against einsum with G."""
+    from minideeplab.nn import winograd
+
+    w = rng.standard_normal((5, 3, 3, 3))
+    U = winograd._kernel_transform(w)
+    ref = np.einsum("ai,fcij,bj->abfc", winograd.G, w, winograd.G).reshape(16, 5, 3)
+    assert rel_error(U, ref) < 1e-14
+    dU = rng.standard_normal(U.shape)
+    assert rel_error(winograd._kernel_grad(dU), np.einsum("ai,abfc,bj->fcij", winograd.G, dU.reshape(4, 4, 5, 3),
+                                                          winograd.G)) < 1e-14
+
+
+def test_conv2d_takes_the_winograd_path_from_min_channels(rng):
     from minideeplab.nn import winograd
 
     C = winograd.MIN_CHANNELS
@@ -76,11 +91,17 @@ def test_conv2d_takes_the_winograd_path_from_128_channels(rng):
     with pytest.raises(ValueError, match="dout must have shape"):
         nn.conv2d_backward(np.zeros((1, C, 5, 5)), nn.conv2d_forward(x, w, None, 1, 1, 1)[1])
     assert winograd.applies(x, w, (1, 1), (1, 1), (1, 1))
-    for stride, pad, dil in (((2, 2), (1, 1), (1, 1)), ((1, 1), (2, 2), (1, 1)), ((1, 1), (2, 2), (2, 2))):
+    assert winograd.applies(x, w, (1, 1), (12, 12), (12, 12))
+    for stride, pad, dil in (((2, 2), (1, 1), (1, 1)), ((1, 1), (2, 2), (1, 1)), ((1, 1), (1, 1), (2, 2)),
+                             ((1, 1), (2, 1), (2, 1))):
         assert not winograd.applies(x, w, stride, pad, dil)
     assert not winograd.applies(x.astype(np.float16), w, (1, 1), (1, 1), (1, 1))
+    out, cache = nn.conv2d_forward(x, w, None, 1, 2, 2)  # atrous, padding = dilation
+    assert cache[0] == "winograd" and rel_error(out, naive.conv2d(x, w, None, 1, 2, 2)) < 1e-12
     with pytest.raises(ValueError, match="same C"):
         winograd.forward(x, rng.standard_normal((C, C + 1, 3, 3)))
+    with pytest.raises(ValueError, match="dilation must be a positive int"):
+        winograd.forward(x, w, 0)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

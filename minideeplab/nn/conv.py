@@ -115,7 +115,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
             f"({dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}) with padding {padding}"
         )
     if winograd.applies(x, w, stride, padding, dilation):
-        out, wcache = winograd.forward(x, w)
+        out, wcache = winograd.forward(x, w, dilation[0])
         if b is not None:
             out += b.reshape(1, F, 1, 1)
         return out, ("winograd", wcache, b is not None)
