@@ -31,3 +31,17 @@ def test_cupy_path_matches_numpy():
         assert np.allclose(cupy.asnumpy(v), gref[k], rtol=1e-3, atol=1e-5), k
     loss, cache = nn.softmax_cross_entropy_forward(out, cupy.zeros((2, 3, 3), dtype=cupy.int64))
     assert np.isfinite(loss)
+
+
+def test_import_sets_the_openblas_thread_timeout_unless_the_user_did():
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, minideeplab; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "4"
+    env["OPENBLAS_THREAD_TIMEOUT"] = "20"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "20"
