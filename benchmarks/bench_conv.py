@@ -1,7 +1,8 @@
 """Conv forward+backward time and GFLOP/s on DeepLab's shapes, beside torch (if installed).
 
     python benchmarks/bench_conv.py [--repeat 5] [--threads 2]
-    python benchmarks/bench_conv.py --breakdown    # where our time goes, per shape
+    python benchmarks/bench_conv.py --breakdown    # im2col's steps, per shape
+    python benchmarks/bench_conv.py --sweep        # Winograd vs im2col by channel count
 
 Prints one row per shape: minideeplab seconds, GFLOP/s, torch seconds, the ratio
 ours/torch, and the NumPy float32 matmul peak of this machine for scale.
@@ -9,6 +10,8 @@ FLOPs counted: forward 2*N*F*C*kh*kw*H'*W', backward twice that (dx and dw).
 
 torch is timed in a child process: imported beside NumPy, its thread pool and
 OpenBLAS's fight over the 2 cores and NumPy's matmul runs at half speed.
+minideeplab is imported before NumPy, as its command line does, so that its default
+OPENBLAS_THREAD_TIMEOUT=4 applies (see minideeplab/__init__.py); the header prints it.
 """
 from __future__ import annotations
 
@@ -21,9 +24,10 @@ import platform
 import statistics
 import time
 
+import minideeplab  # noqa: F401  (before NumPy: OpenBLAS reads its settings when NumPy loads it)
 import numpy as np
 
-from minideeplab.nn import conv2d_backward, conv2d_forward
+from minideeplab.nn import conv2d_backward, conv2d_forward, winograd
 
 SHAPES = [  # name, C, F, H, k, pad, dilation
     ("conv 64ch 161x161", 64, 64, 161, 3, 1, 1),
@@ -100,14 +104,42 @@ def breakdown(repeat, N):
               flush=True)
 
 
+SWEEP = [(C, H) for C in (8, 16, 32, 64, 128) for H in (161, 81, 41)] + [(256, 41), (512, 41)]
+
+
+def sweep(repeat, N):
+    """Forward + backward of C -> C 3x3 convolutions (padding 1) by each path."""
+    print(f"{'channels':>8s} {'size':>8s} {'winograd s':>11s} {'im2col s':>9s} {'ratio':>6s}")
+    threshold = winograd.MIN_CHANNELS
+    try:
+        for C, H in SWEEP:
+            x, w, b = _inputs(C, C, H, 3, N)
+            dout = np.ones((N, C, H, H), np.float32)
+
+            def run():
+                conv2d_backward(dout, conv2d_forward(x, w, b, 1, 1, 1)[1])
+
+            winograd.MIN_CHANNELS = 1
+            t_w = _median_time(run, repeat)
+            winograd.MIN_CHANNELS = 1 << 30
+            t_i = _median_time(run, repeat)
+            print(f"{C:8d} {H:>4d}x{H:<3d} {t_w:11.4f} {t_i:9.4f} {t_w / t_i:6.2f}", flush=True)
+    finally:
+        winograd.MIN_CHANNELS = threshold
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--breakdown", action="store_true", help="time im2col, the GEMMs and col2im separately")
+    ap.add_argument("--sweep", action="store_true", help="Winograd vs im2col from 8 to 512 channels")
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sweep:
+        sweep(args.repeat, args.batch)
+        return
     if args.breakdown:
         breakdown(args.repeat, args.batch)
         return
@@ -124,10 +156,11 @@ def main():
         blas = ", ".join(f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)" for i in threadpool_info())
     except ImportError:
         blas = "threadpoolctl not installed"
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}; {blas}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}; {blas}; "
+          f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}")
     print(f"torch: {ttimes['version'] + f' ({args.threads} threads, own process)' if ttimes else 'not installed'}")
     print(f"numpy float32 matmul peak (2048^3): {matmul_peak(args.repeat):.1f} GFLOP/s")
-    print(f"{'shape':26s} {'ours s':>8s} {'GFLOP/s':>8s} {'torch s':>8s} {'GFLOP/s':>8s} {'ours/torch':>10s}")
+    print(f"{'shape':26s} {'path':>8s} {'ours s':>8s} {'GFLOP/s':>8s} {'torch s':>8s} {'GFLOP/s':>8s} {'ours/torch':>10s}")
     N = args.batch
     for name, C, F, H, k, p, d in SHAPES:
         x, w, b = _inputs(C, F, H, k, N)
@@ -138,7 +171,8 @@ def main():
             conv2d_backward(np.ones_like(out), cache)
 
         t_ours = _median_time(ours, args.repeat)
-        row = f"{name:26s} {t_ours:8.3f} {flops / t_ours / 1e9:8.1f}"
+        path = "winograd" if winograd.applies(x, w, (1, 1), (p, p), (d, d)) else "im2col"
+        row = f"{name:26s} {path:>8s} {t_ours:8.3f} {flops / t_ours / 1e9:8.1f}"
         if name in ttimes:
             t_torch = ttimes[name]
             row += f" {t_torch:8.3f} {flops / t_torch / 1e9:8.1f} {t_ours / t_torch:10.2f}"

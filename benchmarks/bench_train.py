@@ -9,11 +9,13 @@ so run one width per process (the script does that when given several widths).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
 import time
 
+import minideeplab  # noqa: F401  (before NumPy, as the command line: OPENBLAS_THREAD_TIMEOUT=4)
 import numpy as np
 
 
@@ -54,6 +56,7 @@ def main():
     if args.child:
         one(args.width[0], args.iters, args.batch, args.crop)
         return
+    print(f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}", flush=True)
     for w in args.width:
         subprocess.run([sys.executable, __file__, "--child", "--width", str(w), "--iters", str(args.iters),
                         "--batch", str(args.batch), "--crop", str(args.crop)], check=True)
