@@ -8,6 +8,10 @@ DeepLab costs one argument. Output size, for each spatial axis::
 
 The input gradient of a convolution is a transposed convolution with the same
 dilation, which here is ``col2im`` applied to ``w.T @ dout``.
+
+On NumPy, 3x3 stride-1 layers whose padding equals their dilation (VGG's convs, DeepLab's
+atrous conv5 and fc6) with at least ``winograd.MIN_CHANNELS`` channels take the Winograd
+path of :mod:`.winograd` instead: the same result up to rounding, with fewer operations.
 """
 from __future__ import annotations
 
