@@ -21,8 +21,9 @@ G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0
 
 MIN_CHANNELS = 16
 """Layers with fewer input or output channels keep im2col. ``benchmarks/bench_conv.py --sweep``
-compares the two paths from 8 channels up: this path is faster from 16 on DeepLab's shapes
-(see benchmarks/RESULTS.md); the first layer, with 3 input channels, stays with im2col."""
+compares the two paths from 8 channels up, and this path was as fast or faster in all but one
+of its figures (benchmarks/RESULTS.md); 16 leaves the tiny 8-channel layers (width 1/8's first
+block) and conv1_1 (3 input channels) on im2col."""
 
 
 def applies(x, w, stride, padding, dilation):
