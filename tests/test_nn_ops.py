@@ -102,6 +102,8 @@ def test_conv2d_takes_the_winograd_path_from_min_channels(rng):
         winograd.forward(x, rng.standard_normal((C, C + 1, 3, 3)))
     with pytest.raises(ValueError, match="dilation must be a positive int"):
         winograd.forward(x, w, 0)
+    with pytest.raises(TypeError, match="x must be a float32 or float64"):
+        winograd.forward(x.astype(np.int32), w)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -69,6 +69,9 @@ def forward(x, w, dilation=1):
                          f"w {np.shape(w)}")
     if isinstance(dilation, bool) or not isinstance(dilation, (int, np.integer)) or dilation < 1:
         raise ValueError(f"dilation must be a positive int, got {dilation!r}")
+    if getattr(x, "dtype", None) not in (np.float32, np.float64) or not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a float32 or float64 NumPy array, got {type(x).__name__} "
+                        f"of dtype {getattr(x, 'dtype', None)}")
     d = int(dilation)
     N, C, H, W = x.shape
     F = w.shape[0]
