@@ -7,6 +7,7 @@
 # the network outputs: **coarse score maps**, one per class, at output stride 8.
 
 # %%
+import minideeplab  # before NumPy: it sets OPENBLAS_THREAD_TIMEOUT=4 (see the README's Benchmarks)
 import matplotlib.pyplot as plt
 import numpy as np
 

@@ -12,6 +12,7 @@
 # test images, and on the whole test split when the dataset is on disk.
 
 # %%
+import minideeplab  # before NumPy: it sets OPENBLAS_THREAD_TIMEOUT=4 (see the README's Benchmarks)
 import time
 
 import matplotlib.pyplot as plt

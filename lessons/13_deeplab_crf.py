@@ -7,6 +7,7 @@
 # *score map* (the input to the softmax) and the *belief map* (its output).
 
 # %%
+import minideeplab  # before NumPy: it sets OPENBLAS_THREAD_TIMEOUT=4 (see the README's Benchmarks)
 import matplotlib.pyplot as plt
 import numpy as np
 

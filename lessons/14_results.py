@@ -8,6 +8,7 @@
 # tables as data, and end with an experiment on why more training data helps.
 
 # %%
+import minideeplab  # before NumPy: it sets OPENBLAS_THREAD_TIMEOUT=4 (see the README's Benchmarks)
 import matplotlib.pyplot as plt
 import numpy as np
 

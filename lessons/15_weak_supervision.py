@@ -16,6 +16,7 @@
 # published.
 
 # %%
+import minideeplab  # before NumPy: it sets OPENBLAS_THREAD_TIMEOUT=4 (see the README's Benchmarks)
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.ndimage import gaussian_filter
