@@ -58,6 +58,22 @@ def test_winograd_conv_matches_naive_and_gradients(H, W, d, rng):
     assert rel_error(dw, numerical_gradient(f, w, dout)) < 1e-8
 
 
+@pytest.mark.parametrize("H,W,d", [(23, 21, 2), (37, 35, 4)])
+def test_winograd_dilated_interior_tiles_match_im2col(H, W, d, rng):
+    """Sizes with tiles wholly inside the image (the kernels' unchecked fast path) for d > 1:
+    forward against the loop twin, gradients against the im2col path, in float64."""
+    from minideeplab.nn import winograd
+
+    x = rng.standard_normal((1, 3, H, W))
+    w = rng.standard_normal((4, 3, 3, 3))
+    out, cache = winograd.forward(x, w, d)
+    assert rel_error(out, naive.conv2d(x, w, None, 1, d, d)) < 1e-12
+    dout = rng.standard_normal(out.shape)
+    dx, dw = winograd.backward(dout, cache)
+    ref_dx, ref_dw, _ = nn.conv2d_backward(dout, nn.conv2d_forward(x, w, None, 1, d, d)[1])  # 3 channels: im2col
+    assert rel_error(dx, ref_dx) < 1e-12 and rel_error(dw, ref_dw) < 1e-12
+
+
 def test_winograd_kernel_transform_and_its_gradient(rng):
     """U = G w G^T and dw = G^T dU G for each (f, c), against einsum with G."""
     from minideeplab.nn import winograd
