@@ -40,6 +40,18 @@ def test_conv_backward_numerical(C, F, H, W, k, s, p, d, rng):
     assert rel_error(db, numerical_gradient(f, b, dout)) < 1e-8
 
 
+def _winograd_pass(N, H, W, d, rng):
+    """x, w, dout and the Winograd path's forward (checked against the loop twin) and gradients."""
+    from minideeplab.nn import winograd
+
+    x = rng.standard_normal((N, 3, H, W))
+    w = rng.standard_normal((4, 3, 3, 3))
+    out, cache = winograd.forward(x, w, d)
+    assert rel_error(out, naive.conv2d(x, w, None, 1, d, d)) < 1e-12
+    dout = rng.standard_normal(out.shape)
+    return x, w, dout, winograd.backward(dout, cache)
+
+
 @pytest.mark.parametrize("H,W,d", [(1, 1, 1), (1, 5, 1), (2, 3, 1), (5, 1, 1), (6, 7, 1), (7, 6, 2), (9, 11, 3),
                                    (5, 13, 4), (13, 13, 12)])
 def test_winograd_conv_matches_naive_and_gradients(H, W, d, rng):
@@ -47,12 +59,7 @@ def test_winograd_conv_matches_naive_and_gradients(H, W, d, rng):
     tiles, and with d > 1 phases of unequal sizes (some smaller than a tile, or empty)."""
     from minideeplab.nn import winograd
 
-    x = rng.standard_normal((2, 3, H, W))
-    w = rng.standard_normal((4, 3, 3, 3))
-    out, cache = winograd.forward(x, w, d)
-    assert rel_error(out, naive.conv2d(x, w, None, 1, d, d)) < 1e-12
-    dout = rng.standard_normal(out.shape)
-    dx, dw = winograd.backward(dout, cache)
+    x, w, dout, (dx, dw) = _winograd_pass(2, H, W, d, rng)
     f = lambda: winograd.forward(x, w, d)[0]
     assert rel_error(dx, numerical_gradient(f, x, dout)) < 1e-8
     assert rel_error(dw, numerical_gradient(f, w, dout)) < 1e-8
@@ -62,14 +69,7 @@ def test_winograd_conv_matches_naive_and_gradients(H, W, d, rng):
 def test_winograd_dilated_interior_tiles_match_im2col(H, W, d, rng):
     """Sizes with tiles wholly inside the image (the kernels' unchecked fast path) for d > 1:
     forward against the loop twin, gradients against the im2col path, in float64."""
-    from minideeplab.nn import winograd
-
-    x = rng.standard_normal((1, 3, H, W))
-    w = rng.standard_normal((4, 3, 3, 3))
-    out, cache = winograd.forward(x, w, d)
-    assert rel_error(out, naive.conv2d(x, w, None, 1, d, d)) < 1e-12
-    dout = rng.standard_normal(out.shape)
-    dx, dw = winograd.backward(dout, cache)
+    x, w, dout, (dx, dw) = _winograd_pass(1, H, W, d, rng)
     ref_dx, ref_dw, _ = nn.conv2d_backward(dout, nn.conv2d_forward(x, w, None, 1, d, d)[1])  # 3 channels: im2col
     assert rel_error(dx, ref_dx) < 1e-12 and rel_error(dw, ref_dw) < 1e-12
 
