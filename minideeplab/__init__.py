@@ -9,10 +9,11 @@ import os
 __version__ = "0.1.0"
 
 # OpenBLAS's idle threads spin for about 2**28 cycles after each BLAS call, and on a small
-# machine they take the cores from the Numba kernels that run between two GEMMs (the Winograd
-# transforms ran at half speed). 4 (its minimum) puts them to sleep at once. OpenBLAS reads the
-# variable when NumPy loads it, so this default only applies when minideeplab is imported
-# before NumPy (as by the command line); elsewhere set it in the environment.
+# machine they take the cores from the Numba kernels that run between two GEMMs (the
+# Winograd convolutions of benchmarks/bench_conv.py took 23-42% longer). 4 (its minimum) puts
+# them to sleep at once. OpenBLAS reads the variable when NumPy loads it, so this default only
+# applies when minideeplab is imported before NumPy (as by the command line); elsewhere set it
+# in the environment.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from . import backend  # noqa: E402,F401
