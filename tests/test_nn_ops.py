@@ -104,8 +104,10 @@ def test_conv2d_takes_the_winograd_path_from_min_channels(rng):
             wdx, wdw = winograd.backward(dout, cache[1])
             assert np.array_equal(dx, wdx) and np.array_equal(dw, wdw)
     w = rng.standard_normal((C, C, 3, 3))
-    with pytest.raises(ValueError, match="dout must have shape"):
+    with pytest.raises(ValueError, match="dout must be a NumPy array of shape"):
         nn.conv2d_backward(np.zeros((1, C, 5, 5)), nn.conv2d_forward(x, w, None, 1, 1, 1)[1])
+    with pytest.raises(ValueError, match="dout must be a NumPy array of shape"):
+        winograd.backward([0.0], winograd.forward(x, w)[1])
     assert winograd.applies(x, w, (1, 1), (1, 1), (1, 1))
     assert winograd.applies(x, w, (1, 1), (12, 12), (12, 12))
     for stride, pad, dil in (((2, 2), (1, 1), (1, 1)), ((1, 1), (2, 2), (1, 1)), ((1, 1), (1, 1), (2, 2)),

@@ -93,7 +93,10 @@ def backward(dout, cache):
     """Gradients (dx, dw) of :func:`forward` for the upstream gradient ``dout`` (N, F, H, W)."""
     from ._winograd_kernels import input_grad_transform, output_grad_transform
 
-    V, U, (F, C, _, _), (th, tw, d), _ = cache
+    V, U, (F, C, _, _), (th, tw, d), out_shape = cache
+    if not isinstance(dout, np.ndarray) or tuple(dout.shape) != out_shape:
+        raise ValueError(f"dout must be a NumPy array of shape {out_shape}, got {type(dout).__name__} "
+                         f"of shape {getattr(dout, 'shape', None)}")
     N, _, H, W = dout.shape
     dout = np.ascontiguousarray(dout, dtype=V.dtype)
     dM = np.empty((16, F, V.shape[2]), V.dtype)
