@@ -115,7 +115,8 @@ print(format_table(full))
 # almost nothing. `benchmarks/crf_headroom.py` asks whether any setting would do better:
 # even with the parameters chosen on the test images themselves the class average gains
 # less than a point, and with unaries that are told which classes each image contains
-# (82.6% global, near TextonBoost's 84.0%) it gains 0.25 at best. A CRF on a network's
+# (84.1% global with three input scales, TextonBoost's level) it gains 0.01 at best (0.25
+# with one scale). A CRF on a network's
 # smooth scores fixes boundaries, which counts in global accuracy and mIoU; it cannot fix a
 # small object whose scores are spread thin, and often shrinks it.
 
