@@ -14,19 +14,16 @@ import numpy as np
 KERNEL_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
 
-def njit(*args, parallel=False, **kwargs):
-    """``numba.njit`` with the project's options; ``parallel=True`` for ``prange`` kernels."""
-    opts = dict(KERNEL_OPTIONS, parallel=parallel, **kwargs)
+def njit(*args, **kwargs):
+    """``numba.njit`` with the project's options (serial kernels: the threads are ours, below)."""
+    opts = dict(KERNEL_OPTIONS, **kwargs)
     if args and callable(args[0]):
         return numba.njit(**opts)(args[0])
     return numba.njit(*args, **opts)
 
 
-prange = numba.prange
-
-
 def set_num_threads(n: int) -> None:
-    """Threads used by the parallel kernels (default: all cores)."""
+    """Threads of :func:`in_threads` and :func:`side_by_side` (default: all cores)."""
     numba.set_num_threads(int(n))
 
 

@@ -159,3 +159,61 @@ def grid_mean_field(unary, image, n_iter, connectivity, w_smooth, w_contrast, be
                 new[y, x] = e / e.sum()
         Q = new
     return Q
+
+
+def lattice_filter(f, v, transpose=False):
+    """The permutohedral lattice filter (Adams, Baek & Davis 2010, in Krähenbühl's layout)
+    with a dict of vertices: embed, splat, blur, slice. f (N, d) scaled features, v (N, V).
+
+    Each point is lifted onto the hyperplane x_0 + ... + x_d = 0 of R^{d+1}, where the lattice
+    is the integer points whose coordinates are all congruent mod d+1; the point's enclosing
+    simplex has d+1 such vertices, found from the nearest "remainder 0" point and the ranks of
+    the differential, and the barycentric weights split the value among them.
+    """
+    N, d = f.shape
+    d1 = d + 1
+    scale = [d1 * math.sqrt(2.0 / 3.0) / math.sqrt((i + 1.0) * (i + 2.0)) for i in range(d)]
+    splats = []                 # per point: [(vertex key, weight)] * (d+1)
+    for n in range(N):
+        x = [f[n, i] * scale[i] for i in range(d)]
+        elevated = [0.0] * d1   # E x: coordinates summing to zero
+        for j in range(d1):
+            elevated[j] = sum(x[j:]) - j * x[j - 1] if j > 0 else sum(x)
+        rem0 = []               # nearest multiple of d+1 in each coordinate (ties go down)
+        for e in elevated:
+            up, down = math.ceil(e / d1) * d1, math.floor(e / d1) * d1
+            rem0.append(up if up - e < e - down else down)
+        diff = [e - r for e, r in zip(elevated, rem0)]
+        rank = [sum(diff[j] > diff[i] for j in range(d1)) + sum(diff[j] == diff[i] for j in range(i))
+                for i in range(d1)]
+        s = sum(rem0) // d1     # bring the point to remainder 0 by shifting ranks
+        for i in range(d1):
+            rank[i] += s
+            if rank[i] < 0:
+                rank[i], rem0[i] = rank[i] + d1, rem0[i] + d1
+            elif rank[i] > d:
+                rank[i], rem0[i] = rank[i] - d1, rem0[i] - d1
+        bary = [0.0] * (d1 + 1)
+        for i in range(d1):
+            t = (elevated[i] - rem0[i]) / d1
+            bary[d - rank[i]] += t
+            bary[d1 - rank[i]] -= t
+        bary[0] += 1.0 + bary[d1]
+        # vertex r of the simplex: rem0 plus the canonical simplex's r-th vertex, permuted by rank
+        splats.append([(tuple(rem0[i] + (r if rank[i] < d1 - r else r - d1) for i in range(d)), bary[r])
+                       for r in range(d1)])
+    values = {}
+    for n in range(N):
+        for key, w in splats[n]:
+            values[key] = values.get(key, 0.0) + w * v[n]
+    directions = range(d, -1, -1) if transpose else range(d1)
+    for j in directions:        # [1/2, 1, 1/2] along lattice direction j
+        step = [-1] * d if j == d else [d if i == j else -1 for i in range(d)]
+        blurred = {}
+        for key, val in values.items():
+            lo = tuple(k + s_ for k, s_ in zip(key, step))
+            hi = tuple(k - s_ for k, s_ in zip(key, step))
+            blurred[key] = val + 0.5 * (values.get(lo, 0.0) + values.get(hi, 0.0))
+        values = blurred
+    alpha = 1.0 / (1.0 + 2.0 ** (-d))
+    return np.array([alpha * sum(w * values[key] for key, w in splats[n]) for n in range(N)])

@@ -32,4 +32,4 @@ def test_kernels_are_cached_on_disk(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=os.path.dirname(HERE))
     cached = {p.name.split(".")[1].split("-")[0] for p in tmp_path.rglob("*.nbi")}
-    assert {"_embed", "_splat_rows", "mf_blur", "mf_columns", "_update_rows", "grid_step"} <= cached, cached
+    assert {"embed", "splat_rows", "blur", "fill_columns", "update_rows", "grid_step"} <= cached, cached

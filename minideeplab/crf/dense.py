@@ -19,81 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import is_array
-from ._kernels import softmax_into, transpose_into
-from .kernels import NORMALIZATIONS, GaussianKernel
+from ._checks import check_image_probs, check_method, check_n_iter, check_positive, check_weight, compat_matrix
 from .lattice import Lattice
-from .meanfield import LatticeMeanField
-
-PROB_CLIP = 1e-5
-"""Probabilities are clipped to [PROB_CLIP, 1] before the log (pydensecrf's default)."""
-
-
-def check_image_probs(image, probs):
-    """Validate ``image`` (H, W, C) and ``probs`` (L, H, W); returns float64 views."""
-    if not is_array(image) or not is_array(probs):
-        raise TypeError("image and probs must be arrays")
-    image, probs = np.asarray(image), np.asarray(probs)
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3:
-        raise ValueError(f"image must have shape (H, W, C), got {image.shape}")
-    if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
-        raise ValueError(f"image is empty: {image.shape}")
-    if not (np.issubdtype(image.dtype, np.floating) or np.issubdtype(image.dtype, np.integer)):
-        raise TypeError(f"image must be numeric, got dtype {image.dtype}")
-    if probs.ndim != 3:
-        raise ValueError(f"probs must have shape (L, H, W), got {probs.shape}")
-    if probs.shape[1:] != image.shape[:2]:
-        raise ValueError(f"probs {probs.shape} and image {image.shape} must agree on (H, W)")
-    if probs.shape[0] < 1:
-        raise ValueError("probs must have at least one label")
-    if not np.issubdtype(probs.dtype, np.floating):
-        raise TypeError(f"probs must be a floating-point array, got dtype {probs.dtype}")
-    lo, hi = probs.min(), probs.max()  # NaN propagates through both
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ValueError("probs contains NaN or infinite values")
-    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image.min() + image.max()):
-        raise ValueError("image contains NaN or infinite values")
-    if lo < 0:
-        raise ValueError(f"probs must be non-negative, found {lo}")
-    sums = probs.sum(axis=0)
-    if np.abs(sums - 1.0).max() > 1e-3:
-        raise ValueError(f"probs must sum to one over labels (axis 0); sums range over [{sums.min():.4g}, {sums.max():.4g}]")
-    return image, probs
-
-
-def _check_positive(**kw):
-    for name, v in kw.items():
-        if not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v) or v <= 0:
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
-
-
-def _check_weight(**kw):
-    for name, v in kw.items():
-        if not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be a number >= 0, got {v!r}")
-
-
-def check_n_iter(n_iter):
-    if not isinstance(n_iter, (int, np.integer)) or isinstance(n_iter, bool):
-        raise TypeError(f"n_iter must be an int, got {type(n_iter).__name__}")
-    if n_iter < 0:
-        raise ValueError(f"n_iter must be >= 0, got {n_iter}")
-    return int(n_iter)
-
-
-def _compat_matrix(compat, L):
-    if isinstance(compat, str):
-        if compat != "potts":
-            raise ValueError(f"compat must be 'potts' or an (L, L) array, got {compat!r}")
-        return None
-    mu = np.asarray(compat, dtype=np.float64)
-    if mu.shape != (L, L):
-        raise ValueError(f"compat must be 'potts' or an ({L}, {L}) array for L = {L} labels, got shape {mu.shape}")
-    if not np.all(np.isfinite(mu)):
-        raise ValueError("compat contains NaN or infinite values")
-    return mu
+from .meanfield import LatticeMeanField, mean_field
+from .pairwise import GaussianKernel, normalization_constant
+from .softmax import PROB_CLIP, clipped_log, to_label_major
 
 
 def pixel_features(image, H, W, theta_xy, theta_rgb=None):
@@ -106,43 +36,9 @@ def pixel_features(image, H, W, theta_xy, theta_rgb=None):
     return np.column_stack(cols)
 
 
-def unary_from_probs(probs, clip=PROB_CLIP):
-    """``-log(clip(probs))``, (L, H, W) -> (N, L) float32 in pixel order."""
-    L = probs.shape[0]
-    u = np.clip(probs.reshape(L, -1), clip, 1.0, dtype=np.float32)
-    np.log(u, out=u)
-    np.negative(u, out=u)
-    return np.ascontiguousarray(u.T)
-
-
-def mean_field(unary, kernels, weights, n_iter, mu=None, history=None):
-    """Run ``n_iter`` parallel mean-field updates.
-
-    Parameters
-    ----------
-    unary : (N, L) energies U
-    kernels : list of objects with ``apply(Q) -> (N, L)`` (normalised Gaussian filtering)
-    weights : list of kernel weights w_m
-    mu : None for Potts, else the (L, L) label compatibility
-    history : optional list; Q after each iteration (and the initial Q) are appended
-
-    Returns
-    -------
-    Q : (N, L) float32
-    """
-    neg = np.ascontiguousarray(-unary, dtype=np.float32)
-    Q = softmax_into(neg, np.empty_like(neg))
-    if history is not None:
-        history.append(Q.copy())
-    mu = -np.eye(neg.shape[1]) if mu is None else mu  # Potts = -I up to a per-pixel constant
-    for _ in range(n_iter):
-        E = neg.astype(np.float64)
-        for wm, k in zip(weights, kernels):
-            E -= wm * (np.asarray(k.apply(Q), dtype=np.float64) @ mu.T)
-        softmax_into(E.astype(np.float32), Q)
-        if history is not None:
-            history.append(Q.copy())
-    return Q
+def unary_from_probs(probs):
+    """``-log(clip(probs, PROB_CLIP, 1))``, (L, H, W) -> (N, L) float32 in pixel order."""
+    return np.ascontiguousarray(np.negative(clipped_log(probs)).T)
 
 
 def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, theta_beta=5.0,
@@ -160,7 +56,7 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
     w_gaussian, theta_gamma : smoothness kernel weight w2 and position std
     compat : "potts" or an (L, L) label compatibility mu (Potts = ``1 - eye(L)``)
     method : "lattice" (permutohedral, O(N)) or "exact" (O(N^2), at most 4096 pixels)
-    normalization : "symmetric" (default), "before", "after" or "none" (see ``crf.kernels``)
+    normalization : "symmetric" (default), "before", "after" or "none" (see ``crf.pairwise``)
     return_history : also return the list of Q after each iteration (n_iter + 1 maps,
         the first being softmax(-U))
 
@@ -178,42 +74,31 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
     """
     image, probs = check_image_probs(image, probs)
     n_iter = check_n_iter(n_iter)
-    _check_positive(theta_alpha=theta_alpha, theta_beta=theta_beta, theta_gamma=theta_gamma)
-    _check_weight(w_bilateral=w_bilateral, w_gaussian=w_gaussian)
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {list(NORMALIZATIONS)}, got {normalization!r}")
-    if method not in ("lattice", "exact"):
-        raise ValueError(f"method must be 'lattice' or 'exact', got {method!r}")
+    check_positive(theta_alpha=theta_alpha, theta_beta=theta_beta, theta_gamma=theta_gamma)
+    check_weight(w_bilateral=w_bilateral, w_gaussian=w_gaussian)
+    normalization = normalization_constant(normalization)
+    check_method(method)
     L, H, W = probs.shape
-    mu = _compat_matrix(compat, L)
-    norm = NORMALIZATIONS[normalization]
-    feats, weights = [], []
+    mu = compat_matrix(compat, L)
+    features, weights = [], []
     if w_bilateral > 0:
-        feats.append(pixel_features(image, H, W, theta_alpha, theta_beta))
+        features.append(pixel_features(image, H, W, theta_alpha, theta_beta))
         weights.append(float(w_bilateral))
     if w_gaussian > 0:
-        feats.append(pixel_features(image, H, W, theta_gamma))
+        features.append(pixel_features(image, H, W, theta_gamma))
         weights.append(float(w_gaussian))
     history = [] if return_history else None
-    if method == "lattice" and feats:
-        engine = LatticeMeanField(Lattice.many(feats), weights, [norm] * len(feats))
+    if method == "lattice" and features:
+        engine = LatticeMeanField(Lattice.many(features), weights, [normalization] * len(features))
         if mu is None:
-            logp = np.clip(probs.reshape(L, H * W), PROB_CLIP, 1.0, dtype=np.float32)  # -U, label-major
-            np.log(logp, out=logp)
-            Q = engine.potts(logp, n_iter, history)  # (N, Lp): labels padded
+            Q = engine.potts(clipped_log(probs), n_iter, history)  # (N, L padded)
         else:
             Q = engine.general(unary_from_probs(probs), n_iter, mu, history)
     else:
-        kernels = [GaussianKernel(f, norm, method) for f in feats]
-        Q = mean_field(unary_from_probs(probs), kernels, weights, n_iter, mu, history)
-    out = _to_label_major(Q, L, H, W)
+        kernels = [GaussianKernel(f, normalization, method) for f in features]
+        mu = -np.eye(L) if mu is None else mu  # Potts = 1 - I = -I up to a per-pixel constant
+        Q = mean_field(unary_from_probs(probs), kernels, [w * mu for w in weights], n_iter, history)
+    out = to_label_major(Q, L, H, W)
     if return_history:
-        return out, [_to_label_major(q, L, H, W) for q in history]
+        return out, [to_label_major(q, L, H, W) for q in history]
     return out
-
-
-def _to_label_major(Q, L, H, W):
-    """(N, >= L) pixel-major beliefs -> (L, H, W), a new array."""
-    out = np.empty((L, H * W), np.float32)
-    transpose_into(np.ascontiguousarray(Q, dtype=np.float32), out)
-    return out.reshape(L, H, W)

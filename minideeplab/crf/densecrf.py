@@ -20,39 +20,38 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import softmax_into
-from .dense import check_n_iter
-from .kernels import (CONST_KERNEL, DIAG_KERNEL, FULL_KERNEL, NO_NORMALIZATION, NORMALIZE_AFTER,
-                      NORMALIZE_BEFORE, NORMALIZE_SYMMETRIC, GaussianKernel)
+from ._checks import check_n_iter
+from .meanfield import mean_field_energies
+from .pairwise import NO_NORMALIZATION, NORMALIZE_AFTER, NORMALIZE_BEFORE, NORMALIZE_SYMMETRIC, GaussianKernel
+from .softmax import softmax_into
+
+CONST_KERNEL, DIAG_KERNEL, FULL_KERNEL = 0, 1, 2
+"""pydensecrf's kernel types. They choose how pydensecrf *learns* a kernel's feature
+transform (none, per-feature scales, a full matrix); inference is the same for all three,
+here as in pydensecrf, so they are accepted (and checked) for compatibility."""
 
 __all__ = ["DenseCRF", "DenseCRF2D", "CONST_KERNEL", "DIAG_KERNEL", "FULL_KERNEL", "NO_NORMALIZATION",
            "NORMALIZE_BEFORE", "NORMALIZE_AFTER", "NORMALIZE_SYMMETRIC"]
 
 
-class _Compat:
-    """Label compatibility in pydensecrf's convention: ``apply(x)`` is what is subtracted."""
+def compat_matrix(compat, L):
+    """A pairwise term's compatibility in pydensecrf's convention, as the (L, L) mu of
+    ``meanfield.mean_field_energies`` (``E = -U - (K Q) mu^T``).
 
-    def __init__(self, compat, L):
-        c = np.asarray(compat, dtype=np.float64)
-        if c.ndim == 0:
-            self.kind, self.value = "potts", float(c)
-        elif c.shape == (L,):
-            self.kind, self.value = "diag", c
-        elif c.shape == (L, L):  # like pydensecrf, only the symmetric part counts
-            self.kind, self.value = "matrix", 0.5 * (c + c.T)
-        else:
-            raise ValueError(f"compat must be a scalar (Potts), an ({L},) vector or an ({L}, {L}) matrix, "
-                             f"got shape {c.shape}")
-        if not np.all(np.isfinite(c)):
-            raise ValueError("compat contains NaN or infinite values")
-
-    def apply(self, x):
-        """x: (N, L) filtered beliefs."""
-        if self.kind == "potts":
-            return -self.value * x
-        if self.kind == "diag":
-            return x * self.value[None, :]
-        return x @ self.value.T
+    A scalar c is Potts and *rewards* equal labels (mu = -c I), an (L,) vector a diagonal,
+    an (L, L) matrix a full compatibility of which, like pydensecrf, only the symmetric part
+    counts.
+    """
+    c = np.asarray(compat, dtype=np.float64)
+    if not np.all(np.isfinite(c)):
+        raise ValueError("compat contains NaN or infinite values")
+    if c.ndim == 0:
+        return -float(c) * np.eye(L)
+    if c.shape == (L,):
+        return np.diag(c)
+    if c.shape == (L, L):
+        return 0.5 * (c + c.T)
+    raise ValueError(f"compat must be a scalar (Potts), an ({L},) vector or an ({L}, {L}) matrix, got shape {c.shape}")
 
 
 class DenseCRF:
@@ -67,7 +66,7 @@ class DenseCRF:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
         self.N, self.L = int(n_var), int(n_labels)
         self._unary = None
-        self._pairwise = []  # (GaussianKernel, _Compat)
+        self._kernels, self._compats = [], []  # one GaussianKernel and (L, L) mu per pairwise term
 
     # ------------------------------------------------------------ model
     def setUnaryEnergy(self, unary):
@@ -88,7 +87,9 @@ class DenseCRF:
             raise ValueError(f"features must have shape (d, {self.N}), got {f.shape}")
         if kernel not in (CONST_KERNEL, DIAG_KERNEL, FULL_KERNEL):
             raise ValueError(f"kernel must be CONST_KERNEL, DIAG_KERNEL or FULL_KERNEL, got {kernel!r}")
-        self._pairwise.append((GaussianKernel(f.T, normalization, "lattice"), _Compat(compat, self.L)))
+        mu = compat_matrix(compat, self.L)
+        self._kernels.append(GaussianKernel(f.T, normalization, "lattice"))
+        self._compats.append(mu)
 
     # ------------------------------------------------------------ inference
     def _need_unary(self):
@@ -106,11 +107,9 @@ class DenseCRF:
         """One mean-field update of ``Q`` ``(n_labels, n_var)``, in place."""
         U = self._need_unary()
         q = np.asarray(Q, dtype=np.float32).T
-        e = -U.T.copy()
-        for kern, comp in self._pairwise:
-            e -= comp.apply(np.asarray(kern.apply(q), dtype=np.float64))
-        tmp1[...] = e.T
-        Q[...] = softmax_into(e.astype(np.float32), np.empty_like(q)).T
+        energies = mean_field_energies(-U.T, q, self._kernels, self._compats)
+        tmp1[...] = energies.T
+        Q[...] = softmax_into(energies.astype(np.float32), np.empty_like(q)).T
 
     def inference(self, n_iterations):
         """``n_iterations`` mean-field updates; returns Q ``(n_labels, n_var)`` float32."""
@@ -121,14 +120,14 @@ class DenseCRF:
         return Q
 
     def klDivergence(self, Q):
-        """pydensecrf's KL divergence (up to a constant): ``sum Q log Q + sum U Q + sum_k Q apply_k(Q)``."""
+        """pydensecrf's KL divergence (up to a constant): ``sum Q log Q + sum U Q + sum_k Q . (K_k Q) mu_k^T``."""
         U = self._need_unary()
         q = np.asarray(Q, dtype=np.float64)
         if q.shape != (self.L, self.N):
             raise ValueError(f"Q must have shape ({self.L}, {self.N}), got {q.shape}")
         kl = float((q * np.log(np.maximum(q, 1e-20))).sum() + (U * q).sum())
-        for kern, comp in self._pairwise:
-            kl += float((q.T * comp.apply(np.asarray(kern.apply(q.T.astype(np.float32)), np.float64))).sum())
+        for kernel, mu in zip(self._kernels, self._compats):
+            kl += float((q.T * (np.asarray(kernel.apply(q.T.astype(np.float32)), np.float64) @ mu.T)).sum())
         return kl
 
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import exp_inplace, pixel_major_energies, grid_step, in_threads, normalize_into_padded
-from .dense import PROB_CLIP, _check_weight, check_image_probs, check_n_iter
+from .._numba import in_threads
+from ._checks import check_image_probs, check_n_iter, check_weight
+from ._grid_kernels import grid_step, normalize_into_padded
+from .softmax import clipped_log, exp_inplace, padded_energies, padded_label_count
 
 
 OFFSETS = np.array([(0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (1, 1), (-1, 1), (1, -1)], np.int64)
@@ -93,28 +95,24 @@ def grid_crf(image, probs, *, n_iter=10, connectivity=4, w_smooth=1.0, w_contras
     n_iter = check_n_iter(n_iter)
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    _check_weight(w_smooth=w_smooth, w_contrast=w_contrast)
+    check_weight(w_smooth=w_smooth, w_contrast=w_contrast)
     if beta is not None:
-        _check_weight(beta=beta)
+        check_weight(beta=beta)
     L, H, W = probs.shape
     ws, _ = edge_weights(image, connectivity, w_smooth, w_contrast, beta)
-    nw = neighbour_weights(ws, H, W, connectivity)
+    weights = neighbour_weights(ws, H, W, connectivity)
     offsets = OFFSETS[:connectivity]
-    # labels padded to a multiple of 8 (energy -inf, so Q = 0 there): vectorised inner loops
-    Lp = L + (-L) % 8
-    logp = np.clip(probs.reshape(L, H * W), PROB_CLIP, 1.0, dtype=np.float32)  # -U, label-major
-    np.log(logp, out=logp)
-    neg = np.empty((H, W, Lp), np.float32)
-    E = np.empty_like(neg)
-    neg2, E2 = neg.reshape(H * W, Lp), E.reshape(H * W, Lp)
-    in_threads(lambda a, b: pixel_major_energies(logp[:, a:b], neg2[a:b], E2[a:b]), H * W)
-    exp_inplace(E2)
-    Qp = np.zeros((H + 2, W + 2, Lp), np.float32)  # Q with a border of zeros
-    Qnext = np.zeros_like(Qp)                       # the update reads Qp, writes Qnext
-    in_threads(lambda a, b: normalize_into_padded(E[a:b], Qp[a:b + 2]), H, min_rows=64)
+    # labels padded (energy -inf, so Q = 0 there): vectorised inner loops
+    n_padded = padded_label_count(L)
+    minus_unary, shifted = padded_energies(clipped_log(probs), n_padded)
+    exp_inplace(shifted)
+    minus_unary, exps = minus_unary.reshape(H, W, n_padded), shifted.reshape(H, W, n_padded)
+    Qp = np.zeros((H + 2, W + 2, n_padded), np.float32)  # Q with a border of zeros
+    Qnext = np.zeros_like(Qp)                             # the update reads Qp, writes Qnext
+    in_threads(lambda a, b: normalize_into_padded(exps[a:b], Qp[a:b + 2]), H, min_rows=64)
     history = [Qp[1:-1, 1:-1, :L].copy()] if return_history else None
     for _ in range(n_iter):
-        in_threads(lambda a, b: grid_step(neg, Qp, nw, offsets, Qnext, a, b), H, min_rows=64)
+        in_threads(lambda a, b: grid_step(minus_unary, Qp, weights, offsets, Qnext, a, b), H, min_rows=64)
         Qp, Qnext = Qnext, Qp
         if return_history:
             history.append(Qp[1:-1, 1:-1, :L].copy())

@@ -10,29 +10,22 @@ number of lattice vertices touched. Scale the features first (divide positions b
 theta_alpha, colours by theta_beta, ...). ``filter(values, transpose=True)`` applies the
 transposed operator (the blur directions in reverse order); the approximation is not
 exactly symmetric.
+
+The Numba kernels are in ``_lattice_kernels``; the functions here split their work over the
+kernel threads (``minideeplab._numba``). Results do not depend on the number of threads.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .._numba import in_threads, side_by_side
 from .._validate import finite
-from .._numba import get_num_threads
-from ._kernels import build_lattices, mf_blur, mf_slice, mf_splat
+from ._checks import check_features
+from ._lattice_kernels import blur, build_general, build_packed, embed, slice_rows, splat_rows
 
-
-def _check_features(features):
-    f = np.asarray(features)
-    if f.ndim != 2:
-        raise ValueError(f"features must have shape (N, d), got {f.shape}")
-    if not np.issubdtype(f.dtype, np.floating) and not np.issubdtype(f.dtype, np.integer):
-        raise TypeError(f"features must be a numeric array, got dtype {f.dtype}")
-    if f.shape[0] == 0:
-        raise ValueError("features is empty (N = 0)")
-    if f.shape[1] < 1 or f.shape[1] > 32:
-        raise ValueError(f"features must have 1 <= d <= 32 dimensions, got d = {f.shape[1]}")
-    f = np.ascontiguousarray(f, dtype=np.float64)
-    finite(f, "features")
-    return f
+SPLAT_BLOCKS = 2
+"""The scatter of :func:`splat` always sums this many partial splats (one per thread where
+there are that many) in the same order, so its rounding is the same with any thread count."""
 
 
 class Lattice:
@@ -46,10 +39,11 @@ class Lattice:
     ----------
     n_points, dim : N and d
     n_vertices : M, the number of lattice vertices in use
+    vertices, barycentric, neighbors, alpha : the lattice itself (read-only properties below)
     """
 
     def __init__(self, features):
-        f = _check_features(features)
+        f = check_features(features)
         self._set(f, build_lattices([f])[0])
 
     def _set(self, f, built):
@@ -57,11 +51,33 @@ class Lattice:
         self._offset, self._weight, self._neighbors, self.n_vertices = built
         self._alpha = 1.0 / (1.0 + 2.0 ** (-self.dim))
 
+    @property
+    def vertices(self):
+        """(N, d+1) int32: the lattice vertex (row of the value array) of each of a point's d+1
+        splats, the corners of its enclosing simplex."""
+        return _read_only(self._offset)
+
+    @property
+    def barycentric(self):
+        """(N, d+1) float32: each point's barycentric weights on those vertices (rows sum to 1)."""
+        return _read_only(self._weight)
+
+    @property
+    def neighbors(self):
+        """(d+1, M, 2) int32: the two neighbours of each vertex along each lattice direction
+        (M, an always-zero row, where a neighbour is not in the lattice)."""
+        return _read_only(self._neighbors)
+
+    @property
+    def alpha(self):
+        """The scale 1 / (1 + 2^-d) that :meth:`filter` applies after slicing (Krähenbühl's code)."""
+        return self._alpha
+
     @classmethod
     def many(cls, features):
         """One lattice per ``(N, d_k)`` array of the list: the same as ``[Lattice(f) for f in
         features]``, faster with two or more threads (their serial parts run side by side)."""
-        fs = [_check_features(f) for f in features]
+        fs = [check_features(f) for f in features]
         out = []
         for f, built in zip(fs, build_lattices(fs)):
             lat = cls.__new__(cls)
@@ -84,10 +100,10 @@ class Lattice:
         V = v.shape[1]
         A = np.zeros((self.n_vertices + 1, V), np.float32)  # the last row stays zero
         B = np.zeros_like(A)
-        mf_splat(v, self._offset, self._weight, A, np.empty((get_num_threads(),) + A.shape, np.float32))
-        mf_blur(A, B, 0, self._neighbors, bool(transpose))
+        splat(v, self._offset, self._weight, A, splat_scratch(A.shape))
+        blur(A, B, 0, self._neighbors, bool(transpose))
         out = np.empty((self.n_points, V), np.float32)
-        mf_slice(A, self._offset, (self._weight * self._alpha).astype(np.float32), out)
+        slice_into(A, self._offset, (self._weight * self._alpha).astype(np.float32), out)
         return out[:, 0] if squeeze else out
 
     __call__ = filter
@@ -96,6 +112,84 @@ class Lattice:
         return f"Lattice(n_points={self.n_points}, dim={self.dim}, n_vertices={self.n_vertices})"
 
 
+def _read_only(a):
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+# ------------------------------------------------------------------ building a lattice
+def _embed_points(f):
+    """Keys (N, d+1, d) int32 of each point's d+1 simplex vertices, and their barycentric
+    weights (N, d+1) float32; the points split over the threads."""
+    N, d = f.shape
+    d1 = d + 1
+    scale = np.array([d1 * np.sqrt(2.0 / 3.0) / np.sqrt((i + 1.0) * (i + 2.0)) for i in range(d)])
+    canonical = np.array([[i if j < d1 - i else i - d1 for j in range(d1)] for i in range(d1)], np.int64)
+    keys = np.empty((N, d1, max(d, 1)), np.int32)
+    weight = np.empty((N, d1), np.float32)
+    in_threads(lambda a, b: embed(f[a:b], scale, canonical, keys[a:b], weight[a:b]), N)
+    return keys, weight
+
+
+def _hash_vertices(f, keys):
+    """offset (N, d+1), neighbors (d+1, M, 2), M: the vertices' hash table (serial)."""
+    N, d = f.shape
+    # |key| <= |elevated| + d + 1 <= 2 d max|f| scale[0] + d + 1: pack when that fits
+    # (at most 32 bits a coordinate: a shift by 64 would be undefined, as it was once for d = 1)
+    bits = min(64 // d, 32) if d > 0 else 32
+    scale0 = (d + 1) * np.sqrt(2.0 / 3.0) / np.sqrt(2.0)
+    bound = 2.0 * d * float(np.abs(f).max(initial=0.0)) * scale0 + 2 * (d + 1) + 2
+    if d > 0 and bits >= 8 and bound < 2.0 ** (bits - 2):
+        return build_packed(keys, d, bits)
+    return build_general(keys, d)
+
+
+def build_lattices(features):
+    """Embed each feature array (N, d_k) and build its lattice.
+
+    The embeddings are split over the kernel threads; then the lattices' hash tables (serial
+    work) are built side by side, one lattice per thread.
+
+    Returns
+    -------
+    one tuple per feature array:
+    offset : (N, d+1) int32, the lattice vertex of each of a point's d+1 splats
+    weight : (N, d+1) float32, barycentric weights (each row sums to 1)
+    neighbors : (d+1, M, 2) int32, the two neighbours of each vertex along each
+        direction (M where absent: row M of the value array is kept at zero)
+    M : number of lattice vertices
+    """
+    embedded = [_embed_points(f) for f in features]
+    hashed = side_by_side([lambda f=f, e=e: _hash_vertices(f, e[0]) for f, e in zip(features, embedded)])
+    return [(offset, e[1], nb, M) for (offset, nb, M), e in zip(hashed, embedded)]
+
+
+# ------------------------------------------------------------------ splat and slice in threads
+def splat_scratch(shape):
+    """The partial splats that :func:`splat` needs for a value array of ``shape`` (R, V)."""
+    return np.empty((SPLAT_BLOCKS,) + tuple(shape), np.float32)
+
+
+def splat(values, offset, weight, A, scratch):
+    """A[m] = sum over (point i, slot s) with offset[i, s] == m of weight[i, s] * values[i].
+
+    A scatter: block b of the points is splatted into its own copy ``scratch[b]`` of A
+    (which stays in cache), the blocks side by side in the threads; the copies are then summed.
+    """
+    N = values.shape[0]
+    b = np.linspace(0, N, SPLAT_BLOCKS + 1).astype(np.int64)
+    side_by_side([lambda t=t: splat_rows(values, offset, weight, scratch[t], b[t], b[t + 1])
+                  for t in range(SPLAT_BLOCKS)])
+    np.sum(scratch, axis=0, out=A)
+
+
+def slice_into(A, offset, weight, out):
+    """out_i = sum_s weight[i, s] * A[offset[i, s]], row blocks in the threads."""
+    in_threads(lambda a, b: slice_rows(A, offset, weight, out, a, b), out.shape[0])
+
+
+# ------------------------------------------------------------------ an application
 def bilateral_filter(image, theta_spatial=8.0, theta_range=20.0, normalize=True):
     """Edge-preserving smoothing of an image with the lattice.
 

@@ -1,26 +1,76 @@
-"""Fast mean field: every kernel's lattice in one vertex array, fused slice + softmax.
+"""Mean-field inference for the fully connected CRF: the readable loop and the fast engine.
 
-For kernels m = 1..K with lattices (offset_m, weight_m, neighbors_m) and normalisers
-``pre_m``/``post_m`` (see ``crf.kernels``), one iteration is::
+With pairwise kernels k_m (normalised Gaussian filters, :mod:`.pairwise`) and label
+compatibilities mu_m (L, L), one parallel update of every pixel is::
+
+    Q_i(l) ∝ exp( -U_i(l) - sum_m sum_l' mu_m(l, l') (K_m Q)_i(l') )
+
+:func:`mean_field` writes this out with NumPy, one kernel at a time (any filter: exact or
+lattice); it is the reference. :class:`LatticeMeanField` computes the same with every
+kernel's lattice in one vertex array::
 
     A      = splat(pre_m * Q) for every m     (one parallel scatter)
     A      = blur_m(A)                        (per kernel, along its d+1 directions)
     Q_i    = softmax(-U_i + sum_m w_m post_m,i alpha_m sum_r weight_m[i, r] A[offset_m[i, r]])
                                               (slice, exp and normalisation in one pass)
 
-which is the Potts mean-field update of ``dense.mean_field`` with lattice kernels. The
-kernels are serial and release the GIL; they run on row ranges (or one lattice each) in the
-thread pool of ``minideeplab._numba`` (``set_num_threads``).
+for Potts (mu_m = -w_m I up to a per-pixel constant), and with a general mu shared by the
+kernels. Its kernels are serial and release the GIL; they run on row ranges (or one lattice
+each) in the thread pool of ``minideeplab._numba`` (``set_num_threads``), and the results do
+not depend on the number of threads.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._numba import get_num_threads
-from ._kernels import (exp_normalize_rows, pixel_major_energies, in_threads, mf_blur, mf_columns, mf_slice, mf_splat, mf_update,
-                       side_by_side, softmax_into)
+from .._numba import in_threads, side_by_side
+from ._meanfield_kernels import fill_columns, update_rows
+from ._softmax_kernels import exp_normalize_rows
+from .lattice import blur, slice_into, splat, splat_scratch
+from .pairwise import normalizer_sides
+from .softmax import padded_energies, padded_label_count, softmax_into
 
 
+# ------------------------------------------------------------------ the readable loop
+def mean_field_energies(minus_unary, Q, kernels, compats):
+    """``-U - sum_m (K_m Q) mu_m^T``, (N, L) float64: the energies whose softmax is the next Q.
+
+    minus_unary : (N, L) -U; Q : (N, L) beliefs; kernels : objects with ``apply(Q) -> (N, L)``
+    (:class:`~.pairwise.GaussianKernel`); compats : one (L, L) mu_m per kernel, its weight
+    included (Potts with weight w: ``-w * eye(L)``)
+    """
+    energies = np.array(minus_unary, dtype=np.float64)
+    for kernel, mu in zip(kernels, compats):
+        energies -= np.asarray(kernel.apply(Q), dtype=np.float64) @ np.asarray(mu, np.float64).T
+    return energies
+
+
+def mean_field(unary, kernels, compats, n_iter, history=None):
+    """``n_iter`` parallel mean-field updates from Q = softmax(-U).
+
+    Parameters
+    ----------
+    unary : (N, L) energies U
+    kernels, compats : as in :func:`mean_field_energies`
+    history : optional list; Q after each iteration (and the initial Q) are appended
+
+    Returns
+    -------
+    Q : (N, L) float32
+    """
+    minus_unary = np.ascontiguousarray(-np.asarray(unary), dtype=np.float32)
+    Q = softmax_into(minus_unary, np.empty_like(minus_unary))
+    if history is not None:
+        history.append(Q.copy())
+    for _ in range(n_iter):
+        energies = mean_field_energies(minus_unary, Q, kernels, compats)
+        softmax_into(energies.astype(np.float32), Q)
+        if history is not None:
+            history.append(Q.copy())
+    return Q
+
+
+# ------------------------------------------------------------------ the fast engine
 class LatticeMeanField:
     """Mean field over several lattice kernels sharing one vertex array.
 
@@ -28,7 +78,7 @@ class LatticeMeanField:
     ----------
     lattices : list of :class:`~minideeplab.crf.Lattice` (same N)
     weights : kernel weights w_m
-    normalizations : one constant per kernel (NO_NORMALIZATION ... NORMALIZE_SYMMETRIC)
+    normalizations : one constant per kernel (``pairwise.NO_NORMALIZATION`` ... ``NORMALIZE_SYMMETRIC``)
     """
 
     def __init__(self, lattices, weights, normalizations):
@@ -41,22 +91,28 @@ class LatticeMeanField:
         self.weight = np.empty((N, S), np.float32)        # bary * w * alpha * post-normaliser
         self.blocks = []  # (base row, neighbors) per kernel
         tasks = []
-        base, c = 0, 0
-        for lat, w, t in zip(lattices, weights, normalizations):
-            tasks.append(lambda lat=lat, w=w, t=t, base=base, c=c: mf_columns(
-                lat._offset, lat._weight, lat._neighbors, lat._alpha, float(w), int(t), base, c,
+        base, column = 0, 0
+        for lat, w, normalization in zip(lattices, weights, normalizations):
+            pre, post = normalizer_sides(normalization)
+            tasks.append(lambda lat=lat, w=w, pre=pre, post=post, base=base, column=column: fill_columns(
+                lat._offset, lat._weight, lat._neighbors, lat.alpha, float(w), pre, post, base, column,
                 self.offset, self.splat_weight, self.weight))
-            self.blocks.append((base, lat._neighbors))
+            self.blocks.append((base, lat._neighbors))  # (the writable arrays: one compiled kernel)
             base += lat.n_vertices + 1
-            c += lat.dim + 1
+            column += lat.dim + 1
         side_by_side(tasks)  # each kernel writes its own columns
         self.n_rows = base
         self.N = N
 
     def _filtered(self, Q, A, B, scratch):
-        mf_splat(Q, self.offset, self.splat_weight, A, scratch)
+        splat(Q, self.offset, self.splat_weight, A, scratch)
         # the kernels' blocks are disjoint rows: blur them side by side
-        side_by_side([lambda base=base, nb=nb: mf_blur(A, B, base, nb, False) for base, nb in self.blocks])
+        side_by_side([lambda base=base, nb=nb: blur(A, B, base, nb, False) for base, nb in self.blocks])
+
+    def _buffers(self, n_labels):
+        A = np.zeros((self.n_rows, n_labels), np.float32)
+        B = np.zeros_like(A)  # each block's last row stays zero: the absent neighbour
+        return A, B, splat_scratch(A.shape)
 
     def potts(self, logp, n_iter, history=None):
         """``n_iter`` Potts updates from Q = softmax(-U).
@@ -64,26 +120,19 @@ class LatticeMeanField:
         logp : (L, N) float32 log-probabilities, i.e. -U, label-major (as probabilities come)
         history : optional list; Q after each iteration (and the initial Q) are appended
 
-        Returns Q (N, Lp) float32 with the labels padded to a multiple of 8 (Q = 0 there,
-        exactly); ``Q[:, :L]`` is the result.
+        Returns Q (N, L padded to a multiple of 8) float32, Q = 0 exactly on the padded
+        labels; ``Q[:, :L]`` is the result.
         """
         L, N = logp.shape
-        # pad the labels to a multiple of 8 so the inner loops vectorise without a remainder;
-        # padded labels have energy -inf, hence Q = 0 exactly
-        Lp = L + (-L) % 8
-        neg = np.empty((N, Lp), np.float32)
-        E = np.empty_like(neg)
-        Q = np.empty_like(neg)
-        in_threads(lambda a, b: pixel_major_energies(logp[:, a:b], neg[a:b], E[a:b]), N)  # E: -U minus its row max
-        in_threads(lambda a, b: exp_normalize_rows(E[a:b], Q[a:b]), N)  # out of place: vectorises
+        minus_unary, shifted = padded_energies(logp, padded_label_count(L))
+        Q = np.empty_like(minus_unary)
+        in_threads(lambda a, b: exp_normalize_rows(shifted[a:b], Q[a:b]), N)  # out of place: vectorises
         if history is not None:
             history.append(Q.copy())
-        A = np.zeros((self.n_rows, Lp), np.float32)
-        B = np.zeros_like(A)  # each block's last row stays zero: the absent neighbour
-        scratch = np.empty((get_num_threads(), self.n_rows, Lp), np.float32)
+        A, B, scratch = self._buffers(Q.shape[1])
         for _ in range(n_iter):
             self._filtered(Q, A, B, scratch)
-            mf_update(A, self.offset, self.weight, neg, Q)
+            in_threads(lambda a, b: update_rows(A, self.offset, self.weight, minus_unary, Q, a, b), N)
             if history is not None:
                 history.append(Q.copy())
         return Q
@@ -91,19 +140,17 @@ class LatticeMeanField:
     def general(self, unary, n_iter, mu, history=None):
         """``n_iter`` updates with the label compatibility ``mu`` (L, L) from Q = softmax(-U);
         ``unary`` (N, L). Returns Q (N, L) float32."""
-        neg = np.ascontiguousarray(-unary, dtype=np.float32)
-        Q = softmax_into(neg, np.empty_like(neg))
+        minus_unary = np.ascontiguousarray(-unary, dtype=np.float32)
+        Q = softmax_into(minus_unary, np.empty_like(minus_unary))
         if history is not None:
             history.append(Q.copy())
-        A = np.zeros((self.n_rows, neg.shape[1]), np.float32)
-        B = np.zeros_like(A)
-        scratch = np.empty((get_num_threads(), self.n_rows, neg.shape[1]), np.float32)
-        msg = np.empty_like(neg)
+        A, B, scratch = self._buffers(Q.shape[1])
+        message = np.empty_like(minus_unary)
         mu_t = np.asarray(mu, np.float32).T
-        for _ in range(n_iter):  # E = -U - mu (sum_m w_m K_m Q)
+        for _ in range(n_iter):  # E = -U - (sum_m w_m K_m Q) mu^T
             self._filtered(Q, A, B, scratch)
-            mf_slice(A, self.offset, self.weight, msg)
-            softmax_into((neg - msg @ mu_t).astype(np.float32), Q)
+            slice_into(A, self.offset, self.weight, message)
+            softmax_into((minus_unary - message @ mu_t).astype(np.float32), Q)
             if history is not None:
                 history.append(Q.copy())
         return Q

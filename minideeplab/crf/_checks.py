@@ -1,0 +1,97 @@
+"""Input checks of the CRF package, in one place: clear errors that name the argument."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import finite, is_array
+
+METHODS = ("lattice", "exact")
+
+
+def check_image_probs(image, probs):
+    """Validate ``image`` (H, W, C) and ``probs`` (L, H, W); returns float64 views."""
+    if not is_array(image) or not is_array(probs):
+        raise TypeError("image and probs must be arrays")
+    image, probs = np.asarray(image), np.asarray(probs)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3:
+        raise ValueError(f"image must have shape (H, W, C), got {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
+        raise ValueError(f"image is empty: {image.shape}")
+    if not (np.issubdtype(image.dtype, np.floating) or np.issubdtype(image.dtype, np.integer)):
+        raise TypeError(f"image must be numeric, got dtype {image.dtype}")
+    if probs.ndim != 3:
+        raise ValueError(f"probs must have shape (L, H, W), got {probs.shape}")
+    if probs.shape[1:] != image.shape[:2]:
+        raise ValueError(f"probs {probs.shape} and image {image.shape} must agree on (H, W)")
+    if probs.shape[0] < 1:
+        raise ValueError("probs must have at least one label")
+    if not np.issubdtype(probs.dtype, np.floating):
+        raise TypeError(f"probs must be a floating-point array, got dtype {probs.dtype}")
+    lo, hi = probs.min(), probs.max()  # NaN propagates through both
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError("probs contains NaN or infinite values")
+    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image.min() + image.max()):
+        raise ValueError("image contains NaN or infinite values")
+    if lo < 0:
+        raise ValueError(f"probs must be non-negative, found {lo}")
+    sums = probs.sum(axis=0)
+    if np.abs(sums - 1.0).max() > 1e-3:
+        raise ValueError(f"probs must sum to one over labels (axis 0); sums range over [{sums.min():.4g}, {sums.max():.4g}]")
+    return image, probs
+
+
+def check_positive(**kw):
+    for name, v in kw.items():
+        if not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v) or v <= 0:
+            raise ValueError(f"{name} must be a positive number, got {v!r}")
+
+
+def check_weight(**kw):
+    for name, v in kw.items():
+        if not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a number >= 0, got {v!r}")
+
+
+def check_n_iter(n_iter):
+    if not isinstance(n_iter, (int, np.integer)) or isinstance(n_iter, bool):
+        raise TypeError(f"n_iter must be an int, got {type(n_iter).__name__}")
+    if n_iter < 0:
+        raise ValueError(f"n_iter must be >= 0, got {n_iter}")
+    return int(n_iter)
+
+
+def compat_matrix(compat, L):
+    if isinstance(compat, str):
+        if compat != "potts":
+            raise ValueError(f"compat must be 'potts' or an (L, L) array, got {compat!r}")
+        return None
+    mu = np.asarray(compat, dtype=np.float64)
+    if mu.shape != (L, L):
+        raise ValueError(f"compat must be 'potts' or an ({L}, {L}) array for L = {L} labels, got shape {mu.shape}")
+    if not np.all(np.isfinite(mu)):
+        raise ValueError("compat contains NaN or infinite values")
+    return mu
+
+
+def check_features(features):
+    f = np.asarray(features)
+    if f.ndim != 2:
+        raise ValueError(f"features must have shape (N, d), got {f.shape}")
+    if not np.issubdtype(f.dtype, np.floating) and not np.issubdtype(f.dtype, np.integer):
+        raise TypeError(f"features must be a numeric array, got dtype {f.dtype}")
+    if f.shape[0] == 0:
+        raise ValueError("features is empty (N = 0)")
+    if f.shape[1] < 1 or f.shape[1] > 32:
+        raise ValueError(f"features must have 1 <= d <= 32 dimensions, got d = {f.shape[1]}")
+    f = np.ascontiguousarray(f, dtype=np.float64)
+    finite(f, "features")
+    return f
+
+
+def check_method(method):
+    if method not in METHODS:
+        raise ValueError(f"method must be 'lattice' or 'exact', got {method!r}")
+    return method
+
