@@ -21,7 +21,7 @@ from minideeplab.crf import Lattice, dense_crf
 # In 1-D the lattice is a line of vertices one unit apart (in scaled feature units).
 f = np.linspace(0, 6, 13)[:, None]
 lat = Lattice(f)
-print(lat, "| splat weights of point 1:", lat._weight[1], "onto vertices", lat._offset[1])
+print(lat, "| splat weights of point 1:", lat.barycentric[1], "onto vertices", lat.vertices[1])
 imp = np.zeros(400)
 g = np.linspace(-5, 5, 400)
 imp[200] = 1

@@ -29,10 +29,11 @@ def _scene(rng, L, H, W):
     return img, p / p.sum(0)
 
 
-@pytest.mark.parametrize("d", [1, 2, 3, 5])
-def test_lattice_equals_the_readable_lattice(d):
+@pytest.mark.parametrize("d,origin", [(1, 0.0), (2, 0.0), (3, 0.0), (5, 0.0), (10, 0.0), (2, 3e8)])
+def test_lattice_equals_the_readable_lattice(d, origin):
+    """Keys packed in one integer (small d and range) and keys as arrays (d = 10, or far from 0)."""
     rng = np.random.default_rng(d)
-    f = rng.uniform(0, 4.0, (250, d))
+    f = origin + rng.uniform(0, 4.0, (250, d))
     v = rng.standard_normal((250, 2))
     lat = Lattice(f)
     for transpose in (False, True):

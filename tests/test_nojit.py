@@ -1,4 +1,7 @@
-"""The CRF kernels run as plain Python too (NUMBA_DISABLE_JIT=1): the same tests, no JIT."""
+"""The Numba kernels run as plain Python too (NUMBA_DISABLE_JIT=1): the same tests, no JIT.
+
+The CRF tests whole, and the Winograd convolution's twin tests (loop twin and numerical
+gradients: every transform kernel, forward and backward), so that coverage sees the kernels."""
 import os
 import subprocess
 import sys
@@ -8,17 +11,29 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.mark.slow
-def test_crf_tests_pass_without_jit():
+def _pytest_without_jit(*args):
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
         pytest.skip("already running without the JIT")
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.join(HERE, "test_crf.py"),
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args,
          "-W", "ignore:overflow encountered:RuntimeWarning"],
         env=env, capture_output=True, text=True, cwd=os.path.dirname(HERE))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_crf_tests_pass_without_jit():
+    _pytest_without_jit(os.path.join(HERE, "test_crf.py"), os.path.join(HERE, "test_crf_twins.py"))
+
+
+@pytest.mark.slow
+def test_winograd_twin_tests_pass_without_jit():
+    out = _pytest_without_jit(os.path.join(HERE, "test_nn_ops.py"), "-k",
+                              "winograd and (matches_naive or kernel_transform)")
+    assert "deselected" in out  # the selection matched some tests, not all
 
 
 @pytest.mark.slow

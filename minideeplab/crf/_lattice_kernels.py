@@ -27,6 +27,15 @@ def _hash(key, d, mask):
 
 
 @njit
+def _is_key(keys, e, key, d):
+    """Whether vertex ``e`` has the key ``key``."""
+    for i in range(d):
+        if keys[e, i] != key[i]:
+            return False
+    return True
+
+
+@njit
 def _find(key, d, keys, table, mask):
     """Index of ``key`` in the lattice, or -1."""
     h = _hash(key, d, mask)
@@ -34,12 +43,7 @@ def _find(key, d, keys, table, mask):
         e = table[h]
         if e < 0:
             return -1
-        same = True
-        for i in range(d):
-            if keys[e, i] != key[i]:
-                same = False
-                break
-        if same:
+        if _is_key(keys, e, key, d):
             return e
         h = (h + 1) & mask
 
@@ -117,12 +121,7 @@ def _insert(key, d, keys, M, table, mask):
             for i in range(d):
                 keys[M, i] = key[i]
             return M, M + 1
-        same = True
-        for i in range(d):
-            if keys[e, i] != key[i]:
-                same = False
-                break
-        if same:
+        if _is_key(keys, e, key, d):
             return e, M
         h = (h + 1) & mask
 
