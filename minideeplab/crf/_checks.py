@@ -6,6 +6,18 @@ import numpy as np
 from .._validate import finite, is_array
 
 METHODS = ("lattice", "exact")
+MAX_WEIGHT = 1e12
+"""Largest pairwise weight: energies stay finite in float32 (weight x message x labels)."""
+MAX_IMAGE_MAGNITUDE = 1e100
+"""Largest |image value| the grid CRF accepts: its squared colour differences stay finite."""
+
+
+def max_feature_magnitude(d):
+    """Largest |feature| the lattice accepts for d dimensions: its integer vertex keys
+    (|key| <= 2 d max|f| scale_0 + 2 d + 2, Adams et al.'s embedding) stay below 2^30 in
+    int32, so that no two vertices can alias."""
+    scale0 = (d + 1) * np.sqrt(2.0 / 3.0) / np.sqrt(2.0)
+    return float(2.0 ** 30 / (2.0 * d * scale0))
 
 
 def check_image_probs(image, probs):
@@ -48,10 +60,10 @@ def check_positive(**kw):
             raise ValueError(f"{name} must be a positive number, got {v!r}")
 
 
-def check_weight(**kw):
+def check_weight(maximum=MAX_WEIGHT, **kw):
     for name, v in kw.items():
-        if not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be a number >= 0, got {v!r}")
+        if not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool) or not 0 <= v <= maximum:
+            raise ValueError(f"{name} must be a number in [0, {maximum:g}], got {v!r}")
 
 
 def check_n_iter(n_iter):
@@ -83,11 +95,21 @@ def check_features(features):
         raise TypeError(f"features must be a numeric array, got dtype {f.dtype}")
     if f.shape[0] == 0:
         raise ValueError("features is empty (N = 0)")
-    if f.shape[1] < 1 or f.shape[1] > 32:
-        raise ValueError(f"features must have 1 <= d <= 32 dimensions, got d = {f.shape[1]}")
+    if f.shape[1] < 1:
+        raise ValueError(f"features must have d >= 1 dimensions, got d = {f.shape[1]}")
     f = np.ascontiguousarray(f, dtype=np.float64)
     finite(f, "features")
+    check_feature_range(f, "features")
     return f
+
+
+def check_feature_range(f, what):
+    """ValueError unless every |f| <= :func:`max_feature_magnitude` (inf and NaN included)."""
+    limit = max_feature_magnitude(f.shape[1])
+    top = float(np.abs(f).max(initial=0.0))
+    if not top <= limit:  # NaN fails too
+        raise ValueError(f"{what} reach {top:.3g} in magnitude; the lattice needs them within {limit:.3g} "
+                         f"for d = {f.shape[1]} dimensions (use larger standard deviations or rescale the data)")
 
 
 def check_method(method):

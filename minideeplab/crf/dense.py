@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_image_probs, check_method, check_n_iter, check_positive, check_weight, compat_matrix
+from ._checks import (check_feature_range, check_image_probs, check_method, check_n_iter, check_positive, check_weight,
+                      compat_matrix)
 from .lattice import Lattice
 from .meanfield import LatticeMeanField, mean_field
 from .pairwise import GaussianKernel, normalization_constant
@@ -34,6 +35,15 @@ def pixel_features(image, H, W, theta_xy, theta_rgb=None):
         chans = image.reshape(H * W, -1).astype(np.float64) / theta_rgb
         return np.column_stack(cols + [chans])
     return np.column_stack(cols)
+
+
+def _scaled(features, method, what):
+    """The features, checked: within the lattice's range, or finite for the exact filter."""
+    if method == "lattice":
+        check_feature_range(features, what)
+    elif not np.all(np.isfinite(features)):
+        raise ValueError(f"{what} are not finite (a standard deviation too small?)")
+    return features
 
 
 def unary_from_probs(probs):
@@ -82,10 +92,11 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
     mu = compat_matrix(compat, L)
     features, weights = [], []
     if w_bilateral > 0:
-        features.append(pixel_features(image, H, W, theta_alpha, theta_beta))
+        features.append(_scaled(pixel_features(image, H, W, theta_alpha, theta_beta), method,
+                                "positions / theta_alpha and image / theta_beta"))
         weights.append(float(w_bilateral))
     if w_gaussian > 0:
-        features.append(pixel_features(image, H, W, theta_gamma))
+        features.append(_scaled(pixel_features(image, H, W, theta_gamma), method, "positions / theta_gamma"))
         weights.append(float(w_gaussian))
     history = [] if return_history else None
     if method == "lattice" and features:

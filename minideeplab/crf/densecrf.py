@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_n_iter
+from ._checks import check_n_iter, check_positive
 from .meanfield import mean_field_energies
 from .pairwise import NO_NORMALIZATION, NORMALIZE_AFTER, NORMALIZE_BEFORE, NORMALIZE_SYMMETRIC, GaussianKernel
 from .softmax import softmax_into
 
+MAX_UNARY = 1e30
+"""Largest |unary energy| accepted: inference runs in float32 (max 3.4e38)."""
 CONST_KERNEL, DIAG_KERNEL, FULL_KERNEL = 0, 1, 2
 """pydensecrf's kernel types. They choose how pydensecrf *learns* a kernel's feature
 transform (none, per-feature scales, a full matrix); inference is the same for all three,
@@ -42,7 +44,10 @@ def compat_matrix(compat, L):
     an (L, L) matrix a full compatibility of which, like pydensecrf, only the symmetric part
     counts.
     """
-    c = np.asarray(compat, dtype=np.float64)
+    c = np.asarray(compat)
+    if not (np.issubdtype(c.dtype, np.number) or c.dtype == bool) or np.iscomplexobj(c):
+        raise TypeError(f"compat must be a number, an ({L},) vector or an ({L}, {L}) matrix, got {compat!r}")
+    c = c.astype(np.float64)
     if not np.all(np.isfinite(c)):
         raise ValueError("compat contains NaN or infinite values")
     if c.ndim == 0:
@@ -71,11 +76,16 @@ class DenseCRF:
     # ------------------------------------------------------------ model
     def setUnaryEnergy(self, unary):
         """Unary energies ``(n_labels, n_var)`` (e.g. ``-log P``)."""
-        u = np.asarray(unary, dtype=np.float64)
+        u = np.asarray(unary)
+        if not np.issubdtype(u.dtype, np.number) or np.iscomplexobj(u):
+            raise TypeError(f"unary must be a real numeric array, got dtype {u.dtype}")
         if u.shape != (self.L, self.N):
             raise ValueError(f"unary must have shape ({self.L}, {self.N}), got {u.shape}")
-        if not np.all(np.isfinite(u)):
-            raise ValueError("unary contains NaN or infinite values")
+        u = u.astype(np.float64)
+        top = float(np.abs(u).max())
+        if not top <= MAX_UNARY:  # NaN fails too
+            raise ValueError(f"unary must be finite and within {MAX_UNARY:g} in magnitude (inference runs in "
+                             f"float32), got values up to {top:.3g}")
         self._unary = u
 
     setUnary = setUnaryEnergy
@@ -131,6 +141,15 @@ class DenseCRF:
         return kl
 
 
+def _positive_pair(v, name):
+    """(vx, vy) from a positive number or a pair of them."""
+    pair = (v, v) if np.ndim(v) == 0 else tuple(v)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be a positive number or a pair of them, got {v!r}")
+    check_positive(**{f"{name}[{i}]": p for i, p in enumerate(pair)})
+    return float(pair[0]), float(pair[1])
+
+
 class DenseCRF2D(DenseCRF):
     """A dense CRF over the pixels of a ``width`` x ``height`` image (pixel order: row-major)."""
 
@@ -142,9 +161,7 @@ class DenseCRF2D(DenseCRF):
         self.W, self.H = int(width), int(height)
 
     def _positions(self, sxy):
-        sx, sy = (sxy, sxy) if np.isscalar(sxy) else sxy
-        if sx <= 0 or sy <= 0:
-            raise ValueError(f"sxy must be positive, got {sxy!r}")
+        sx, sy = _positive_pair(sxy, "sxy")
         yy, xx = np.mgrid[0:self.H, 0:self.W]
         return [xx.reshape(-1) / sx, yy.reshape(-1) / sy]
 
@@ -162,10 +179,14 @@ class DenseCRF2D(DenseCRF):
             im = im[:, :, None]
         if im.ndim != 3 or im.shape[:2] != (self.H, self.W):
             raise ValueError(f"rgbim must have shape ({self.H}, {self.W}, C), got {im.shape}")
+        if not np.issubdtype(im.dtype, np.number) or np.iscomplexobj(im):
+            raise TypeError(f"rgbim must be a real numeric image, got dtype {im.dtype}")
         C = im.shape[2]
-        s = np.broadcast_to(np.asarray(srgb, dtype=np.float64), (C,)) if np.ndim(srgb) == 0 or len(srgb) == C \
-            else None
-        if s is None:
+        s = np.asarray(srgb, dtype=object)
+        if s.ndim > 1 or (s.ndim == 1 and len(s) != C):
             raise ValueError(f"srgb must be a scalar or have one value per channel ({C}), got {srgb!r}")
+        s = np.broadcast_to(s, (C,))
+        check_positive(**{f"srgb[{c}]": s[c] for c in range(C)})
+        s = s.astype(np.float64)
         chans = [im[:, :, c].reshape(-1).astype(np.float64) / s[c] for c in range(C)]
         self.addPairwiseEnergy(np.stack(self._positions(sxy) + chans), compat, kernel, normalization)

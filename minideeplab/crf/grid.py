@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import in_threads
-from ._checks import check_image_probs, check_n_iter, check_weight
+from ._checks import MAX_IMAGE_MAGNITUDE, check_image_probs, check_n_iter, check_weight
 from ._grid_kernels import grid_step, normalize_into_padded
 from .softmax import clipped_log, exp_inplace, padded_energies, padded_label_count
 
@@ -93,11 +93,15 @@ def grid_crf(image, probs, *, n_iter=10, connectivity=4, w_smooth=1.0, w_contras
     """
     image, probs = check_image_probs(image, probs)
     n_iter = check_n_iter(n_iter)
-    if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
+    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)) or connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8 (an int), got {connectivity!r}")
     check_weight(w_smooth=w_smooth, w_contrast=w_contrast)
     if beta is not None:
-        check_weight(beta=beta)
+        check_weight(maximum=np.inf, beta=beta)
+    top = float(np.abs(image).max())
+    if top > MAX_IMAGE_MAGNITUDE:
+        raise ValueError(f"image values reach {top:.3g}; the grid CRF's contrast term needs them within "
+                         f"{MAX_IMAGE_MAGNITUDE:g} in magnitude (rescale the image)")
     L, H, W = probs.shape
     ws, _ = edge_weights(image, connectivity, w_smooth, w_contrast, beta)
     weights = neighbour_weights(ws, H, W, connectivity)

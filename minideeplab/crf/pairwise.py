@@ -19,6 +19,7 @@ A scale error of the lattice cancels in the normalised forms (it is ~0.9 for d =
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.distance import cdist
 
 from ._checks import check_method
 from .lattice import Lattice
@@ -59,8 +60,7 @@ class ExactFilter:
         if f.shape[0] > EXACT_MAX_POINTS:
             raise ValueError(f"method='exact' builds an (N, N) kernel and allows N <= {EXACT_MAX_POINTS} "
                              f"points (e.g. 64x64 pixels); got N = {f.shape[0]}. Use method='lattice'.")
-        sq = (f * f).sum(1)
-        dist2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * f @ f.T, 0.0)
+        dist2 = cdist(f, f, "sqeuclidean")  # sums of squared differences: huge ones overflow to inf, not NaN
         self.K = np.exp(-0.5 * dist2)
         self.n_points, self.dim = f.shape
 
