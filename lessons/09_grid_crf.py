@@ -14,13 +14,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from minideeplab.crf import grid_crf
-from minideeplab.datasets import SyntheticScenes
+from minideeplab.datasets import SyntheticScenes, noisy_probs, thin_line_scene
 from minideeplab.viz import show_rows
 
 image, truth = SyntheticScenes(1, (96, 128), 4, objects=(3, 4), seed=5, radius=(0.1, 0.25))[0]
-rng = np.random.default_rng(0)
-logits = 1.5 * np.eye(4)[truth].transpose(2, 0, 1) + rng.normal(0, 1.0, (4,) + truth.shape)
-probs = np.exp(logits) / np.exp(logits).sum(0)  # a noisy classifier
+# a noisy classifier: softmax(1.5 * onehot(truth) + N(0, 1) noise)
+probs = noisy_probs(truth, 4, strength=1.5, noise=1.0, rng=np.random.default_rng(0))
 acc = lambda q: (q.argmax(0) == truth).mean()
 print(f"unary alone: {acc(probs):.3f}")
 results = {}
@@ -39,14 +38,7 @@ assert acc(results[2.0]) > acc(probs) + 0.1
 # line and six off it: every one of them pays for a label change.
 
 # %%
-Hl, Wl = 40, 60
-img = np.full((Hl, Wl, 3), 60, np.uint8)
-img[20, 5:55] = 230
-line = np.zeros((Hl, Wl), bool)
-line[20, 5:55] = True
-p = np.empty((2, Hl, Wl))
-p[1] = np.where(line, 0.6, 0.2)
-p[0] = 1 - p[1]
+img, line, p = thin_line_scene()  # 40x60, the line at row 20; P(line) = 0.6 on it, 0.2 off it
 
 # %% tags=["solution"]
 # Exercise: run the grid CRF (8-connected, w_smooth=1, no contrast term, 10 iterations) on

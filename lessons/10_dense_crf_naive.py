@@ -17,15 +17,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from minideeplab.crf import dense_crf, grid_crf
+from minideeplab.datasets import thin_line_scene
 
-H, W = 40, 60
-img = np.full((H, W, 3), 60, np.uint8)
-img[20, 5:55] = 230
-line = np.zeros((H, W), bool)
-line[20, 5:55] = True
-p = np.empty((2, H, W))
-p[1] = np.where(line, 0.6, 0.2)
-p[0] = 1 - p[1]
+img, line, p = thin_line_scene()  # lesson 9's 1-pixel line: P(line) = 0.6 on it, 0.2 off it
+H, W = line.shape
 kw = dict(w_bilateral=10.0, theta_alpha=60.0, theta_beta=13.0, w_gaussian=3.0, theta_gamma=3.0)
 t = time.perf_counter()
 q_dense = dense_crf(img, p, n_iter=10, method="exact", **kw)

@@ -5,7 +5,7 @@ import pytest
 import naive
 from minideeplab.crf import Lattice, bilateral_filter, dense_crf, grid_crf
 from minideeplab.crf.grid import edge_weights
-from minideeplab.datasets import SyntheticScenes
+from minideeplab.datasets import SyntheticScenes, noisy_probs, thin_line_scene
 
 
 def _probs(rng, L, H, W, scale=2.0):
@@ -127,9 +127,7 @@ def test_matrix_compat_and_potts_agree():
 def test_lattice_against_exact_on_a_scene():
     """Lattice and exact mean field agree on a smooth scene with informative unaries."""
     img, gt = SyntheticScenes(1, (48, 64), 4, objects=(2, 3), seed=3, noise=4.0)[0]
-    rng = np.random.default_rng(0)
-    logits = 2.0 * np.eye(4)[gt].transpose(2, 0, 1) + rng.normal(0, 1.2, (4, 48, 64))
-    p = np.exp(logits) / np.exp(logits).sum(0)
+    p = noisy_probs(gt, 4, strength=2.0, noise=1.2, rng=np.random.default_rng(0))
     for kw in [{}, dict(w_bilateral=10, theta_alpha=80, theta_beta=13)]:
         Ql = dense_crf(img, p, **kw)
         Qe = dense_crf(img, p, method="exact", **kw)
@@ -247,14 +245,7 @@ def test_auto_contrast_is_half_inverse_mean_squared_difference():
 def test_shrinking_bias_grid_erases_thin_structure_dense_keeps_it():
     """A 1-pixel line whose unary is weak: the grid CRF, paying for its long boundary,
     erases it; the fully connected CRF links all the line's pixels by colour and keeps it."""
-    H, W = 40, 60
-    img = np.full((H, W, 3), 60, np.uint8)
-    img[20, 5:55] = (230, 230, 230)
-    line = np.zeros((H, W), bool)
-    line[20, 5:55] = True
-    p = np.empty((2, H, W))
-    p[1] = np.where(line, 0.6, 0.2)
-    p[0] = 1 - p[1]
+    img, line, p = thin_line_scene()
     unary_line = (p.argmax(0) == 1)
     assert unary_line[line].all()
     grid = grid_crf(img, p, n_iter=10, connectivity=8, w_smooth=1.0, w_contrast=0.0)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from minideeplab.datasets import MEAN_BGR, SyntheticScenes, pad_to_multiple, preprocess, random_crop_mirror
+from minideeplab.datasets import (MEAN_BGR, SyntheticScenes, noisy_probs, pad_to_multiple, preprocess,
+                                  random_crop_mirror, thin_line_scene)
 
 
 def test_preprocess_is_bgr_minus_mean():
@@ -69,3 +70,39 @@ def test_synthetic_scenes_are_deterministic_and_labelled():
         a[5]
     with pytest.raises(ValueError, match="num_classes"):
         SyntheticScenes(num_classes=1)
+
+
+def test_noisy_probs_favour_the_truth_and_are_uniform_on_void():
+    labels = np.repeat(np.arange(4), 30).reshape(8, 15).astype(np.uint8)
+    labels[0, :3] = 255
+    p = noisy_probs(labels, 4, strength=2.0, noise=1.0, rng=0)
+    assert p.shape == (4, 8, 15) and p.dtype == np.float64 and np.allclose(p.sum(0), 1)
+    assert np.array_equal(p, noisy_probs(labels, 4, strength=2.0, noise=1.0, rng=np.random.default_rng(0)))
+    assert np.allclose(p[:, 0, :3], 0.25)  # void
+    valid = labels < 4
+    assert 0.6 < (p.argmax(0) == labels)[valid].mean() < 0.95  # right mostly, not always
+    assert (noisy_probs(labels, 4, strength=0.0, noise=1.0, rng=0).argmax(0) == labels)[valid].mean() < 0.5
+    # ``smooth`` blurs the noise over space: neighbouring errors agree
+    rough, smooth = (noisy_probs(np.zeros((40, 40), np.uint8), 2, strength=0.0, noise=1.0, rng=1, smooth=s)
+                     for s in (0.0, 3.0))
+    step = lambda q: np.abs(np.diff(q[1], axis=1)).mean()
+    assert step(smooth) < step(rough) / 5
+    assert noisy_probs(labels, 4, strength=2.0, noise=1.0, rng=0, dtype=np.float32).dtype == np.float32
+    with pytest.raises(ValueError, match="labels must be"):
+        noisy_probs(labels.astype(float), 4, strength=2.0, noise=1.0, rng=0)
+    with pytest.raises(ValueError, match="n_labels"):
+        noisy_probs(labels, 0, strength=2.0, noise=1.0, rng=0)
+    with pytest.raises(ValueError, match="noise must be a finite"):
+        noisy_probs(labels, 4, strength=2.0, noise=np.nan, rng=0)
+    with pytest.raises(ValueError, match="smooth must be >= 0"):
+        noisy_probs(labels, 4, strength=2.0, noise=1.0, rng=0, smooth=-1)
+
+
+def test_thin_line_scene():
+    img, line, p = thin_line_scene()
+    assert img.shape == (40, 60, 3) and img.dtype == np.uint8 and line.sum() == 50 and line[20, 5:55].all()
+    assert (img[line] == 230).all() and (img[~line] == 60).all()
+    assert np.allclose(p.sum(0), 1) and (p[1][line] == 0.6).all() and (p[1][~line] == 0.2).all()
+    assert (p.argmax(0) == line).all()  # the unary alone finds the line
+    with pytest.raises(ValueError, match="inside size"):
+        thin_line_scene(size=(10, 60))

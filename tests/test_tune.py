@@ -3,7 +3,7 @@ import pytest
 
 from minideeplab.crf import dense_crf
 from minideeplab.crf.tune import coarse_to_fine, evaluate, grid_search, tune_grid_crf
-from minideeplab.datasets import SyntheticScenes
+from minideeplab.datasets import SyntheticScenes, noisy_probs
 
 
 def _val_set(n=4):
@@ -12,9 +12,8 @@ def _val_set(n=4):
     images, probs, labels = [], [], []
     for i in range(n):
         img, lab = ds[i]
-        logits = 1.2 * np.eye(3)[lab].transpose(2, 0, 1) + rng.normal(0, 1.0, (3,) + lab.shape)
         images.append(img)
-        probs.append(np.exp(logits) / np.exp(logits).sum(0))
+        probs.append(noisy_probs(lab, 3, strength=1.2, noise=1.0, rng=rng))
         labels.append(lab)
     return images, probs, labels
 

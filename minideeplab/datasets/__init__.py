@@ -1,4 +1,4 @@
-"""Datasets and transforms: synthetic scenes (always available), MSRC-21."""
+"""Datasets and transforms: synthetic scenes and unaries (always available), MSRC-21."""
 from .msrc import MSRC, MSRCSamples
-from .synthetic import SyntheticScenes
+from .synthetic import SyntheticScenes, noisy_probs, thin_line_scene
 from .transforms import MEAN_BGR, pad_to_multiple, preprocess, random_crop_mirror

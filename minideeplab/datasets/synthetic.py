@@ -4,6 +4,10 @@ A small, always-available segmentation dataset for tests, lessons and the demo.
 Class 0 is the background; classes 1..L-1 are shapes (disc, box, triangle,
 ring, bar, ... cycling), each with its own colour and texture, jittered per
 object and with pixel noise, so that colour alone is not quite enough.
+
+Also here, for CRF lessons, tests and benchmarks that have labels but no trained net:
+:func:`noisy_probs`, a simulated classifier's beliefs made from ground truth, and
+:func:`thin_line_scene`, the 1-pixel line that shows the grid CRF's shrinking bias.
 """
 from __future__ import annotations
 
@@ -90,3 +94,83 @@ class SyntheticScenes:
             label[m] = c
         img += rng.normal(0, self.noise, img.shape)
         return np.clip(np.rint(img), 0, 255).astype(np.uint8), label
+
+
+def noisy_probs(labels, n_labels, *, strength, noise, rng, smooth=0.0, dtype=np.float64):
+    """A simulated classifier: probabilities that favour the true label, with errors to correct.
+
+    ``P = softmax(strength * onehot(labels) + noise * Z)`` over the labels, where ``Z`` is
+    standard normal per label and pixel, blurred over space by a Gaussian of std ``smooth``
+    pixels when ``smooth > 0`` (spatially coherent errors, as a net makes). Void pixels
+    (``labels >= n_labels``, e.g. 255) get uniform probabilities.
+
+    Parameters
+    ----------
+    labels : (H, W) integer ground truth
+    n_labels : L
+    strength : logit added to the true label
+    noise : scale of the logit noise (after blurring)
+    rng : numpy Generator or seed; draws one ``(L, H, W)`` standard-normal array
+    smooth : std of the spatial blur of the noise, in pixels (0: independent per pixel)
+    dtype : dtype of the result
+
+    Returns
+    -------
+    probs : (L, H, W) array of ``dtype``, summing to 1 over axis 0
+    """
+    from ..nn.functional import softmax
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be a (H, W) integer array, got {labels.dtype} {labels.shape}")
+    if not isinstance(n_labels, (int, np.integer)) or n_labels < 1:
+        raise ValueError(f"n_labels must be a positive int, got {n_labels!r}")
+    for name, v in (("strength", strength), ("noise", noise), ("smooth", smooth)):
+        if not np.isfinite(v):
+            raise ValueError(f"{name} must be a finite number, got {v!r}")
+    if smooth < 0:
+        raise ValueError(f"smooth must be >= 0, got {smooth}")
+    z = np.random.default_rng(rng).standard_normal((n_labels,) + labels.shape)
+    if smooth > 0:
+        from scipy.ndimage import gaussian_filter
+
+        z = gaussian_filter(z, (0, smooth, smooth))
+    onehot = labels[None] == np.arange(n_labels)[:, None, None]
+    logits = strength * onehot + noise * z
+    logits[:, labels >= n_labels] = 0.0
+    return softmax(logits, axis=0).astype(dtype, copy=False)
+
+
+def thin_line_scene(size=(40, 60), row=20, cols=(5, 55), p_line=0.6, p_off=0.2):
+    """A 1-pixel bright line on a dark background, and a weak classifier's beliefs about it.
+
+    The scene of the shrinking bias: every line pixel has two neighbours on the line and six
+    off it, so a grid CRF pays for a long boundary and erases the line; a fully connected CRF
+    links all its pixels by colour and keeps it.
+
+    Parameters
+    ----------
+    size : (H, W)
+    row : the line's row
+    cols : (first, end) columns of the line, end excluded
+    p_line, p_off : P(line) on the line and elsewhere
+
+    Returns
+    -------
+    image : (H, W, 3) uint8, 60 everywhere and 230 on the line
+    line : (H, W) bool, the line's pixels (label 1)
+    probs : (2, H, W) float64, ``probs[1]`` = P(line), ``probs[0] = 1 - probs[1]``
+    """
+    H, W = size
+    if not (0 <= row < H and 0 <= cols[0] < cols[1] <= W):
+        raise ValueError(f"row {row} and cols {cols} must lie inside size {size}")
+    if not (0 <= p_line <= 1 and 0 <= p_off <= 1):
+        raise ValueError(f"p_line and p_off must be in [0, 1], got {p_line}, {p_off}")
+    image = np.full((H, W, 3), 60, np.uint8)
+    image[row, cols[0]:cols[1]] = 230
+    line = np.zeros((H, W), bool)
+    line[row, cols[0]:cols[1]] = True
+    probs = np.empty((2, H, W))
+    probs[1] = np.where(line, p_line, p_off)
+    probs[0] = 1 - probs[1]
+    return image, line, probs
