@@ -4,8 +4,9 @@
     python benchmarks/bench_crf.py --compile        # Numba compile / cache load time
 
 Unaries: the MSRC test images have no trained model here, so each image's unary is made
-from its ground truth: P = softmax(2 * onehot(gt) + smoothed Gaussian noise of std 1.5),
-uniform on void (a fixed, documented stand-in with errors to correct). Both CRFs get the
+from its ground truth: P = softmax(2 * onehot(gt) + 6 * (N(0, 1) noise blurred by a Gaussian of
+std 4 pixels)), uniform on void (``minideeplab.datasets.noisy_probs``; a fixed, documented
+stand-in with errors to correct). Both CRFs get the
 same P and the parameters of Krähenbühl & Koltun's MSRC setting (pydensecrf:
 addPairwiseGaussian(sxy=3, compat=3), addPairwiseBilateral(sxy=80, srgb=13, compat=10)),
 10 iterations. ours and pydensecrf2 alternate image by image in one process.
@@ -23,41 +24,21 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MSRC = os.environ.get("MINIDEEPLAB_MSRC", os.path.join(HERE, "..", "..", "shared", "data", "msrc"))
 KW = dict(w_bilateral=10.0, theta_alpha=80.0, theta_beta=13.0, w_gaussian=3.0, theta_gamma=3.0)
 
 
 def load_msrc(n):
-    from PIL import Image
-    from scipy.io import loadmat
+    """The first ``n`` MSRC test images: [(name, image, label)]."""
+    from minideeplab.datasets import MSRC
 
-    names = open(os.path.join(MSRC, "splits", "test.txt")).read().split()[:n]
-    out = []
-    for name in names:
-        img = np.array(Image.open(os.path.join(MSRC, "Images", name + ".bmp")).convert("RGB"))
-        mat = loadmat(os.path.join(MSRC, "newsegmentations_mats", name + "_GT.mat"))
-        seg, labels = mat["newseg"], mat["newlabels"].ravel()
-        gt = np.full(seg.shape, 255, np.uint8)
-        for k, c in enumerate(labels, start=1):
-            gt[seg == k] = c - 1
-        out.append((name, img, gt))
-    return out
+    ds = MSRC(split="test")
+    return [(ds.names[i], *ds[i]) for i in range(n)]
 
 
 def fake_probs(gt, L=21, seed=0):
-    from scipy.ndimage import gaussian_filter
+    from minideeplab.datasets import noisy_probs
 
-    rng = np.random.default_rng(seed)
-    H, W = gt.shape
-    logits = gaussian_filter(rng.standard_normal((L, H, W)), (0, 4, 4)) * 1.5 * 4
-    valid = gt < L
-    onehot = np.zeros((L, H, W))
-    onehot[np.minimum(gt, L - 1), np.arange(H)[:, None], np.arange(W)[None, :]] = 2.0 * valid
-    logits = logits + onehot
-    logits[:, ~valid] = 0.0
-    p = np.exp(logits - logits.max(0))
-    return (p / p.sum(0)).astype(np.float32)
+    return noisy_probs(gt, L, strength=2.0, noise=6.0, smooth=4.0, rng=seed, dtype=np.float32)
 
 
 def ref_crf(img, p, n_iter=10):
@@ -68,7 +49,7 @@ def ref_crf(img, p, n_iter=10):
     d = dcrf.DenseCRF2D(W, H, L)
     d.setUnaryEnergy(unary_from_softmax(p))
     d.addPairwiseGaussian(sxy=3, compat=3)
-    d.addPairwiseBilateral(sxy=80, srgb=13, rgbim=np.ascontiguousarray(img), compat=10)
+    d.addPairwiseBilateral(sxy=80, srgb=13, rgbim=np.array(img), compat=10)  # a writable copy: pydensecrf needs one
     return np.array(d.inference(n_iter)).reshape(L, H, W)
 
 
@@ -177,8 +158,10 @@ def main():
     if args.megapixel:
         bench_megapixel()
         return
-    if not os.path.isdir(MSRC):
-        sys.exit(f"MSRC not found at {MSRC} (set MINIDEEPLAB_MSRC)")
+    from minideeplab.datasets.msrc import find_msrc
+
+    if find_msrc() is None:
+        sys.exit("MSRC not found at $MINIDEEPLAB_MSRC or ../shared/data/msrc")
     for t in args.threads:
         bench_small(args.images, t)
     subprocess.run([sys.executable, __file__, "--megapixel"], check=True)

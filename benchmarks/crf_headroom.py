@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 
 import minideeplab  # noqa: F401  (first: sets OpenBLAS's thread timeout before NumPy loads it)
@@ -38,7 +37,6 @@ from minideeplab.models import load_msrc_model
 from minideeplab.train import predict_probs
 from minideeplab.weak import image_tags
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 GRID = {"w_bilateral": [4.0, 8.0], "theta_alpha": [20.0, 60.0, 160.0], "theta_beta": [3.0, 8.0]}
 FIXED = {"w_gaussian": 3.0, "theta_gamma": 3.0}
 L = 21
@@ -68,8 +66,7 @@ def fmt(s):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=os.environ.get("MINIDEEPLAB_MSRC", os.path.join(HERE, "..", "..", "shared",
-                                                                                       "data", "msrc")))
+    ap.add_argument("--root", default=None, help="MSRC folder (default: $MINIDEEPLAB_MSRC or ../shared/data/msrc)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--input-scales", default="0.5", help="comma-separated, e.g. 0.5,0.7,0.9")
     ap.add_argument("--limit", type=int, default=0)

@@ -12,7 +12,6 @@ images with at least three classes: image, ground truth, Bbox-Rect, Bbox-Seg.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
@@ -21,13 +20,10 @@ from minideeplab.datasets import MSRC
 from minideeplab.metrics import confusion_matrix
 from minideeplab.weak import bbox_rect, bbox_seg, boxes_from_labels
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=os.environ.get("MINIDEEPLAB_MSRC", os.path.join(HERE, "..", "..", "shared",
-                                                                                       "data", "msrc")))
+    ap.add_argument("--root", default=None, help="MSRC folder (default: $MINIDEEPLAB_MSRC or ../shared/data/msrc)")
     ap.add_argument("--split", default="train")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--figure", default=None, help="write a PNG of the estimates for the first --figure-rows images with 3+ classes")

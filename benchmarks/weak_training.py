@@ -28,15 +28,13 @@ from minideeplab.metrics import confusion_matrix, scores
 from minideeplab.models import load_model
 from minideeplab.train import predict_probs
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 SETTINGS = ["strong", "semi", "bbox-seg", "bbox-rect", "em-adapt"]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", required=True)
-    ap.add_argument("--root", default=os.environ.get("MINIDEEPLAB_MSRC", os.path.join(HERE, "..", "..", "shared",
-                                                                                       "data", "msrc")))
+    ap.add_argument("--root", default=None, help="MSRC folder (default: $MINIDEEPLAB_MSRC or ../shared/data/msrc)")
     ap.add_argument("--crf-from", default=None)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--figure", default=None, help="write a PNG of each model's labels after the CRF")

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from conftest import MSRC_DIR, needs_msrc
 from minideeplab.cli import main
 from minideeplab.viz import colorize, overlay, save_rows, voc_palette
 
@@ -58,13 +59,8 @@ def test_train_command_init_from(tmp_path, capsys):
     assert "--init-from" in capsys.readouterr().err
 
 
+@needs_msrc
 def test_train_command_on_msrc(tmp_path, capsys):
-    import os
-
-    from conftest import MSRC_DIR
-
-    if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
-        pytest.skip(f"MSRC data not found at {MSRC_DIR}")
     import json
 
     from minideeplab.models import load_model
@@ -101,15 +97,13 @@ def test_segment_command(tmp_path, capsys):
     assert main(["segment", str(tmp_path / "nope.png"), "--model", str(tmp_path / "m.npz")]) == 2
 
 
+@needs_msrc
 def test_compare_crf_command(tmp_path, capsys):
     import json
     import os
 
-    from conftest import MSRC_DIR
     from minideeplab.models import DeepLab, save_model
 
-    if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
-        pytest.skip(f"MSRC data not found at {MSRC_DIR}")
     save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0))
     out = tmp_path / "cmp"
     assert main(["compare-crf", "--data", MSRC_DIR, "--model", str(tmp_path / "m.npz"), "--out", str(out),
@@ -154,14 +148,10 @@ def test_demo_command_with_a_given_model(tmp_path, capsys):
     assert (tmp_path / "o" / "demo.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@needs_msrc
 def test_tune_crf_command_stores_the_best_settings(tmp_path, capsys):
-    import os
-
-    from conftest import MSRC_DIR
     from minideeplab.models import DeepLab, load_model, save_model
 
-    if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
-        pytest.skip(f"MSRC data not found at {MSRC_DIR}")
     save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0), input_scale=0.5, note="kept")
     assert main(["tune-crf", "--model", str(tmp_path / "m.npz"), "--data", MSRC_DIR, "--limit", "2",
                  "--output", str(tmp_path / "tuned.npz"), "--input-scales", "0.5", "0.25,0.5", "--quiet"]) == 0

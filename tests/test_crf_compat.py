@@ -1,36 +1,21 @@
 """minideeplab.crf.densecrf / utils against pydensecrf2 (a dev extra) and by themselves."""
-import os
-
 import numpy as np
 import pytest
 
 import minideeplab.crf.densecrf as dcrf
 import minideeplab.crf.utils as utils
-from conftest import MSRC_DIR
+from conftest import MSRC_DIR, needs_msrc
 from minideeplab.crf import dense_crf
+from minideeplab.datasets import MSRC, noisy_probs
 
 
 def _msrc_images(n):
-    from PIL import Image
-    from scipy.io import loadmat
-
-    if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
-        pytest.skip(f"MSRC data not found at {MSRC_DIR}")
-    names = open(os.path.join(MSRC_DIR, "splits", "test.txt")).read().split()
+    """``n`` test images spread over the split, each with unaries made from its ground truth."""
+    ds = MSRC(MSRC_DIR, "test")
     out = []
-    for k, name in enumerate(names[:: len(names) // n][:n]):
-        img = np.array(Image.open(os.path.join(MSRC_DIR, "Images", name + ".bmp")).convert("RGB"))
-        mat = loadmat(os.path.join(MSRC_DIR, "newsegmentations_mats", name + "_GT.mat"))
-        seg, labels = mat["newseg"], mat["newlabels"].ravel()
-        gt = np.full(seg.shape, 20, np.int64)
-        for i, c in enumerate(labels, start=1):
-            gt[seg == i] = min(int(c) - 1, 20)
-        rng = np.random.default_rng(k)
-        from scipy.ndimage import gaussian_filter
-
-        logits = gaussian_filter(rng.standard_normal((21,) + gt.shape), (0, 4, 4)) * 6 + 2.0 * np.eye(21)[gt].transpose(2, 0, 1)
-        p = np.exp(logits - logits.max(0))
-        out.append((img, (p / p.sum(0)).astype(np.float32)))
+    for k, i in enumerate(range(0, len(ds), len(ds) // n)[:n]):
+        img, gt = ds[i]
+        out.append((img, noisy_probs(gt, 21, strength=2.0, noise=6.0, smooth=4.0, rng=k, dtype=np.float32)))
     return out
 
 
@@ -42,6 +27,7 @@ def _ours_2d(img, U, L, build):
     return d
 
 
+@needs_msrc
 def test_dense_crf_agrees_with_pydensecrf_on_msrc():
     ref = pytest.importorskip("pydensecrf.densecrf")
     from pydensecrf.utils import unary_from_softmax
@@ -52,7 +38,7 @@ def test_dense_crf_agrees_with_pydensecrf_on_msrc():
         d = ref.DenseCRF2D(W, H, L)
         d.setUnaryEnergy(unary_from_softmax(p))
         d.addPairwiseGaussian(sxy=3, compat=3)
-        d.addPairwiseBilateral(sxy=80, srgb=13, rgbim=np.ascontiguousarray(img), compat=10)
+        d.addPairwiseBilateral(sxy=80, srgb=13, rgbim=np.array(img), compat=10)  # a writable copy: pydensecrf needs one
         R = np.array(d.inference(10)).reshape(L, H, W)
         Q = dense_crf(img, p, n_iter=10, w_bilateral=10, theta_alpha=80, theta_beta=13, w_gaussian=3, theta_gamma=3)
         agree.append((Q.argmax(0) == R.argmax(0)).mean())

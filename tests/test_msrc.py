@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
-from conftest import MSRC_DIR
+from conftest import MSRC_DIR, needs_msrc
 from minideeplab.datasets import MSRC
 from minideeplab.datasets.msrc import (CLASSES, MSRC23, labels_from_bmp, labels_from_mat, msrc_palette,
                                        split_names)
@@ -76,9 +76,18 @@ def test_missing_data_says_where_to_put_it(tmp_path):
     assert "download(DIR)" in str(info.value) and "GroundTruth" in str(info.value)
 
 
+def test_without_a_root_the_folder_is_found(tmp_path, monkeypatch):
+    _fake_release(str(tmp_path / "msrc"), "mat")
+    monkeypatch.setenv("MINIDEEPLAB_MSRC", str(tmp_path / "msrc"))
+    with pytest.raises(FileNotFoundError, match="images of split 'test' are missing under .*msrc"):
+        MSRC(split="test")  # found, and it is the fake two-image folder
+    monkeypatch.setattr("minideeplab.datasets.msrc.find_msrc", lambda: None)  # found nowhere
+    with pytest.raises(FileNotFoundError, match="MSRC-21 not found at '.MINIDEEPLAB_MSRC or"):
+        MSRC(split="test")
+
+
+@needs_msrc
 def test_real_msrc():
-    if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
-        pytest.skip(f"MSRC data not found at {MSRC_DIR}")
     test = MSRC(MSRC_DIR, "test")
     assert len(test) == 256
     counts = np.zeros(256, np.int64)
@@ -102,11 +111,10 @@ def test_embedded_samples_are_msrc_test_images_with_their_annotations():
         assert set(np.unique(label)) <= set(range(21)) | {255}
 
 
+@needs_msrc
 def test_embedded_samples_match_the_dataset():
     from minideeplab.datasets import MSRCSamples
 
-    if not os.path.isdir(os.path.join(MSRC_DIR, "Images")):
-        pytest.skip(f"MSRC data not found at {MSRC_DIR}")
     samples, full = MSRCSamples(), MSRC(MSRC_DIR, "test")
     for i, name in enumerate(samples.names):
         image, label = samples[i]

@@ -2,9 +2,8 @@
 import os
 
 import numpy as np
-import pytest
 
-from conftest import MSRC_DIR
+from conftest import MSRC_DIR, needs_msrc
 from minideeplab.cli import main
 from minideeplab.datasets import MSRC, MSRCSamples
 from minideeplab.datasets.msrc import CLASSES
@@ -46,7 +45,7 @@ def test_segment_command_defaults_to_the_shipped_model(tmp_path, capsys):
     assert "grass" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not os.path.isdir(os.path.join(MSRC_DIR, "Images")), reason=f"MSRC not found at {MSRC_DIR}")
+@needs_msrc
 def test_shipped_model_meets_the_floor_on_the_test_split():
     """The issue's floor: at least 70% global pixel accuracy on the 256 test images, unaries alone."""
     model, _ = load_msrc_model()

@@ -117,14 +117,19 @@ class MSRC:
 
     Parameters
     ----------
-    root : folder holding ``Images/`` and ``newsegmentations_mats/`` or ``GroundTruth/``
+    root : folder holding ``Images/`` and ``newsegmentations_mats/`` or ``GroundTruth/``;
+        None: the folder :func:`find_msrc` finds
     split : "train", "val", "trainval" or "test"
     """
 
     num_classes = 21
     class_names = CLASSES
 
-    def __init__(self, root, split="train"):
+    def __init__(self, root=None, split="train"):
+        if root is None:
+            root = find_msrc()
+            if root is None:
+                raise FileNotFoundError(MISSING.format(root="$MINIDEEPLAB_MSRC or ../shared/data/msrc"))
         self.root = os.fspath(root)
         self.layout = detect_layout(self.root)
         if self.layout is None:
