@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from minideeplab import nn
+from minideeplab.datasets import MEAN_BGR
 from minideeplab.models import (VARIANTS, DeepLab, VGG16, build_model, load_vgg16, output_stride,
                                 paper_rf_size, receptive_field)
 from minideeplab.nn import AvgPool2d, MaxPool2d, rel_error
@@ -237,7 +238,7 @@ def test_fc6_fc7_decimation_and_caffe_fold():
     assert m.params["fc7.weight"][7, 9, 0, 0] == state["classifier.3.weight"][7 * 16, 9 * 16]
     # conv1_1 on a Caffe-preprocessed BGR image == torchvision conv1_1 on the normalised RGB image
     img = rng.uniform(0, 255, size=(1, 3, 12, 12))  # RGB, 0-255
-    caffe_in = img[:, ::-1] - np.array([104.008, 116.669, 122.675])[None, :, None, None]
+    caffe_in = img[:, ::-1] - np.array(MEAN_BGR)[None, :, None, None]
     tv_in = (img / 255 - np.array([0.485, 0.456, 0.406])[None, :, None, None]) / np.array([0.229, 0.224, 0.225])[None, :, None, None]
     ours, _ = nn.conv2d_forward(caffe_in, m.params["conv1_1.weight"], m.params["conv1_1.bias"], 1, 1)
     ref, _ = nn.conv2d_forward(tv_in, state["features.0.weight"], state["features.0.bias"], 1, 1)

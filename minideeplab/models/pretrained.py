@@ -22,13 +22,13 @@ import os
 
 import numpy as np
 
+from ..datasets.transforms import MEAN_BGR
 from .deeplab import DeepLab, VGG16
 
 TV_CONV = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
 OUR_CONV = [f"conv{b}_{i}" for b, n in enumerate([2, 2, 3, 3, 3], start=1) for i in range(1, n + 1)]
 TV_MEAN = np.array([0.485, 0.456, 0.406])  # RGB
 TV_STD = np.array([0.229, 0.224, 0.225])
-CAFFE_MEAN_BGR = np.array([104.008, 116.669, 122.675])
 
 
 def read_state_dict(path):
@@ -77,7 +77,7 @@ def convert_vgg16(state, model, preprocessing="caffe"):
         out[f"{ours}.bias"] = state[f"features.{tv}.bias"]
     if preprocessing == "caffe":
         w, b = out["conv1_1.weight"], out["conv1_1.bias"]
-        caffe_mean_rgb = CAFFE_MEAN_BGR[::-1]
+        caffe_mean_rgb = np.array(MEAN_BGR[::-1])
         scale = 1.0 / (255.0 * TV_STD)  # per RGB input channel
         shift = (caffe_mean_rgb / 255.0 - TV_MEAN) / TV_STD
         out["conv1_1.bias"] = b + np.einsum("fcij,c->f", w, shift)
