@@ -44,7 +44,7 @@ def check_image_probs(image, probs):
     lo, hi = probs.min(), probs.max()  # NaN propagates through both
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError("probs contains NaN or infinite values")
-    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image.min() + image.max()):
+    if np.issubdtype(image.dtype, np.floating) and not (np.isfinite(image.min()) and np.isfinite(image.max())):
         raise ValueError("image contains NaN or infinite values")
     if lo < 0:
         raise ValueError(f"probs must be non-negative, found {lo}")
@@ -54,15 +54,26 @@ def check_image_probs(image, probs):
     return image, probs
 
 
+def _real(v):
+    """``float(v)`` for a real number (not a bool), else NaN: the checks below then refuse it."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+        return float("nan")
+    try:
+        return float(v)
+    except OverflowError:  # an int beyond float's range
+        return float("nan")
+
+
 def check_positive(**kw):
     for name, v in kw.items():
-        if not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v) or v <= 0:
+        x = _real(v)
+        if not (0 < x < np.inf):  # NaN fails too
             raise ValueError(f"{name} must be a positive number, got {v!r}")
 
 
 def check_weight(maximum=MAX_WEIGHT, **kw):
     for name, v in kw.items():
-        if not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool) or not 0 <= v <= maximum:
+        if not 0 <= _real(v) <= maximum:  # NaN fails too
             raise ValueError(f"{name} must be a number in [0, {maximum:g}], got {v!r}")
 
 
@@ -79,7 +90,10 @@ def compat_matrix(compat, L):
         if compat != "potts":
             raise ValueError(f"compat must be 'potts' or an (L, L) array, got {compat!r}")
         return None
-    mu = np.asarray(compat, dtype=np.float64)
+    mu = np.asarray(compat)
+    if not np.issubdtype(mu.dtype, np.number) or np.iscomplexobj(mu):
+        raise TypeError(f"compat must be 'potts' or a real (L, L) array, got {compat!r}")
+    mu = mu.astype(np.float64)
     if mu.shape != (L, L):
         raise ValueError(f"compat must be 'potts' or an ({L}, {L}) array for L = {L} labels, got shape {mu.shape}")
     if not np.all(np.isfinite(mu)):

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._numba import in_threads, side_by_side
 from .._validate import finite
-from ._checks import check_features
+from ._checks import check_features, check_positive
 from ._lattice_kernels import blur, build_general, build_packed, embed, slice_rows, splat_rows
 
 SPLAT_BLOCKS = 2
@@ -207,8 +207,9 @@ def bilateral_filter(image, theta_spatial=8.0, theta_range=20.0, normalize=True)
     img = np.asarray(image)
     if img.ndim not in (2, 3) or img.shape[0] == 0 or img.shape[1] == 0:
         raise ValueError(f"image must be a non-empty (H, W) or (H, W, C) array, got {img.shape}")
-    if theta_spatial <= 0 or theta_range <= 0:
-        raise ValueError("theta_spatial and theta_range must be > 0")
+    check_positive(theta_spatial=theta_spatial, theta_range=theta_range)
+    if not (np.issubdtype(img.dtype, np.number) and not np.iscomplexobj(img)):
+        raise TypeError(f"image must be a real numeric array, got dtype {img.dtype}")
     H, W = img.shape[:2]
     chans = img.reshape(H * W, -1).astype(np.float64)
     yy, xx = np.mgrid[0:H, 0:W]
