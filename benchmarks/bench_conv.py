@@ -27,7 +27,8 @@ import time
 import minideeplab  # noqa: F401  (before NumPy: OpenBLAS reads its settings when NumPy loads it)
 import numpy as np
 
-from minideeplab.nn import conv2d_backward, conv2d_forward, winograd
+from minideeplab.nn import (conv2d_im2col_backward, conv2d_im2col_forward, conv2d_winograd_backward,
+                            conv2d_winograd_forward, winograd)
 
 SHAPES = [  # name, C, F, H, k, pad, dilation
     ("conv 64ch 161x161", 64, 64, 161, 3, 1, 1),
@@ -107,25 +108,26 @@ def breakdown(repeat, N):
 SWEEP = [(C, H) for C in (8, 16, 32, 64, 128) for H in (161, 81, 41)] + [(256, 41), (512, 41)]
 
 
+def _forward_backward(x, w, b, p, d, algorithm, dout=None):
+    """One forward + backward of the pair ``algorithm`` (stride 1, padding p, dilation d);
+    ``dout`` None: ones, made inside the timed call."""
+    if algorithm == "winograd":
+        out, cache = conv2d_winograd_forward(x, w, b, d)
+        conv2d_winograd_backward(np.ones_like(out) if dout is None else dout, cache)
+    else:
+        out, cache = conv2d_im2col_forward(x, w, b, 1, p, d)
+        conv2d_im2col_backward(np.ones_like(out) if dout is None else dout, cache)
+
+
 def sweep(repeat, N):
-    """Forward + backward of C -> C 3x3 convolutions (padding 1) by each path."""
+    """Forward + backward of C -> C 3x3 convolutions (padding 1) by each pair."""
     print(f"{'channels':>8s} {'size':>8s} {'winograd s':>11s} {'im2col s':>9s} {'ratio':>6s}")
-    threshold = winograd.MIN_CHANNELS
-    try:
-        for C, H in SWEEP:
-            x, w, b = _inputs(C, C, H, 3, N)
-            dout = np.ones((N, C, H, H), np.float32)
-
-            def run():
-                conv2d_backward(dout, conv2d_forward(x, w, b, 1, 1, 1)[1])
-
-            winograd.MIN_CHANNELS = 1
-            t_w = _median_time(run, repeat)
-            winograd.MIN_CHANNELS = 1 << 30
-            t_i = _median_time(run, repeat)
-            print(f"{C:8d} {H:>4d}x{H:<3d} {t_w:11.4f} {t_i:9.4f} {t_w / t_i:6.2f}", flush=True)
-    finally:
-        winograd.MIN_CHANNELS = threshold
+    for C, H in SWEEP:
+        x, w, b = _inputs(C, C, H, 3, N)
+        dout = np.ones((N, C, H, H), np.float32)
+        t_w = _median_time(lambda: _forward_backward(x, w, b, 1, 1, "winograd", dout), repeat)
+        t_i = _median_time(lambda: _forward_backward(x, w, b, 1, 1, "im2col", dout), repeat)
+        print(f"{C:8d} {H:>4d}x{H:<3d} {t_w:11.4f} {t_i:9.4f} {t_w / t_i:6.2f}", flush=True)
 
 
 def main():
@@ -166,12 +168,9 @@ def main():
         x, w, b = _inputs(C, F, H, k, N)
         flops = 3 * 2 * N * F * C * k * k * H * H
 
-        def ours():
-            out, cache = conv2d_forward(x, w, b, 1, p, d)
-            conv2d_backward(np.ones_like(out), cache)
-
-        t_ours = _median_time(ours, args.repeat)
+        # the pair a Conv2d layer runs for this shape (nn.Conv2d.algorithm_for)
         path = "winograd" if winograd.applies(x, w, (1, 1), (p, p), (d, d)) else "im2col"
+        t_ours = _median_time(lambda: _forward_backward(x, w, b, p, d, path), args.repeat)
         row = f"{name:26s} {path:>8s} {t_ours:8.3f} {flops / t_ours / 1e9:8.1f}"
         if name in ttimes:
             t_torch = ttimes[name]

@@ -54,15 +54,15 @@ print("1-D: definition == zero-inserted kernel == shift-and-stitch")
 x2 = rng.standard_normal((1, 3, 32, 32))  # even: no partial pooling window at the border
 w1 = rng.standard_normal((8, 3, 3, 3))
 w2 = rng.standard_normal((4, 8, 3, 3))
-h, _ = nn.conv2d_forward(x2, w1, None, 1, 1)
-coarse, _ = nn.conv2d_forward(nn.maxpool2d_forward(h, 2, 2)[0], w2, None, 1, 0)
-dense, _ = nn.conv2d_forward(nn.maxpool2d_forward(h, 2, 1)[0], w2, None, 1, 0, dilation=2)
+h, _ = nn.conv2d_im2col_forward(x2, w1, None, 1, 1)
+coarse, _ = nn.conv2d_im2col_forward(nn.maxpool2d_forward(h, 2, 2)[0], w2, None, 1, 0)
+dense, _ = nn.conv2d_im2col_forward(nn.maxpool2d_forward(h, 2, 1)[0], w2, None, 1, 0, dilation=2)
 print("coarse", coarse.shape, "dense", dense.shape)
 assert np.abs(dense[:, :, ::2, ::2] - coarse).max() < 1e-5
 # and the dilated conv equals a conv with a zero-inserted 5x5 kernel
 w2_holes = np.zeros((4, 8, 5, 5))
 w2_holes[:, :, ::2, ::2] = w2
-same, _ = nn.conv2d_forward(nn.maxpool2d_forward(h, 2, 1)[0], w2_holes, None, 1, 0)
+same, _ = nn.conv2d_im2col_forward(nn.maxpool2d_forward(h, 2, 1)[0], w2_holes, None, 1, 0)
 assert np.abs(same - dense).max() < 1e-5
 
 fig, ax = plt.subplots(1, 2, figsize=(7, 3.2))

@@ -18,10 +18,10 @@ x = rng.standard_normal((2, 3, 9, 9))
 w = rng.standard_normal((4, 3, 3, 3))
 b = rng.standard_normal(4)
 
-out, cache = nn.conv2d_forward(x, w, b, stride=1, padding=2, dilation=2)
+out, cache = nn.conv2d_im2col_forward(x, w, b, stride=1, padding=2, dilation=2)
 dout = rng.standard_normal(out.shape)
-dx, dw, db = nn.conv2d_backward(dout, cache)
-f = lambda: nn.conv2d_forward(x, w, b, 1, 2, 2)[0]
+dx, dw, db = nn.conv2d_im2col_backward(dout, cache)
+f = lambda: nn.conv2d_im2col_forward(x, w, b, 1, 2, 2)[0]
 for name, analytic, arr in (("dx", dx, x), ("dw", dw, w), ("db", db, b)):
     print(f"atrous conv {name}: relative error {rel_error(analytic, numerical_gradient(f, arr, dout)):.1e}")
 

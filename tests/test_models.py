@@ -240,8 +240,8 @@ def test_fc6_fc7_decimation_and_caffe_fold():
     img = rng.uniform(0, 255, size=(1, 3, 12, 12))  # RGB, 0-255
     caffe_in = img[:, ::-1] - np.array(MEAN_BGR)[None, :, None, None]
     tv_in = (img / 255 - np.array([0.485, 0.456, 0.406])[None, :, None, None]) / np.array([0.229, 0.224, 0.225])[None, :, None, None]
-    ours, _ = nn.conv2d_forward(caffe_in, m.params["conv1_1.weight"], m.params["conv1_1.bias"], 1, 1)
-    ref, _ = nn.conv2d_forward(tv_in, state["features.0.weight"], state["features.0.bias"], 1, 1)
+    ours, _ = nn.conv2d_im2col_forward(caffe_in, m.params["conv1_1.weight"], m.params["conv1_1.bias"], 1, 1)
+    ref, _ = nn.conv2d_im2col_forward(tv_in, state["features.0.weight"], state["features.0.bias"], 1, 1)
     assert rel_error(ours[:, :, 1:-1, 1:-1], ref[:, :, 1:-1, 1:-1]) < 1e-10
     with pytest.raises(ValueError, match="does not fit"):
         load_vgg16(DeepLab("DeepLab-LargeFOV", 21, width=1 / 8), state)

@@ -22,7 +22,7 @@ def test_conv_forward_matches_naive(C, F, H, W, k, s, p, d, rng):
     x = rng.standard_normal((2, C, H, W))
     w = rng.standard_normal((F, C, k, k))
     b = rng.standard_normal(F)
-    out, _ = nn.conv2d_forward(x, w, b, s, p, d)
+    out, _ = nn.conv2d_im2col_forward(x, w, b, s, p, d)
     assert rel_error(out, naive.conv2d(x, w, b, s, p, d)) < 1e-12
 
 
@@ -31,25 +31,24 @@ def test_conv_backward_numerical(C, F, H, W, k, s, p, d, rng):
     x = rng.standard_normal((2, C, H, W))
     w = rng.standard_normal((F, C, k, k))
     b = rng.standard_normal(F)
-    out, cache = nn.conv2d_forward(x, w, b, s, p, d)
+    out, cache = nn.conv2d_im2col_forward(x, w, b, s, p, d)
     dout = rng.standard_normal(out.shape)
-    dx, dw, db = nn.conv2d_backward(dout, cache)
-    f = lambda: nn.conv2d_forward(x, w, b, s, p, d)[0]
+    dx, dw, db = nn.conv2d_im2col_backward(dout, cache)
+    f = lambda: nn.conv2d_im2col_forward(x, w, b, s, p, d)[0]
     assert rel_error(dx, numerical_gradient(f, x, dout)) < 1e-8
     assert rel_error(dw, numerical_gradient(f, w, dout)) < 1e-8
     assert rel_error(db, numerical_gradient(f, b, dout)) < 1e-8
 
 
 def _winograd_pass(N, H, W, d, rng):
-    """x, w, dout and the Winograd path's forward (checked against the loop twin) and gradients."""
-    from minideeplab.nn import winograd
-
+    """x, w, b, dout and the Winograd pair's forward (checked against the loop twin) and gradients."""
     x = rng.standard_normal((N, 3, H, W))
     w = rng.standard_normal((4, 3, 3, 3))
-    out, cache = winograd.forward(x, w, d)
-    assert rel_error(out, naive.conv2d(x, w, None, 1, d, d)) < 1e-12
+    b = rng.standard_normal(4)
+    out, cache = nn.conv2d_winograd_forward(x, w, b, d)
+    assert rel_error(out, naive.conv2d(x, w, b, 1, d, d)) < 1e-12
     dout = rng.standard_normal(out.shape)
-    return x, w, dout, winograd.backward(dout, cache)
+    return x, w, b, dout, nn.conv2d_winograd_backward(dout, cache)
 
 
 @pytest.mark.parametrize("H,W,d", [(1, 1, 1), (1, 5, 1), (2, 3, 1), (5, 1, 1), (6, 7, 1), (7, 6, 2), (9, 11, 3),
@@ -57,21 +56,20 @@ def _winograd_pass(N, H, W, d, rng):
 def test_winograd_conv_matches_naive_and_gradients(H, W, d, rng):
     """The F(2x2, 3x3) path (3x3, stride 1, padding = dilation d): odd sizes leave partial
     tiles, and with d > 1 phases of unequal sizes (some smaller than a tile, or empty)."""
-    from minideeplab.nn import winograd
-
-    x, w, dout, (dx, dw) = _winograd_pass(2, H, W, d, rng)
-    f = lambda: winograd.forward(x, w, d)[0]
+    x, w, b, dout, (dx, dw, db) = _winograd_pass(2, H, W, d, rng)
+    f = lambda: nn.conv2d_winograd_forward(x, w, b, d)[0]
     assert rel_error(dx, numerical_gradient(f, x, dout)) < 1e-8
     assert rel_error(dw, numerical_gradient(f, w, dout)) < 1e-8
+    assert rel_error(db, numerical_gradient(f, b, dout)) < 1e-8
 
 
 @pytest.mark.parametrize("H,W,d", [(23, 21, 2), (37, 35, 4)])
 def test_winograd_dilated_interior_tiles_match_im2col(H, W, d, rng):
     """Sizes with tiles wholly inside the image (the kernels' unchecked fast path) for d > 1:
     forward against the loop twin, gradients against the im2col path, in float64."""
-    x, w, dout, (dx, dw) = _winograd_pass(1, H, W, d, rng)
-    ref_dx, ref_dw, _ = nn.conv2d_backward(dout, nn.conv2d_forward(x, w, None, 1, d, d)[1])  # 3 channels: im2col
-    assert rel_error(dx, ref_dx) < 1e-12 and rel_error(dw, ref_dw) < 1e-12
+    x, w, b, dout, (dx, dw, db) = _winograd_pass(1, H, W, d, rng)
+    ref_dx, ref_dw, ref_db = nn.conv2d_im2col_backward(dout, nn.conv2d_im2col_forward(x, w, b, 1, d, d)[1])
+    assert rel_error(dx, ref_dx) < 1e-12 and rel_error(dw, ref_dw) < 1e-12 and rel_error(db, ref_db) < 1e-12
 
 
 def test_winograd_kernel_transform_and_its_gradient(rng):
@@ -87,48 +85,78 @@ def test_winograd_kernel_transform_and_its_gradient(rng):
                                                           winograd.G)) < 1e-14
 
 
-def test_conv2d_takes_the_winograd_path_from_min_channels(rng):
+def _conv_layer(C, F, padding, dilation, rng, algorithm="auto"):
+    layer = nn.Conv2d(C, F, 3, padding=padding, dilation=dilation, dtype=np.float64, algorithm=algorithm)
+    layer.params["weight"][...] = rng.standard_normal((F, C, 3, 3))
+    layer.params["bias"][...] = rng.standard_normal(F)
+    return layer
+
+
+@pytest.mark.parametrize("padding,dilation", [(1, 1), (2, 2)])
+def test_conv2d_layer_takes_the_winograd_pair_from_min_channels(padding, dilation, rng):
+    """The one dispatch: a Conv2d layer on "auto" runs Winograd from MIN_CHANNELS input and output
+    channels, im2col below; both pairs give the same values and gradients."""
     from minideeplab.nn import winograd
 
     C = winograd.MIN_CHANNELS
     x = rng.standard_normal((1, C, 5, 4))
-    for F, path in ((C, "winograd"), (C - 1, None)):
-        w = rng.standard_normal((F, C, 3, 3))
-        out, cache = nn.conv2d_forward(x, w, np.ones(F), 1, 1, 1)
-        assert (cache[0] == "winograd") == (path == "winograd")
-        assert rel_error(out, naive.conv2d(x, w, np.ones(F), 1, 1, 1)) < 1e-12
+    for F, expected in ((C, "winograd"), (C - 1, "im2col")):
+        layer = _conv_layer(C, F, padding, dilation, rng)
+        assert layer.algorithm_for(x) == expected
+        out = layer.forward(x)
+        assert layer.last_algorithm == expected
+        w, b = layer.params["weight"], layer.params["bias"]
+        assert rel_error(out, naive.conv2d(x, w, b, 1, padding, dilation)) < 1e-12
         dout = rng.standard_normal(out.shape)
-        dx, dw, db = nn.conv2d_backward(dout, cache)
-        assert np.allclose(db, dout.sum(axis=(0, 2, 3)))
-        if path:
-            wdx, wdw = winograd.backward(dout, cache[1])
-            assert np.array_equal(dx, wdx) and np.array_equal(dw, wdw)
+        dx = layer.backward(dout)
+        assert np.allclose(layer.grads["bias"], dout.sum(axis=(0, 2, 3)))
+        other = "im2col" if expected == "winograd" else "winograd"
+        twin = _conv_layer(C, F, padding, dilation, rng, algorithm=other)
+        twin.params["weight"][...], twin.params["bias"][...] = w, b
+        assert twin.algorithm_for(x) == other and rel_error(twin.forward(x), out) < 1e-12
+        assert rel_error(twin.backward(dout), dx) < 1e-12
+        for k in ("weight", "bias"):
+            assert rel_error(twin.grads[k], layer.grads[k]) < 1e-12
+    assert _conv_layer(C, C, padding, dilation, rng).algorithm_for(x.astype(np.float32)) == "im2col"  # dtypes differ
+    assert nn.Conv2d(C, C, 3, padding=1, stride=2).algorithm_for(x.astype(np.float32)) == "im2col"
+    with pytest.raises(ValueError, match="Winograd pair needs"):
+        nn.Conv2d(C, C, 3, padding=1, stride=2, algorithm="winograd")
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        nn.Conv2d(C, C, 3, algorithm="fft")
+
+
+def test_winograd_applies_and_its_bad_input_errors(rng):
+    from minideeplab.nn import winograd
+
+    C = winograd.MIN_CHANNELS
+    x = rng.standard_normal((1, C, 5, 4))
     w = rng.standard_normal((C, C, 3, 3))
     with pytest.raises(ValueError, match="dout must be a NumPy array of shape"):
-        nn.conv2d_backward(np.zeros((1, C, 5, 5)), nn.conv2d_forward(x, w, None, 1, 1, 1)[1])
+        nn.conv2d_winograd_backward(np.zeros((1, C, 5, 5)), nn.conv2d_winograd_forward(x, w, None, 1)[1])
     with pytest.raises(ValueError, match="dout must be a NumPy array of shape"):
-        winograd.backward([0.0], winograd.forward(x, w)[1])
+        nn.conv2d_winograd_backward([0.0], nn.conv2d_winograd_forward(x, w)[1])
     assert winograd.applies(x, w, (1, 1), (1, 1), (1, 1))
     assert winograd.applies(x, w, (1, 1), (12, 12), (12, 12))
     for stride, pad, dil in (((2, 2), (1, 1), (1, 1)), ((1, 1), (2, 2), (1, 1)), ((1, 1), (1, 1), (2, 2)),
                              ((1, 1), (2, 1), (2, 1))):
         assert not winograd.applies(x, w, stride, pad, dil)
     assert not winograd.applies(x.astype(np.float16), w, (1, 1), (1, 1), (1, 1))
-    out, cache = nn.conv2d_forward(x, w, None, 1, 2, 2)  # atrous, padding = dilation
-    assert cache[0] == "winograd" and rel_error(out, naive.conv2d(x, w, None, 1, 2, 2)) < 1e-12
+    assert not winograd.applies(x.astype(np.float32), w, (1, 1), (1, 1), (1, 1))  # w is float64
+    assert not winograd.applies(x[:, :-1], w, (1, 1), (1, 1), (1, 1))  # channels differ: im2col says so
     with pytest.raises(ValueError, match="same C"):
-        winograd.forward(x, rng.standard_normal((C, C + 1, 3, 3)))
+        nn.conv2d_winograd_forward(x, rng.standard_normal((C, C + 1, 3, 3)))
     with pytest.raises(ValueError, match="dilation must be a positive int"):
-        winograd.forward(x, w, 0)
+        nn.conv2d_winograd_forward(x, w, None, 0)
     with pytest.raises(TypeError, match="x must be a float32 or float64"):
-        winograd.forward(x.astype(np.int32), w)
+        nn.conv2d_winograd_forward(x.astype(np.int32), w)
+    with pytest.raises(ValueError, match="b must have shape"):
+        nn.conv2d_winograd_forward(x, w, np.zeros(C + 1))
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_winograd_float32_threads_against_float64_im2col(threads, rng):
     """Large enough to split the transforms over the threads; float32 against float64."""
     from minideeplab._numba import get_num_threads, set_num_threads
-    from minideeplab.nn import winograd
 
     x = rng.standard_normal((2, 16, 33, 30)).astype(np.float32)
     w = (rng.standard_normal((24, 16, 3, 3)) * 0.1).astype(np.float32)
@@ -142,11 +170,11 @@ def test_winograd_float32_threads_against_float64_im2col(threads, rng):
     old = get_num_threads()
     set_num_threads(threads)
     try:
-        out, wc = winograd.forward(x, w)
-        dx, dw = winograd.backward(dout, wc)
+        out, wc = nn.conv2d_winograd_forward(x, w)
+        dx, dw, db = nn.conv2d_winograd_backward(dout, wc)
     finally:
         set_num_threads(old)
-    assert out.dtype == dx.dtype == dw.dtype == np.float32 and wc[0].size >= 1 << 16
+    assert out.dtype == dx.dtype == dw.dtype == np.float32 and wc[0].size >= 1 << 16 and db is None
     for a, r in ((out, ref), (dx, rdx), (dw, rdw)):
         assert np.abs(a - r).max() <= 1e-5 * np.abs(r).max()
 
@@ -158,8 +186,8 @@ def test_dilated_conv_equals_zero_inserted_kernel(rng):
     d = 3
     wz = np.zeros((3, 2, 7, 7))
     wz[:, :, ::d, ::d] = w
-    a, _ = nn.conv2d_forward(x, w, None, 1, 3, d)
-    b, _ = nn.conv2d_forward(x, wz, None, 1, 3, 1)
+    a, _ = nn.conv2d_im2col_forward(x, w, None, 1, 3, d)
+    b, _ = nn.conv2d_im2col_forward(x, wz, None, 1, 3, 1)
     assert rel_error(a, b) < 1e-12
 
 
@@ -304,7 +332,7 @@ def test_sum_and_concat(rng):
 def test_float32_is_default_precision(rng):
     x = rng.standard_normal((1, 3, 9, 9)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-    out, _ = nn.conv2d_forward(x, w, None, 1, 1, 1)
+    out, _ = nn.conv2d_im2col_forward(x, w, None, 1, 1, 1)
     assert out.dtype == np.float32
     assert rel_error(out, naive.conv2d(x.astype(np.float64), w.astype(np.float64), None, 1, 1, 1)) < 1e-5
 
@@ -314,17 +342,17 @@ def test_bad_input_errors(rng):
     x = rng.standard_normal((1, 3, 8, 8))
     w = rng.standard_normal((2, 4, 3, 3))
     with pytest.raises(ValueError, match="input channels"):
-        nn.conv2d_forward(x, w)
+        nn.conv2d_im2col_forward(x, w)
     with pytest.raises(ValueError, match="x must have 4 dimensions"):
-        nn.conv2d_forward(x[0], w[:, :3])
+        nn.conv2d_im2col_forward(x[0], w[:, :3])
     with pytest.raises(TypeError, match="x must be a floating-point"):
-        nn.conv2d_forward(x.astype(np.int32), w[:, :3])
+        nn.conv2d_im2col_forward(x.astype(np.int32), w[:, :3])
     with pytest.raises(TypeError, match="w dtype"):
-        nn.conv2d_forward(x, w[:, :3].astype(np.float32))
+        nn.conv2d_im2col_forward(x, w[:, :3].astype(np.float32))
     with pytest.raises(ValueError, match="dilation must be >= 1"):
-        nn.conv2d_forward(x, w[:, :3], dilation=0)
+        nn.conv2d_im2col_forward(x, w[:, :3], dilation=0)
     with pytest.raises(ValueError, match="smaller than the dilated kernel"):
-        nn.conv2d_forward(x, w[:, :3], dilation=5)
+        nn.conv2d_im2col_forward(x, w[:, :3], dilation=5)
     with pytest.raises(ValueError, match="padding"):
         nn.maxpool2d_forward(x, 2, 2, 2)
     scores = rng.standard_normal((1, 3, 2, 2))

@@ -12,19 +12,29 @@ def _t(a):
     return torch.tensor(a, dtype=torch.float64, requires_grad=True)
 
 
-@pytest.mark.parametrize("C,F", [(3, 5), (16, 17)])  # im2col; Winograd where stride 1 and p == d
-@pytest.mark.parametrize("s,p,d", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (1, 12, 12), (3, 0, 2)])
-def test_conv_vs_torch(C, F, s, p, d, rng):
+def _conv_pair(algorithm, s, p, d):
+    """The forward(x, w, b) and backward of one algorithm with this geometry."""
+    if algorithm == "winograd":
+        return (lambda x, w, b: nn.conv2d_winograd_forward(x, w, b, d)), nn.conv2d_winograd_backward
+    return (lambda x, w, b: nn.conv2d_im2col_forward(x, w, b, s, p, d)), nn.conv2d_im2col_backward
+
+
+@pytest.mark.parametrize("C,F", [(3, 5), (16, 17)])
+@pytest.mark.parametrize("s,p,d,algorithm", [(1, 1, 1, "im2col"), (2, 1, 1, "im2col"), (1, 2, 2, "im2col"),
+                                             (1, 12, 12, "im2col"), (3, 0, 2, "im2col"), (1, 1, 1, "winograd"),
+                                             (1, 2, 2, "winograd"), (1, 12, 12, "winograd")])
+def test_conv_vs_torch(C, F, s, p, d, algorithm, rng):
+    """Both pairs, each where it applies (Winograd: stride 1, padding = dilation)."""
     x = rng.standard_normal((2, C, 30, 27))
     w = rng.standard_normal((F, C, 3, 3))
     b = rng.standard_normal(F)
-    out, cache = nn.conv2d_forward(x, w, b, s, p, d)
-    assert (cache[0] == "winograd") == (C >= nn.winograd.MIN_CHANNELS and s == 1 and p == d)
+    forward, backward = _conv_pair(algorithm, s, p, d)
+    out, cache = forward(x, w, b)
     tx, tw, tb = _t(x), _t(w), _t(b)
     tout = tF.conv2d(tx, tw, tb, stride=s, padding=p, dilation=d)
     dout = rng.standard_normal(out.shape)
     tout.backward(torch.tensor(dout))
-    dx, dw, db = nn.conv2d_backward(dout, cache)
+    dx, dw, db = backward(dout, cache)
     assert rel_error(out, tout.detach().numpy()) < 1e-12
     for ours, theirs in ((dx, tx), (dw, tw), (db, tb)):
         assert rel_error(ours, theirs.grad.numpy()) < 1e-12
@@ -35,10 +45,9 @@ def test_winograd_conv_float32_vs_torch(d, rng):
     """In float32, as in training: errors of a few 1e-7, as im2col's (measured 1e-7 to 5e-7)."""
     x = rng.standard_normal((1, 64, 41, 41)).astype("float32")
     w = (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype("float32")
-    out, cache = nn.conv2d_forward(x, w, None, 1, d, d)
-    assert cache[0] == "winograd"
+    out, cache = nn.conv2d_winograd_forward(x, w, None, d)
     dout = rng.standard_normal(out.shape).astype("float32")
-    dx, dw, _ = nn.conv2d_backward(dout, cache)
+    dx, dw, _ = nn.conv2d_winograd_backward(dout, cache)
     tx, tw = (torch.tensor(a.astype("float64"), requires_grad=True) for a in (x, w))
     tout = tF.conv2d(tx, tw, padding=d, dilation=d)
     tout.backward(torch.tensor(dout.astype("float64")))

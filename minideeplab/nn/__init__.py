@@ -1,5 +1,5 @@
 """The autograd-free framework: forward/backward op pairs and stateful layers."""
-from .conv import col2im, conv2d_backward, conv2d_forward, conv_output_size, im2col
+from .conv import col2im, conv2d_im2col_backward, conv2d_im2col_forward, conv_output_size, im2col
 from .functional import (
     IGNORE_INDEX, concat_backward, concat_forward, dropout_backward, dropout_forward,
     interp_backward, interp_forward, interp_matrix, log_softmax, relu_backward, relu_forward,
@@ -12,3 +12,4 @@ from .pool import (
     avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward,
     pool_output_size,
 )
+from .winograd import conv2d_winograd_backward, conv2d_winograd_forward

@@ -9,15 +9,16 @@ DeepLab costs one argument. Output size, for each spatial axis::
 The input gradient of a convolution is a transposed convolution with the same
 dilation, which here is ``col2im`` applied to ``w.T @ dout``.
 
-On NumPy, 3x3 stride-1 layers whose padding equals their dilation (VGG's convs, DeepLab's
-atrous conv5 and fc6) with at least ``winograd.MIN_CHANNELS`` channels take the Winograd
-path of :mod:`.winograd` instead: the same result up to rounding, with fewer operations.
+This is one of two algorithms for a convolution, each a forward/backward pair:
+``conv2d_im2col_forward/backward`` here (any kernel, stride, padding and dilation; NumPy or
+CuPy) and ``conv2d_winograd_forward/backward`` in :mod:`.winograd` (3x3, stride 1, padding =
+dilation; fewer multiplications). Which one a layer runs is decided in one place,
+:meth:`minideeplab.nn.layers.Conv2d.algorithm_for`.
 """
 from __future__ import annotations
 
 from .._validate import float_array, pair
 from ..backend import get_array_module
-from . import winograd
 
 
 def conv_output_size(size: int, k: int, stride: int, pad: int, dilation: int) -> int:
@@ -83,8 +84,8 @@ def col2im(col, H, W, stride, padding, dilation):
     return x[:, :, ph : ph + H, pw : pw + W]
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
-    """2-D convolution (cross-correlation, as in Caffe and PyTorch).
+def conv2d_im2col_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """2-D convolution (cross-correlation, as in Caffe and PyTorch) by im2col + one GEMM per image.
 
     Parameters
     ----------
@@ -96,7 +97,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     Returns
     -------
     out : (N, F, H', W') array, ``H' = 1 + (H + 2p - d(kh-1) - 1) // s``
-    cache : what :func:`conv2d_backward` needs
+    cache : what :func:`conv2d_im2col_backward` needs
     """
     float_array(x, "x", 4)
     float_array(w, "w", 4)
@@ -118,11 +119,6 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
             f"x of spatial size {H}x{W} is smaller than the dilated kernel "
             f"({dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}) with padding {padding}"
         )
-    if winograd.applies(x, w, stride, padding, dilation):
-        out, wcache = winograd.forward(x, w, dilation[0])
-        if b is not None:
-            out += b.reshape(1, F, 1, 1)
-        return out, ("winograd", wcache, b is not None)
     xp = get_array_module(x)
     col = im2col(x, kh, kw, stride, padding, dilation)
     # (F, CKK) @ (N, CKK, P) -> (N, F, P): one BLAS call per image.
@@ -134,35 +130,31 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     return out, cache
 
 
-def conv2d_backward(dout, cache):
-    """Gradients of :func:`conv2d_forward`.
+def conv2d_im2col_backward(dout, cache):
+    """Gradients of :func:`conv2d_im2col_forward`.
 
     Parameters
     ----------
     dout : (N, F, H', W') upstream gradient
-    cache : from :func:`conv2d_forward`
+    cache : from :func:`conv2d_im2col_forward`
 
     Returns
     -------
     dx : (N, C, H, W), dw : (F, C, kh, kw), db : (F,) or None
     """
-    if cache[0] == "winograd":
-        _, wcache, has_bias = cache
-        dx, dw = winograd.backward(dout, wcache)  # checks dout's shape
-        return dx, dw, (dout.sum(axis=(0, 2, 3)) if has_bias else None)
     xp = get_array_module(dout)
     (N, C, H, W), w, col, stride, padding, dilation, has_bias = cache
     F, _, kh, kw = w.shape
     Ho, Wo = col.shape[-2:]
     if tuple(dout.shape) != (N, F, Ho, Wo):
         raise ValueError(f"dout must have shape {(N, F, Ho, Wo)}, got {tuple(dout.shape)}")
-    d = dout.reshape(N, F, Ho * Wo)
-    c = col.reshape(N, C * kh * kw, Ho * Wo)
+    dout_mat = dout.reshape(N, F, Ho * Wo)
+    col_mat = col.reshape(N, C * kh * kw, Ho * Wo)
     dw = xp.zeros((F, C * kh * kw), dtype=w.dtype)
     for n in range(N):  # one GEMM per image; avoids a transposed copy of col
-        dw += d[n] @ c[n].T
+        dw += dout_mat[n] @ col_mat[n].T
     dw = dw.reshape(w.shape)
-    db = d.sum(axis=(0, 2)) if has_bias else None
-    dcol = xp.matmul(w.reshape(F, -1).T, d).reshape(N, C, kh, kw, Ho, Wo)
+    db = dout_mat.sum(axis=(0, 2)) if has_bias else None
+    dcol = xp.matmul(w.reshape(F, -1).T, dout_mat).reshape(N, C, kh, kw, Ho, Wo)
     dx = col2im(dcol, H, W, stride, padding, dilation)
     return dx, dw, db

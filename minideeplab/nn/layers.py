@@ -11,7 +11,7 @@ import numpy as np
 
 from .._validate import pair, positive_int
 from ..backend import xp as backend_xp
-from . import conv, functional as F, pool
+from . import conv, functional as F, pool, winograd
 
 
 _EMPTY = object()  # "forward has not run since the last backward"
@@ -49,12 +49,26 @@ class Layer:
 
 
 class Conv2d(Layer):
-    """Convolution with stride, padding and dilation; weight ``(out, in, kh, kw)``."""
+    """Convolution with stride, padding and dilation; weight ``(out, in, kh, kw)``.
+
+    Two algorithms compute it, each a forward/backward pair: im2col + GEMM
+    (:func:`.conv.conv2d_im2col_forward`: any geometry, NumPy or CuPy) and Winograd's
+    F(2x2, 3x3) (:func:`.winograd.conv2d_winograd_forward`: 3x3, stride 1, padding = dilation,
+    fewer multiplications). Both give the same result up to rounding. ``algorithm`` says which
+    one :meth:`forward` runs (:meth:`algorithm_for` is the rule; :meth:`backward` runs the twin
+    of the pair the last forward ran):
+
+    * ``"auto"`` (default): ``"winograd"`` where :func:`.winograd.applies` (a float32/float64
+      NumPy input, 3x3, stride 1, padding = dilation, at least ``winograd.MIN_CHANNELS`` input
+      and output channels), ``"im2col"`` everywhere else;
+    * ``"im2col"`` or ``"winograd"``: always that one (``"winograd"`` only where it fits).
+    """
 
     kind = "conv"
+    ALGORITHMS = ("auto", "im2col", "winograd")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, bias=True, name="", dtype=np.float32):
+                 dilation=1, bias=True, name="", dtype=np.float32, algorithm="auto"):
         super().__init__(name)
         self.in_channels = positive_int(in_channels, "in_channels")
         self.out_channels = positive_int(out_channels, "out_channels")
@@ -66,15 +80,41 @@ class Conv2d(Layer):
         self.params["weight"] = xp.zeros((out_channels, in_channels) + self.kernel_size, dtype=dtype)
         if bias:
             self.params["bias"] = xp.zeros((out_channels,), dtype=dtype)
+        self.algorithm = algorithm
+        self._check_algorithm()
+        self.last_algorithm = None  # the pair the last forward ran
+
+    def _check_algorithm(self):
+        if self.algorithm not in self.ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {self.ALGORITHMS}, got {self.algorithm!r}")
+        if self.algorithm == "winograd" and not winograd.fits(self.kernel_size, self.stride, self.padding,
+                                                              self.dilation):
+            raise ValueError(f"{self!r}: the Winograd pair needs a 3x3 kernel, stride 1 and padding = dilation")
+
+    def algorithm_for(self, x):
+        """``"im2col"`` or ``"winograd"``: the pair :meth:`forward` runs for the input ``x``."""
+        self._check_algorithm()
+        if self.algorithm != "auto":
+            return self.algorithm
+        w = self.params["weight"]
+        return "winograd" if winograd.applies(x, w, self.stride, self.padding, self.dilation) else "im2col"
 
     def forward(self, x):
-        out, self._cache = conv.conv2d_forward(
-            x, self.params["weight"], self.params.get("bias"), self.stride, self.padding, self.dilation
-        )
+        w, b = self.params["weight"], self.params.get("bias")
+        algorithm = self.algorithm_for(x)
+        if algorithm == "winograd":
+            out, self._cache = winograd.conv2d_winograd_forward(x, w, b, self.dilation[0])
+        else:
+            out, self._cache = conv.conv2d_im2col_forward(x, w, b, self.stride, self.padding, self.dilation)
+        self.last_algorithm = algorithm
         return out
 
     def backward(self, dout):
-        dx, dw, db = conv.conv2d_backward(dout, self._need_cache())
+        cache = self._need_cache()
+        if self.last_algorithm == "winograd":
+            dx, dw, db = winograd.conv2d_winograd_backward(dout, cache)
+        else:
+            dx, dw, db = conv.conv2d_im2col_backward(dout, cache)
         self.grads["weight"] = dw
         if db is not None:
             self.grads["bias"] = db

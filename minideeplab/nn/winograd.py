@@ -5,8 +5,10 @@ Each 2x2 output tile is ``A^T [(G g G^T) * (B^T d B)] A`` for its 4x4 input wind
 element-wise products become 16 matrix products, (F, C) @ (C, tiles), so the work moves into
 GEMMs 2.25x smaller than im2col's, and the 9x-sized column matrix is never built. The
 backward pass stays in the transformed domain: ``dU = dM V^T``, ``dV = U^T dM``.
-``conv.conv2d_forward`` uses this path for NumPy arrays when it applies; results equal the
-direct convolution up to rounding (the transforms add and subtract at most 4 terms).
+``conv2d_winograd_forward/backward`` is the twin of ``conv.conv2d_im2col_forward/backward``
+for these layers: the same result up to rounding (the transforms add and subtract at most 4
+terms). A ``Conv2d`` layer runs this pair where :func:`applies` says so (see
+:meth:`minideeplab.nn.layers.Conv2d.algorithm_for`).
 
 Dilated ("atrous") layers with padding equal to the dilation d, as in DeepLab's conv5 and fc6,
 are d x d interleaved ordinary 3x3 convolutions, one per output phase; the kernels tile each
@@ -26,13 +28,20 @@ of its figures (benchmarks/RESULTS.md); 16 leaves the tiny 8-channel layers (wid
 block) and conv1_1 (3 input channels) on im2col."""
 
 
-def applies(x, w, stride, padding, dilation):
-    """True when ``conv2d_forward`` takes this path: NumPy, 3x3, stride 1, the same dilation d
-    along both axes and padding d, at least ``MIN_CHANNELS`` input and output channels."""
+def fits(kernel_size, stride, padding, dilation):
+    """True for the geometry this pair computes: a 3x3 kernel, stride 1, the same dilation d
+    along both axes and padding d (all ``(int, int)`` pairs)."""
     d = tuple(dilation)
-    return (isinstance(x, np.ndarray) and tuple(w.shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
-            and d[0] == d[1] and tuple(padding) == d and x.dtype in (np.float32, np.float64)
-            and min(w.shape[0], w.shape[1]) >= MIN_CHANNELS)
+    return tuple(kernel_size) == (3, 3) and tuple(stride) == (1, 1) and d[0] == d[1] and tuple(padding) == d
+
+
+def applies(x, w, stride, padding, dilation):
+    """True when a ``Conv2d`` layer on ``"auto"`` runs this pair rather than im2col: :func:`fits`,
+    ``x`` a float32 or float64 NumPy array ``(N, C, H, W)``, ``w`` ``(F, C, 3, 3)`` of the same
+    dtype, and at least ``MIN_CHANNELS`` input and output channels."""
+    return (isinstance(x, np.ndarray) and x.ndim == 4 and np.ndim(w) == 4
+            and fits(w.shape[2:], stride, padding, dilation) and x.dtype in (np.float32, np.float64)
+            and w.dtype == x.dtype and x.shape[1] == w.shape[1] and min(w.shape[0], w.shape[1]) >= MIN_CHANNELS)
 
 
 def _kernel_transform(w):
@@ -41,7 +50,7 @@ def _kernel_transform(w):
 
     F, C = w.shape[:2]
     U = np.empty((16, F, C), w.dtype)
-    _rows(lambda a, b: kernel_transform(w, U, a, b), F, U.size)
+    _rows(lambda lo, hi: kernel_transform(w, U, lo, hi), F, U.size)
     return U
 
 
@@ -51,7 +60,7 @@ def _kernel_grad(dU):
 
     _, F, C = dU.shape
     dw = np.empty((F, C, 3, 3), dU.dtype)
-    _rows(lambda a, b: kernel_grad(dU, dw, a, b), F, dU.size)
+    _rows(lambda lo, hi: kernel_grad(dU, dw, lo, hi), F, dU.size)
     return dw
 
 
@@ -61,9 +70,21 @@ def _rows(fn, rows, work):
     in_threads(fn, rows, min_rows=1 if work >= 1 << 16 else rows + 1)
 
 
-def forward(x, w, dilation=1):
-    """(N, C, H, W), (F, C, 3, 3) -> out (N, F, H, W) and the cache for :func:`backward`; the
-    convolution has padding and dilation ``dilation``."""
+def conv2d_winograd_forward(x, w, b=None, dilation=1):
+    """3x3 convolution, stride 1, padding and dilation ``dilation``, by F(2x2, 3x3).
+
+    Parameters
+    ----------
+    x : (N, C, H, W) float32 or float64 NumPy array
+    w : (F, C, 3, 3) array
+    b : (F,) array or None
+    dilation : int >= 1 (the padding is the same)
+
+    Returns
+    -------
+    out : (N, F, H, W) array (the size is kept)
+    cache : what :func:`conv2d_winograd_backward` needs
+    """
     if np.ndim(x) != 4 or np.ndim(w) != 4 or tuple(w.shape[1:]) != (x.shape[1], 3, 3):
         raise ValueError(f"x must be (N, C, H, W) and w (F, C, 3, 3) with the same C; got x {np.shape(x)}, "
                          f"w {np.shape(w)}")
@@ -75,35 +96,50 @@ def forward(x, w, dilation=1):
     d = int(dilation)
     N, C, H, W = x.shape
     F = w.shape[0]
+    if b is not None and tuple(np.shape(b)) != (F,):
+        raise ValueError(f"b must have shape ({F},), got {tuple(np.shape(b))}")
     th, tw = (-(-H // d) + 1) // 2, (-(-W // d) + 1) // 2  # tiles per phase: ceil(ceil(H / d) / 2)
     P = N * d * th * d * tw
     x = np.ascontiguousarray(x)
     from ._winograd_kernels import input_transform, output_transform
 
     V = np.empty((16, C, P), x.dtype)
-    _rows(lambda a, b: input_transform(x, V, th, tw, d, a, b), C, V.size)
+    _rows(lambda lo, hi: input_transform(x, V, th, tw, d, lo, hi), C, V.size)
     U = _kernel_transform(np.ascontiguousarray(w, dtype=x.dtype))
     M = np.matmul(U, V)
     out = np.empty((N, F, H, W), x.dtype)
-    _rows(lambda a, b: output_transform(M, out, th, tw, d, a, b), F, M.size)
-    return out, (V, U, w.shape, (th, tw, d), out.shape)
+    _rows(lambda lo, hi: output_transform(M, out, th, tw, d, lo, hi), F, M.size)
+    if b is not None:
+        out += b.reshape(1, F, 1, 1)
+    return out, (V, U, w.shape, (th, tw, d), out.shape, b is not None)
 
 
-def backward(dout, cache):
-    """Gradients (dx, dw) of :func:`forward` for the upstream gradient ``dout`` (N, F, H, W)."""
+def conv2d_winograd_backward(dout, cache):
+    """Gradients of :func:`conv2d_winograd_forward`.
+
+    Parameters
+    ----------
+    dout : (N, F, H, W) upstream gradient, a NumPy array
+    cache : from :func:`conv2d_winograd_forward`
+
+    Returns
+    -------
+    dx : (N, C, H, W), dw : (F, C, 3, 3), db : (F,) or None
+    """
     from ._winograd_kernels import input_grad_transform, output_grad_transform
 
-    V, U, (F, C, _, _), (th, tw, d), out_shape = cache
+    V, U, (F, C, _, _), (th, tw, d), out_shape, has_bias = cache
     if not isinstance(dout, np.ndarray) or tuple(dout.shape) != out_shape:
         raise ValueError(f"dout must be a NumPy array of shape {out_shape}, got {type(dout).__name__} "
                          f"of shape {getattr(dout, 'shape', None)}")
     N, _, H, W = dout.shape
+    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     dout = np.ascontiguousarray(dout, dtype=V.dtype)
     dM = np.empty((16, F, V.shape[2]), V.dtype)
-    _rows(lambda a, b: output_grad_transform(dout, dM, th, tw, d, a, b), F, dM.size)
+    _rows(lambda lo, hi: output_grad_transform(dout, dM, th, tw, d, lo, hi), F, dM.size)
     dU = np.matmul(dM, V.transpose(0, 2, 1))
     dw = _kernel_grad(dU)
     dV = np.matmul(U.transpose(0, 2, 1), dM)
     dx = np.empty((N, C, H, W), V.dtype)
-    _rows(lambda a, b: input_grad_transform(dV, dx, th, tw, d, a, b), C, dV.size)
-    return dx, dw
+    _rows(lambda lo, hi: input_grad_transform(dV, dx, th, tw, d, lo, hi), C, dV.size)
+    return dx, dw, db
