@@ -32,9 +32,9 @@ from tqdm.auto import tqdm
 from minideeplab.crf import dense_crf
 from minideeplab.datasets import MSRC
 from minideeplab.datasets.msrc import CLASSES
-from minideeplab.metrics import confusion_matrix, scores
+from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.models import load_msrc_model
-from minideeplab.train import predict_probs
+from minideeplab.predict import predict_probs
 from minideeplab.weak import image_tags
 
 GRID = {"w_bilateral": [4.0, 8.0], "theta_alpha": [20.0, 60.0, 160.0], "theta_beta": [3.0, 8.0]}
@@ -57,7 +57,7 @@ def score(pairs):
     conf = np.zeros((L, L), np.int64)
     for label, pred in pairs:
         confusion_matrix(label, pred, L, out=conf)
-    return scores(conf)
+    return summarize(conf)
 
 
 def fmt(s):

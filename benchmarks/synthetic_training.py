@@ -11,9 +11,10 @@ import time
 import numpy as np
 
 from minideeplab.datasets import SyntheticScenes
-from minideeplab.metrics import confusion_matrix, scores
+from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.models import DeepLab
-from minideeplab.train import Trainer, TrainConfig, predict_scores
+from minideeplab.predict import predict_scores
+from minideeplab.train import Trainer, TrainConfig
 
 
 def main():
@@ -27,7 +28,7 @@ def main():
     losses = Trainer(m, train, cfg).fit(progress=False)
     secs = time.perf_counter() - t
     conf = sum(confusion_matrix(test[i][1], predict_scores(m, test[i][0]).argmax(0), 4) for i in range(len(test)))
-    s = scores(conf)
+    s = summarize(conf)
     bg = np.mean([np.mean(test[i][1] == 0) for i in range(len(test))])
     print(f"1000 iterations in {secs:.1f} s; loss {np.mean(losses[:50]):.3f} -> {np.mean(losses[-50:]):.3f}")
     print(f"held-out: global {s['global_acc']:.3f}, class-average {s['class_avg_acc']:.3f}, "

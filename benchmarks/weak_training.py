@@ -24,9 +24,9 @@ import numpy as np
 
 from minideeplab.crf import dense_crf
 from minideeplab.datasets import MSRC
-from minideeplab.metrics import confusion_matrix, scores
+from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.models import load_model
-from minideeplab.train import predict_probs
+from minideeplab.predict import predict_probs
 
 SETTINGS = ["strong", "semi", "bbox-seg", "bbox-rect", "em-adapt"]
 
@@ -68,7 +68,7 @@ def main():
             confusion_matrix(label, crf, 21, out=cc)
             if i in shown:
                 rows[shown.index(i)].append(np.where(label == 255, 255, crf).astype(np.uint8))
-        su, sc = scores(cu), scores(cc)
+        su, sc = summarize(cu), summarize(cc)
         print(f"| {s} | {meta.get('iterations', '?')} | {100 * su['global_acc']:.1f} | {100 * su['mean_iou']:.1f} | "
               f"{100 * sc['global_acc']:.1f} | {100 * sc['mean_iou']:.1f} |  ({time.perf_counter() - t:.0f} s)",
               flush=True)

@@ -20,7 +20,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from minideeplab.datasets import SyntheticScenes
-from minideeplab.metrics import confusion_matrix, scores
+from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.viz import colorize, overlay, show_rows, voc_palette
 
 scenes = SyntheticScenes(4, size=(96, 128), num_classes=4, objects=(2, 4), seed=1)
@@ -68,7 +68,7 @@ miou = iou.mean()
 # END SOLUTION
 
 # %%
-lib = scores(confusion_matrix(truth, pred, 4))
+lib = summarize(confusion_matrix(truth, pred, 4))
 print("by hand: mIoU", round(float(miou), 4), "| library:", {k: round(v, 4) for k, v in lib.items() if np.isscalar(v)})
 assert np.array_equal(conf, confusion_matrix(truth, pred, 4))
 assert abs(miou - lib["mean_iou"]) < 1e-12

@@ -14,7 +14,8 @@ import numpy as np
 from minideeplab import nn
 from minideeplab.datasets import SyntheticScenes, pad_to_multiple, preprocess
 from minideeplab.models import DeepLab
-from minideeplab.train import Trainer, TrainConfig, predict_scores
+from minideeplab.predict import predict_scores
+from minideeplab.train import Trainer, TrainConfig
 
 kw = dict(objects=(1, 3), radius=(0.2, 0.35))
 train = SyntheticScenes(200, (65, 65), 4, seed=0, **kw)

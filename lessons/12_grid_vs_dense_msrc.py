@@ -22,9 +22,9 @@ from minideeplab.compare import PAPER_MSRC, compare_crfs, format_table
 from minideeplab.crf import dense_crf, grid_crf
 from minideeplab.datasets import MSRC, MSRCSamples
 from minideeplab.datasets.msrc import CLASSES, find_msrc, palette21
-from minideeplab.metrics import boundary_band, confusion_matrix, scores
+from minideeplab.metrics import boundary_band, confusion_matrix, summarize
 from minideeplab.models import load_msrc_model
-from minideeplab.train import predict_probs
+from minideeplab.predict import predict_probs
 from minideeplab.viz import show_rows
 
 model, meta = load_msrc_model()
@@ -84,7 +84,7 @@ for name, out in (("grid CRF", grid), ("fully connected CRF", dense)):
         confusion_matrix(np.where(band, 255, lab), o, L, out=c_out)
         confusion_matrix(np.where(band, lab, 255), u, L, out=u_in)
     print(f"{name}: changes {100 * changed:.1f}% of the pixels; accuracy within 8 px of a boundary "
-          f"{100 * scores(u_in)['global_acc']:.1f} -> {100 * scores(c_in)['global_acc']:.1f}")
+          f"{100 * summarize(u_in)['global_acc']:.1f} -> {100 * summarize(c_in)['global_acc']:.1f}")
 
 # %% [markdown]
 # ## The whole test split, beside the paper

@@ -14,7 +14,8 @@ import numpy as np
 from minideeplab.crf import dense_crf
 from minideeplab.datasets import SyntheticScenes
 from minideeplab.models import DeepLab
-from minideeplab.train import Trainer, TrainConfig, predict_probs
+from minideeplab.predict import predict_probs
+from minideeplab.train import Trainer, TrainConfig
 
 kw = dict(objects=(1, 3), radius=(0.2, 0.35))
 model = DeepLab("DeepLab-LargeFOV", num_classes=4, width=1 / 8, seed=0, dropout=0.0)

@@ -15,9 +15,10 @@ import numpy as np
 from minideeplab.crf import dense_crf
 from minideeplab.datasets import MSRCSamples, SyntheticScenes
 from minideeplab.datasets.msrc import palette21
-from minideeplab.metrics import boundary_band, scores, trimap_scores
+from minideeplab.metrics import boundary_band, trimap_scores
 from minideeplab.models import DeepLab, load_msrc_model
-from minideeplab.train import Trainer, TrainConfig, evaluate, predict_probs
+from minideeplab.predict import evaluate, predict_probs
+from minideeplab.train import Trainer, TrainConfig
 from minideeplab.viz import show_rows
 
 model, meta = load_msrc_model()

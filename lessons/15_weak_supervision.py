@@ -22,7 +22,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from minideeplab.datasets import SyntheticScenes
-from minideeplab.metrics import confusion_matrix, scores
+from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.viz import show_rows
 from minideeplab.weak import bbox_rect, bbox_seg, boxes_from_labels, em_adapt, em_fixed, image_tags
 
@@ -43,7 +43,7 @@ for c, y0, x0, y1, x1 in sorted(boxes, key=lambda b: -(b[3] - b[1]) * (b[4] - b[
 # %%
 assert np.array_equal(rect, bbox_rect(truth.shape, boxes))
 seg = bbox_seg(image, boxes, 4)
-miou = lambda est, gt: scores(confusion_matrix(gt, est, 4))["mean_iou"]
+miou = lambda est, gt: summarize(confusion_matrix(gt, est, 4))["mean_iou"]
 print(f"estimated labels, mIoU against the truth: Bbox-Rect {miou(rect, truth):.3f}, Bbox-Seg {miou(seg, truth):.3f}")
 show_rows([[image, truth, rect, seg]], ["image", "truth", "Bbox-Rect", "Bbox-Seg (CRF)"])
 plt.show()

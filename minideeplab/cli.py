@@ -37,7 +37,8 @@ def _cmd_info(args):
 def _cmd_train(args):
     from .datasets import MSRC, SyntheticScenes
     from .models import DeepLab, save_model
-    from .train import Trainer, TrainConfig, evaluate
+    from .predict import evaluate
+    from .train import Trainer, TrainConfig
 
     if args.val_every < 0:
         raise ValueError(f"--val-every must be >= 0, got {args.val_every}")
@@ -136,7 +137,8 @@ def _demo_synthetic(args):
     from .datasets import SyntheticScenes
     from .metrics import pixel_accuracy
     from .models import DeepLab
-    from .train import Trainer, TrainConfig, predict_scores
+    from .predict import predict_scores
+    from .train import Trainer, TrainConfig
 
     t0 = time.perf_counter()
     kw = dict(objects=(1, 3), radius=(0.2, 0.35))
@@ -166,8 +168,8 @@ def _cmd_segment(args):
 
     from .crf import dense_crf, grid_crf
     from .models import load_model, load_msrc_model
-    from .models.base import atomic_write_bytes
-    from .train import predict_probs
+    from ._io import atomic_write_bytes
+    from .predict import predict_probs
     from .viz import colorize, overlay
 
     if not os.path.exists(args.image):
@@ -189,9 +191,9 @@ def _cmd_segment(args):
     out = args.output or os.path.splitext(args.image)[0] + "_labels.png"
     for path, arr in ((out, colorize(labels, palette)),
                       (os.path.splitext(out)[0] + "_overlay.png", overlay(image, labels, 0.5, palette))):
-        import io as _io
+        import io
 
-        buf = _io.BytesIO()
+        buf = io.BytesIO()
         Image.fromarray(arr).save(buf, format="PNG")
         atomic_write_bytes(path, buf.getvalue())
         print(f"wrote {path}")

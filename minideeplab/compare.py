@@ -14,9 +14,9 @@ import time
 import numpy as np
 
 from .crf import dense_crf, grid_crf
-from .metrics import confusion_matrix, scores, trimap_scores
-from .models.base import atomic_write_bytes
-from .train import predict_probs
+from ._io import atomic_write_bytes
+from .metrics import confusion_matrix, summarize, trimap_scores
+from .predict import evaluate, predict_probs
 
 PAPER_MSRC = [  # Krähenbühl & Koltun, NIPS 2011, Table 1 (standard ground truth, TextonBoost unaries)
     {"method": "unary (TextonBoost)", "global": 84.0, "class_avg": 76.6, "seconds": None},
@@ -65,7 +65,7 @@ def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=T
             examples.append((image, label, [out[m] for m in METHODS]))
     rows = []
     for m in METHODS:
-        s = scores(conf[m])
+        s = summarize(conf[m])
         rows.append({"method": m, "global_acc": s["global_acc"], "class_avg_acc": s["class_avg_acc"],
                      "mean_iou": s["mean_iou"], "median_seconds": statistics.median(secs[m]),
                      # per class, None where the class has no pixel in the set
@@ -81,7 +81,7 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=N
     """Cross-validate both CRFs on ``dataset`` (the validation split), coarse to fine.
 
     With ``input_scales`` (candidates for the model's test-time ``input_scale``: numbers or
-    tuples of numbers, see :func:`minideeplab.train.predict_scores`), the candidate whose
+    tuples of numbers, see :func:`minideeplab.predict.predict_scores`), the candidate whose
     unaries score best is chosen first and set on the model. The model then runs once per
     image; then :func:`minideeplab.crf.tune.tune_dense_crf`
     (w1, theta_alpha, theta_beta; w2 = 3, theta_gamma = 3) and
@@ -97,11 +97,8 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=N
     """
     from tqdm.auto import tqdm
 
-    from .crf.tune import evaluate as crf_evaluate
-    from .crf.tune import tune_dense_crf, tune_grid_crf
-
+    from .crf.tune import score_setting, tune_dense_crf, tune_grid_crf
     from .models.deeplab import check_scales
-    from .train import evaluate as model_evaluate
 
     if len(dataset) == 0:
         raise ValueError("dataset is empty")
@@ -111,7 +108,7 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=N
         if not candidates:
             raise ValueError("input_scales must hold at least one candidate")
         for c in tqdm(candidates, desc="input scale", disable=not progress):
-            tried.append((c, model_evaluate(model, dataset, scale=c)[metric]))
+            tried.append((c, evaluate(model, dataset, scale=c)[metric]))
         model.input_scale = max(tried, key=lambda r: r[1])[0]
     images, probs, labels = [], [], []
     for i in tqdm(range(len(dataset)), desc="unaries", disable=not progress):
@@ -128,9 +125,9 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=N
     return {
         "dense_crf": dense, "grid_crf": grid, "metric": metric, "n_images": len(dataset),
         "input_scale": model.input_scale, "input_scale_history": tried,
-        "scores": {"unary": scores(conf)[metric],
-                   "dense_crf": crf_evaluate(dense_crf, dense, images, probs, labels, L, metric),
-                   "grid_crf": crf_evaluate(grid_crf, grid, images, probs, labels, L, metric)},
+        "scores": {"unary": summarize(conf)[metric],
+                   "dense_crf": score_setting(dense_crf, dense, images, probs, labels, L, metric),
+                   "grid_crf": score_setting(grid_crf, grid, images, probs, labels, L, metric)},
         "history": {"dense_crf": dense_hist, "grid_crf": grid_hist},
     }
 

@@ -47,7 +47,7 @@ def confusion_matrix(label, pred, num_classes, ignore_index=IGNORE_INDEX, out=No
     return conf
 
 
-def scores(conf):
+def summarize(conf):
     """``dict(global_acc, class_avg_acc, mean_iou, per_class_acc, per_class_iou)`` from a confusion matrix."""
     conf = np.asarray(conf, dtype=np.float64)
     tp = np.diag(conf)
@@ -107,7 +107,7 @@ def trimap_scores(labels, preds, widths, num_classes, ignore_index=IGNORE_INDEX)
 
     Returns
     -------
-    dict ``width -> scores(...)`` (global_acc, class_avg_acc, mean_iou, ...) over the band pixels
+    dict ``width -> summarize(...)`` (global_acc, class_avg_acc, mean_iou, ...) over the band pixels
     """
     out = {}
     for w in widths:
@@ -116,5 +116,5 @@ def trimap_scores(labels, preds, widths, num_classes, ignore_index=IGNORE_INDEX)
             lab = np.asarray(lab).astype(np.int64)
             band = boundary_band(lab, w)
             confusion_matrix(np.where(band, lab, ignore_index), prd, num_classes, ignore_index, out=conf)
-        out[w] = scores(conf)
+        out[w] = summarize(conf)
     return out

@@ -3,11 +3,11 @@
 One ``numpy.random.Generator`` drives everything random (which images, crops, flips,
 dropout masks) and is saved in every checkpoint with the weights, the momentum and
 the iteration, so a run that is killed and resumed produces exactly the same losses
-as one that was not.
+as one that was not. Inference (``predict_scores``, ``evaluate``) is in
+:mod:`minideeplab.predict`.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ._io import atomic_write_bytes, read_npz, read_npz_meta, save_npz
 from .backend import asnumpy, get_array_module
-from .datasets.transforms import pad_to_multiple, preprocess, random_crop_mirror
-from .models.base import atomic_write_bytes
+from .datasets.transforms import preprocess, random_crop_mirror, resize_image_and_label
 from .nn import functional as F
 from .optim import SGD, Adam, deeplab_multipliers, make_schedule
 
@@ -60,17 +60,6 @@ class TrainConfig:
         make_schedule(self.lr_policy, self.base_lr, max_iter=self.max_iter, power=self.power,
                       step_size=self.step_size, gamma=self.gamma)
         return self
-
-
-def _resize(image, label, s):
-    """Rescale an RGB image (bilinear) and its labels (nearest) by ``s``."""
-    from PIL import Image
-
-    H, W = label.shape
-    h, w = max(1, int(round(H * s))), max(1, int(round(W * s)))
-    img = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
-    lab = np.asarray(Image.fromarray(label).resize((w, h), Image.NEAREST))
-    return img, lab
 
 
 class Trainer:
@@ -116,7 +105,7 @@ class Trainer:
             i = int(self.rng.integers(len(self.dataset)))
             image, label = self.dataset[i]
             if c.scales:
-                image, label = _resize(image, label, self.rng.uniform(*c.scales))
+                image, label = resize_image_and_label(image, label, self.rng.uniform(*c.scales))
             x, y = random_crop_mirror(preprocess(image), label, c.crop_size, self.rng, c.mirror)
             xs.append(x)
             ys.append(y)
@@ -210,10 +199,7 @@ class Trainer:
         }
         arrays = {f"param/{k}": asnumpy(v) for k, v in self.model.params.items()}
         arrays.update(self.optimizer.state_dict())
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        atomic_write_bytes(path, buf.getvalue())
+        save_npz(path, arrays, meta)
         if self.out_dir:
             atomic_write_bytes(os.path.join(self.out_dir, "train_log.json"),
                                json.dumps(self.log, indent=0).encode())
@@ -222,10 +208,11 @@ class Trainer:
     def load_checkpoint(self, path=None):
         """Restore everything :meth:`save_checkpoint` wrote; training continues bit-exactly."""
         path = path or self.checkpoint_path()
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(bytes(f["meta"]).decode())
-            self.model.load_state_dict({k[6:]: f[k] for k in f.files if k.startswith("param/")})
-            self.optimizer.load_state_dict({k: f[k] for k in f.files if k != "meta" and not k.startswith("param/")})
+        arrays, meta = read_npz(path)
+        if meta is None:
+            raise ValueError(f"{path} has no description; was it written by Trainer.save_checkpoint?")
+        self.model.load_state_dict({k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")})
+        self.optimizer.load_state_dict({k: v for k, v in arrays.items() if not k.startswith("param/")})
         self.iteration = int(meta["iteration"])
         self.rng.bit_generator.state = meta["rng"]
         self.log = meta["log"]
@@ -240,74 +227,8 @@ class Trainer:
 
 
 def read_checkpoint_meta(path):
-    with np.load(path, allow_pickle=False) as f:
-        return json.loads(bytes(f["meta"]).decode())
-
-
-def predict_scores(model, image, scale=None):
-    """Class scores at full resolution for one image, DeepLab's test-time way.
-
-    The image is rescaled by ``scale`` (default: the model's ``input_scale``, 1 for the
-    paper's models), preprocessed and padded to ``8k + 1``; the stride-8 scores are
-    zoomed by 8 with bilinear interpolation (aligned corners), cropped to the (rescaled)
-    image and, if it was rescaled, resized bilinearly back to ``(H, W)``. A sequence of
-    scales averages the scores obtained at each.
-
-    Parameters
-    ----------
-    image : (H, W, 3) uint8 RGB
-    scale : float in (0, 4], a sequence of them, or None
-
-    Returns
-    -------
-    scores : (L, H, W) float32 NumPy array (pre-softmax)
-    """
-    from .models.deeplab import check_scales
-
-    scale = check_scales(getattr(model, "input_scale", 1.0) if scale is None else scale)
-    if isinstance(scale, tuple):
-        return (sum(_scores_at(model, image, s) for s in scale) / len(scale)).astype(np.float32)
-    return _scores_at(model, image, scale)
-
-
-def _scores_at(model, image, scale):
-    model.eval()
-    H, W = image.shape[:2]
-    if scale != 1.0:
-        image, _ = _resize(image, np.zeros((H, W), np.uint8), scale)
-    h, w = image.shape[:2]
-    x = pad_to_multiple(preprocess(image))
-    dtype = next(iter(model.params.values())).dtype
-    xp = get_array_module(next(iter(model.params.values())))
-    s = model.forward(xp.asarray(x[None].astype(dtype)))
-    up, _ = F.interp_forward(s, (x.shape[1], x.shape[2]))
-    up = up[:, :, :h, :w]
-    if (h, w) != (H, W):
-        up, _ = F.interp_forward(xp.ascontiguousarray(up), (H, W))
-    return asnumpy(up[0]).astype(np.float32)
-
-
-def evaluate(model, dataset, scale=None, progress=False):
-    """Scores of the model's argmax labelling over ``dataset`` (pairs ``(image, label)``).
-
-    Returns
-    -------
-    dict from :func:`minideeplab.metrics.scores` (global_acc, class_avg_acc, mean_iou, ...)
-    """
-    from tqdm.auto import tqdm
-
-    from .metrics import confusion_matrix, scores
-
-    if len(dataset) == 0:
-        raise ValueError("dataset is empty")
-    L = model.num_classes
-    conf = np.zeros((L, L), np.int64)
-    for i in tqdm(range(len(dataset)), desc="evaluate", disable=not progress, leave=False):
-        image, label = dataset[i]
-        conf += confusion_matrix(label, predict_scores(model, image, scale).argmax(0), L)
-    return scores(conf)
-
-
-def predict_probs(model, image, scale=None):
-    """Softmax of :func:`predict_scores`: ``(L, H, W)`` probabilities."""
-    return F.softmax(predict_scores(model, image, scale), axis=0)
+    """The description a checkpoint holds (iteration, RNG state, config, log, model), without its arrays."""
+    meta = read_npz_meta(path)
+    if meta is None:
+        raise ValueError(f"{path} has no description; was it written by Trainer.save_checkpoint?")
+    return meta

@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 
-from .models.base import atomic_write_bytes
+from ._io import atomic_write_bytes
 from .nn.functional import IGNORE_INDEX
 
 

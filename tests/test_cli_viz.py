@@ -187,7 +187,7 @@ def test_tune_crfs_chooses_the_input_scale_first():
     from minideeplab.compare import tune_crfs
     from minideeplab.datasets import SyntheticScenes
     from minideeplab.models import DeepLab
-    from minideeplab.train import evaluate
+    from minideeplab.predict import evaluate
 
     model = DeepLab("DeepLab-LargeFOV", 3, width=1 / 16, seed=0)
     ds = SyntheticScenes(2, (33, 41), 3, seed=1)

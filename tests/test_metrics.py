@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from minideeplab.metrics import confusion_matrix, pixel_accuracy, scores
+from minideeplab.metrics import confusion_matrix, pixel_accuracy, summarize
 
 
 def test_hand_computed_case():
@@ -13,7 +13,7 @@ def test_hand_computed_case():
     assert conf.tolist() == [[1, 1, 0],   # class 0: one right, one as 1
                              [0, 2, 1],   # class 1: two right, one as 2
                              [1, 0, 1]]   # class 2: one as 0, one right
-    s = scores(conf)
+    s = summarize(conf)
     assert s["global_acc"] == pytest.approx(4 / 7)
     assert s["class_avg_acc"] == pytest.approx((1 / 2 + 2 / 3 + 1 / 2) / 3)
     # IoU: 0: 1/(2+2-1)=1/3; 1: 2/(3+3-2)=1/2; 2: 1/(2+2-1)=1/3
@@ -26,7 +26,7 @@ def test_accumulation_and_absent_classes():
     confusion_matrix(np.array([0, 1]), np.array([0, 1]), 4, out=conf)
     confusion_matrix(np.array([1, 255]), np.array([0, 3]), 4, out=conf)
     assert conf.sum() == 3 and conf[1, 0] == 1
-    s = scores(conf)
+    s = summarize(conf)
     assert s["class_avg_acc"] == pytest.approx((1 + 0.5) / 2)  # classes 2 and 3 never occur
     assert s["mean_iou"] == pytest.approx((0.5 + 0.5) / 2)
 

@@ -8,7 +8,7 @@ from minideeplab.cli import main
 from minideeplab.datasets import MSRC, MSRCSamples
 from minideeplab.datasets.msrc import CLASSES
 from minideeplab.models import MSRC_MODEL, load_msrc_model
-from minideeplab.train import evaluate
+from minideeplab.predict import evaluate
 
 
 def test_shipped_model_describes_itself():

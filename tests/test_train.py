@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from minideeplab.datasets import SyntheticScenes
-from minideeplab.metrics import confusion_matrix, scores
+from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.models import DeepLab
 from minideeplab.nn import Dropout
-from minideeplab.train import Trainer, TrainConfig, evaluate, predict_scores, read_checkpoint_meta
+from minideeplab.predict import predict_scores
+from minideeplab.train import Trainer, TrainConfig, read_checkpoint_meta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -65,6 +66,27 @@ def test_adam_training_resumes_bit_exactly(tmp_path):
     assert t2.fit(progress=False) == full[3:]
 
 
+def test_checkpoints_of_earlier_versions_still_load(tmp_path):
+    """Checkpoints once kept their JSON description under "meta"; new ones use "__meta__", as
+    model files do, and the readers accept both."""
+    m, ds, cfg = _small()
+    Trainer(m, ds, cfg, out_dir=str(tmp_path)).fit(max_iter=3, progress=False)
+    path = tmp_path / "checkpoint.npz"
+    with np.load(path, allow_pickle=False) as f:
+        assert "__meta__" in f.files and "meta" not in f.files
+        arrays = {("meta" if k == "__meta__" else k): f[k] for k in f.files}
+    old = tmp_path / "old.npz"
+    np.savez(old, **arrays)  # the earlier layout, written as the earlier code did
+    assert read_checkpoint_meta(old) == read_checkpoint_meta(path)
+    m2, ds2, cfg2 = _small(seed=5)
+    t2 = Trainer(m2, ds2, cfg2)
+    assert t2.load_checkpoint(str(old))["iteration"] == 3 and t2.iteration == 3
+    for k, v in m.params.items():
+        assert np.array_equal(m2.params[k], v)
+    for k, v in t2.optimizer.velocity.items():
+        assert np.array_equal(v, arrays[f"velocity/{k}"])
+
+
 def test_callback_additions_are_saved_with_the_checkpoint(tmp_path):
     m, ds, cfg = _small()
 
@@ -74,44 +96,6 @@ def test_callback_additions_are_saved_with_the_checkpoint(tmp_path):
     Trainer(m, ds, cfg, out_dir=str(tmp_path)).fit(max_iter=3, progress=False, callback=cb)
     last = read_checkpoint_meta(tmp_path / "checkpoint.npz")["log"][-1]
     assert last["iter"] == 3 and last["val"] == 30
-
-
-def test_predict_scores_at_another_scale_is_resized_scores_of_the_resized_image():
-    from PIL import Image
-
-    from minideeplab.nn import functional as F
-    m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 16, seed=0, dropout=0.0)
-    image = SyntheticScenes(1, (50, 70), 4, seed=3)[0][0]
-    small = np.asarray(Image.fromarray(image).resize((35, 25), Image.BILINEAR))
-    ref = predict_scores(m, small)  # (4, 25, 35) at scale 1
-    ref_up = F.interp_forward(ref[None].astype(np.float64), (50, 70))[0][0]
-    out = predict_scores(m, image, scale=0.5)
-    assert out.shape == (4, 50, 70)
-    assert np.allclose(out, ref_up, atol=1e-4)
-    m.input_scale = 0.5  # the model's own test-time scale is the default
-    assert np.array_equal(predict_scores(m, image), out)
-    with pytest.raises(ValueError, match="scale"):
-        predict_scores(m, image, scale=0)
-    both = predict_scores(m, image, scale=(0.5, 1.0))  # several scales: the mean of their scores
-    assert np.allclose(both, (out + predict_scores(m, image, scale=1.0)) / 2, atol=1e-6)
-    for bad in ([], "half", True, (0.5, -1.0), float("nan")):
-        with pytest.raises(ValueError, match="scale"):
-            predict_scores(m, image, scale=bad)
-
-
-def test_evaluate_counts_pixels_like_a_hand_confusion_matrix():
-    m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 16, seed=0)
-    ds = SyntheticScenes(3, (30, 30), 4, seed=2)
-    hand = np.zeros((4, 4))
-    for i in range(3):
-        pred = predict_scores(m, ds[i][0]).argmax(0)
-        for t, p in zip(ds[i][1].ravel(), pred.ravel()):
-            if t < 4:
-                hand[t, p] += 1
-    s = evaluate(m, ds)
-    assert s["global_acc"] == pytest.approx(np.trace(hand) / hand.sum())
-    with pytest.raises(ValueError, match="dataset is empty"):
-        evaluate(m, SyntheticScenes(0))
 
 
 def test_iter_size_accumulates_like_a_larger_batch():
@@ -173,7 +157,7 @@ def test_synthetic_scenes_reach_stated_accuracy():
                       classifier_lr_mult=1.0)
     Trainer(m, train, cfg).fit(progress=False)
     conf = sum(confusion_matrix(test[i][1], predict_scores(m, test[i][0]).argmax(0), 4) for i in range(len(test)))
-    s = scores(conf)
+    s = summarize(conf)
     background = np.mean([np.mean(test[i][1] == 0) for i in range(len(test))])
     assert s["global_acc"] >= 0.85 and s["global_acc"] > background + 0.1
     assert s["class_avg_acc"] >= 0.65

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from minideeplab.crf import dense_crf
-from minideeplab.crf.tune import coarse_to_fine, evaluate, grid_search, tune_grid_crf
+from minideeplab.crf.tune import coarse_to_fine, grid_search, score_setting, tune_grid_crf
 from minideeplab.datasets import SyntheticScenes, noisy_probs
 
 
@@ -23,7 +23,8 @@ def test_grid_search_finds_the_best_of_an_exhaustive_evaluation():
     grid = {"w_bilateral": [0.0, 5.0], "theta_beta": [5.0, 20.0]}
     best, results = grid_search(dense_crf, grid, images, probs, labels, 3, fixed={"n_iter": 5}, progress=False)
     assert len(results) == 4
-    by_hand = {(w, t): evaluate(dense_crf, {"n_iter": 5, "w_bilateral": w, "theta_beta": t}, images, probs, labels, 3)
+    by_hand = {(w, t): score_setting(dense_crf, {"n_iter": 5, "w_bilateral": w, "theta_beta": t},
+                                     images, probs, labels, 3)
                for w in grid["w_bilateral"] for t in grid["theta_beta"]}
     top = max(by_hand, key=by_hand.get)
     assert (best["w_bilateral"], best["theta_beta"]) == top and best["n_iter"] == 5

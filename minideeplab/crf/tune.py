@@ -1,7 +1,8 @@
 """Cross-validation of CRF parameters, coarse to fine as DeepLab did.
 
-A search evaluates a CRF with each parameter setting on a validation set (the unaries are
-computed once) and keeps the best by a score ("global_acc", "class_avg_acc" or "mean_iou").
+A search scores a CRF with each parameter setting on a validation set (:func:`score_setting`;
+the unaries are computed once) and keeps the best by a metric ("global_acc", "class_avg_acc"
+or "mean_iou").
 :func:`coarse_to_fine` runs a coarse grid, then a finer grid around the coarse optimum.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from ..metrics import confusion_matrix, scores
+from ..metrics import confusion_matrix, summarize
 from .dense import dense_crf
 from .grid import grid_crf
 
@@ -23,12 +24,20 @@ DENSE_FIXED = {"w_gaussian": 3.0, "theta_gamma": 3.0}
 GRID_COARSE = {"w_contrast": [1.0, 3.0, 10.0, 30.0], "w_smooth": [0.0, 1.0, 3.0]}
 
 
-def evaluate(crf, params, images, probs, labels, num_classes, metric="global_acc"):
-    """``metric`` of ``crf(image, prob, **params)`` over the set (one confusion matrix)."""
+def score_setting(crf, params, images, probs, labels, num_classes, metric="global_acc"):
+    """``metric`` of ``crf(image, prob, **params)``'s labellings over the set (one confusion matrix).
+
+    Parameters
+    ----------
+    crf : ``dense_crf``, ``grid_crf`` or any ``(image, prob, **params) -> (L, H, W)``
+    params : dict of keyword arguments for ``crf``
+    images, probs, labels : sequences of (H, W, 3) uint8, (L, H, W) and (H, W) integer arrays
+    metric : a key of :func:`minideeplab.metrics.summarize`
+    """
     conf = np.zeros((num_classes, num_classes), np.int64)
-    for image, p, lab in zip(images, probs, labels):
-        confusion_matrix(lab, crf(image, p, **params).argmax(0), num_classes, out=conf)
-    return scores(conf)[metric]
+    for image, prob, label in zip(images, probs, labels):
+        confusion_matrix(label, crf(image, prob, **params).argmax(0), num_classes, out=conf)
+    return summarize(conf)[metric]
 
 
 def grid_search(crf, grid, images, probs, labels, num_classes, fixed=None, metric="global_acc", progress=True,
@@ -42,10 +51,10 @@ def grid_search(crf, grid, images, probs, labels, num_classes, fixed=None, metri
         raise ValueError("images, probs and labels must be non-empty and of the same length")
     names = list(grid)
     results = []
-    combos = list(itertools.product(*(grid[n] for n in names)))
-    for values in tqdm(combos, desc=desc, disable=not progress):
+    settings = list(itertools.product(*(grid[n] for n in names)))
+    for values in tqdm(settings, desc=desc, disable=not progress):
         params = dict(fixed or {}, **dict(zip(names, values)))
-        results.append((params, evaluate(crf, params, images, probs, labels, num_classes, metric)))
+        results.append((params, score_setting(crf, params, images, probs, labels, num_classes, metric)))
     best = max(results, key=lambda r: r[1])[0]
     return best, results
 
@@ -53,15 +62,14 @@ def grid_search(crf, grid, images, probs, labels, num_classes, fixed=None, metri
 def _refine(values, best):
     """``best`` and the midpoints to its coarse neighbours (half the gap on each side; at an
     end of the grid, the same step outwards), kept positive."""
-    vs = sorted(values)
-    if len(vs) < 2:
-        step = abs(best) / 2 or 1.0
-        lo = hi = step
+    ordered = sorted(values)
+    if len(ordered) < 2:
+        below = above = abs(best) / 2 or 1.0
     else:
-        i = vs.index(best)
-        lo = (vs[i] - vs[i - 1]) / 2 if i > 0 else (vs[1] - vs[0]) / 2
-        hi = (vs[i + 1] - vs[i]) / 2 if i + 1 < len(vs) else (vs[-1] - vs[-2]) / 2
-    return sorted({v for v in (best - lo, best, best + hi) if v > 0 or v == best})
+        i = ordered.index(best)
+        below = (ordered[i] - ordered[i - 1]) / 2 if i > 0 else (ordered[1] - ordered[0]) / 2
+        above = (ordered[i + 1] - ordered[i]) / 2 if i + 1 < len(ordered) else (ordered[-1] - ordered[-2]) / 2
+    return sorted({v for v in (best - below, best, best + above) if v > 0 or v == best})
 
 
 def coarse_to_fine(crf, coarse, images, probs, labels, num_classes, fixed=None, metric="global_acc", progress=True):
@@ -72,10 +80,11 @@ def coarse_to_fine(crf, coarse, images, probs, labels, num_classes, fixed=None, 
     best : dict of the chosen parameters (``fixed`` included)
     history : list of (params, score) of every setting tried
     """
-    best, hist = grid_search(crf, coarse, images, probs, labels, num_classes, fixed, metric, progress, "coarse")
+    best, coarse_history = grid_search(crf, coarse, images, probs, labels, num_classes, fixed, metric, progress,
+                                       "coarse")
     fine = {n: _refine(coarse[n], best[n]) for n in coarse}
-    best, hist2 = grid_search(crf, fine, images, probs, labels, num_classes, fixed, metric, progress, "fine")
-    return best, hist + hist2
+    best, fine_history = grid_search(crf, fine, images, probs, labels, num_classes, fixed, metric, progress, "fine")
+    return best, coarse_history + fine_history
 
 
 def tune_dense_crf(images, probs, labels, num_classes, coarse=None, metric="global_acc", progress=True):

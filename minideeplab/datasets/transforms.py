@@ -74,3 +74,28 @@ def pad_to_multiple(x, multiple=8):
     Hp = ((H - 1 + multiple - 1) // multiple) * multiple + 1
     Wp = ((W - 1 + multiple - 1) // multiple) * multiple + 1
     return np.pad(x, ((0, 0), (0, Hp - H), (0, Wp - W)))
+
+
+def resize_image(image, scale):
+    """Rescale an ``(H, W, 3)`` uint8 RGB image by ``scale`` (bilinear, PIL's).
+
+    The new size is ``(round(H * scale), round(W * scale))``, at least 1x1. Test-time
+    input scaling (``predict.predict_scores``) uses it.
+    """
+    from PIL import Image
+
+    H, W = image.shape[:2]
+    h, w = max(1, int(round(H * scale))), max(1, int(round(W * scale)))
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
+
+
+def resize_image_and_label(image, label, scale):
+    """Rescale an image (bilinear, :func:`resize_image`) and its ``(H, W)`` uint8 labels
+    (nearest neighbour, so no new label values) by ``scale``: the trainer's random rescaling."""
+    from PIL import Image
+
+    if image.shape[:2] != label.shape:
+        raise ValueError(f"image {image.shape[:2]} and label {label.shape} sizes differ")
+    image = resize_image(image, scale)
+    h, w = image.shape[:2]
+    return image, np.asarray(Image.fromarray(label).resize((w, h), Image.NEAREST))

@@ -5,43 +5,13 @@ the layers' own arrays: updating them in place updates the model).
 """
 from __future__ import annotations
 
-import io
-import os
-import tempfile
 from collections import OrderedDict
 
 import numpy as np
 
+from .._io import read_npz, save_npz
 from ..backend import asnumpy, get_array_module
 from ..nn.layers import Layer, Sequential
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make shared files unreadable
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def save_npz(path: str, arrays: dict) -> None:
-    """``np.savez`` of host copies of ``arrays``, written atomically."""
-    buf = io.BytesIO()
-    np.savez(buf, **{k: asnumpy(v) for k, v in arrays.items()})
-    atomic_write_bytes(path, buf.getvalue())
 
 
 class Model:
@@ -182,8 +152,9 @@ class Model:
         save_npz(path, self.params)
 
     def load(self, path):
-        with np.load(path, allow_pickle=False) as f:
-            return self.load_state_dict({k: f[k] for k in f.files})
+        """Load parameters saved by :meth:`save` (any description in the file is left out)."""
+        arrays, _ = read_npz(path)
+        return self.load_state_dict(arrays)
 
     def summary(self) -> str:
         rows = [f"{self.name}: {self.num_params():,} parameters"]

@@ -138,7 +138,7 @@ class DeepLab(Model):
         _check_common(num_classes, width, dtype)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.input_scale = check_scales(input_scale, "input_scale")  # test time, see train.predict_scores
+        self.input_scale = check_scales(input_scale, "input_scale")  # test time, see predict.predict_scores
         self.rng = np.random.default_rng(seed)
         k, dil, c_fc = VARIANTS[variant]
         pools = [(3, 2, 1)] * 3 + [(3, 1, 1)] * 2

@@ -2,13 +2,9 @@
 chosen CRF parameters, in one ``.npz`` (no pickles; the description is JSON in ``__meta__``)."""
 from __future__ import annotations
 
-import json
 import os
 
-import numpy as np
-
-from ..backend import asnumpy
-from .base import save_npz
+from .._io import read_npz, save_npz
 from .deeplab import DeepLab
 
 
@@ -21,20 +17,17 @@ def save_model(path, model, **meta):
     info = {"variant": model.variant, "num_classes": model.num_classes, "width": model.width,
             "dropout": getattr(model, "dropout", 0.5), "input_scale": _jsonable(getattr(model, "input_scale", 1.0))}
     info.update(meta)
-    arrays = {k: asnumpy(v) for k, v in model.params.items()}
-    arrays["__meta__"] = np.frombuffer(json.dumps(info).encode(), dtype=np.uint8)
-    save_npz(path, arrays)
+    save_npz(path, model.params, info)
 
 
 def load_model(path):
     """``(model, meta)`` from a file written by :func:`save_model` (model in eval mode)."""
-    with np.load(path, allow_pickle=False) as f:
-        if "__meta__" not in f.files:
-            raise ValueError(f"{path} has no model description (__meta__); was it written by save_model?")
-        meta = json.loads(bytes(f["__meta__"]).decode())
-        model = DeepLab(meta["variant"], meta["num_classes"], width=meta["width"], dropout=meta.get("dropout", 0.5),
-                        input_scale=meta.get("input_scale", 1.0))
-        model.load_state_dict({k: f[k] for k in f.files if k != "__meta__"})
+    arrays, meta = read_npz(path)
+    if meta is None:
+        raise ValueError(f"{path} has no model description (__meta__); was it written by save_model?")
+    model = DeepLab(meta["variant"], meta["num_classes"], width=meta["width"], dropout=meta.get("dropout", 0.5),
+                    input_scale=meta.get("input_scale", 1.0))
+    model.load_state_dict(arrays)
     return model.eval(), meta
 
 
