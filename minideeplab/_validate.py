@@ -21,6 +21,40 @@ def float_array(a, name: str, ndim: int | None = None):
     return a
 
 
+def check_dout(dout, shape, name: str = "dout"):
+    """``dout`` must be a floating-point array of the forward output's ``shape`` (no broadcasting)."""
+    float_array(dout, name)
+    if tuple(dout.shape) != tuple(shape):
+        raise ValueError(f"{name} must have the forward output's shape {tuple(shape)}, got {tuple(dout.shape)}")
+    return dout
+
+
+def size_pair(size, name: str) -> tuple[int, int]:
+    """An output size ``(H, W)`` of two positive ints."""
+    try:
+        h, w = size
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair of positive ints (H, W), got {size!r}") from None
+    for v in (h, w):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be a pair of positive ints (H, W), got {size!r}")
+        if v < 1:
+            raise ValueError(f"{name} must be positive, got {size!r}")
+    return int(h), int(w)
+
+
+def real_number(v, name: str, low=-np.inf, high=np.inf, low_open=False, high_open=False) -> float:
+    """A real number (not a bool) in the interval; returned as float."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {v!r}")
+    x = float(v)
+    ok = (low < x if low_open else low <= x) and (x < high if high_open else x <= high)
+    if not ok:  # NaN fails too
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {v!r}")
+    return x
+
+
 def finite(a, name: str):
     xp = get_array_module(a)
     if not bool(xp.all(xp.isfinite(a))):

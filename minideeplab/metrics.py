@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validate import real_number
 from .nn.functional import IGNORE_INDEX
 
 
@@ -83,8 +84,7 @@ def boundary_band(label, width):
     label = np.asarray(label)
     if label.ndim != 2:
         raise ValueError(f"label must be (H, W), got {label.shape}")
-    if width < 0:
-        raise ValueError(f"width must be >= 0, got {width}")
+    real_number(width, "width", 0.0)
     edge = np.zeros(label.shape, bool)
     dv = label[1:] != label[:-1]
     dh = label[:, 1:] != label[:, :-1]
@@ -103,12 +103,16 @@ def trimap_scores(labels, preds, widths, num_classes, ignore_index=IGNORE_INDEX)
     Parameters
     ----------
     labels, preds : sequences of (H, W) integer maps (ground truth, prediction)
-    widths : band widths in pixels
+    widths : a band width in pixels, or a sequence of them
 
     Returns
     -------
     dict ``width -> summarize(...)`` (global_acc, class_avg_acc, mean_iou, ...) over the band pixels
     """
+    labels, preds = list(labels), list(preds)
+    if len(labels) != len(preds):
+        raise ValueError(f"labels and preds must have the same length, got {len(labels)} and {len(preds)}")
+    widths = [widths] if np.ndim(widths) == 0 else list(widths)
     out = {}
     for w in widths:
         conf = np.zeros((num_classes, num_classes), np.int64)

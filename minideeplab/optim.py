@@ -14,6 +14,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ._validate import real_number
 from .backend import asnumpy, get_array_module
 from .models.deeplab import is_classifier
 
@@ -30,6 +31,7 @@ def deeplab_multipliers(names, classifier_mult=10.0):
     -------
     (lr_mult, decay_mult) : two dicts ``name -> float``
     """
+    classifier_mult = real_number(classifier_mult, "classifier_mult", 0.0)
     lr_mult, decay_mult = {}, {}
     for name in names:
         layer, kind = name.rsplit(".", 1)
@@ -41,14 +43,14 @@ def deeplab_multipliers(names, classifier_mult=10.0):
 
 def _setup(opt, params, lr, weight_decay, lr_mult, decay_mult):
     """The checks and per-parameter multipliers that SGD and Adam share."""
-    if lr < 0 or not np.isfinite(lr):
-        raise ValueError(f"lr must be a finite number >= 0, got {lr}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+    real_number(lr, "lr", 0.0, np.inf, high_open=True)
+    real_number(weight_decay, "weight_decay", 0.0, np.inf, high_open=True)
     opt.params = OrderedDict(params)
-    for name in list(lr_mult or {}) + list(decay_mult or {}):
-        if name not in opt.params:
-            raise ValueError(f"multiplier given for unknown parameter {name!r}")
+    for kind, mults in (("lr_mult", lr_mult), ("decay_mult", decay_mult)):
+        for name, v in (mults or {}).items():
+            if name not in opt.params:
+                raise ValueError(f"{kind} given for unknown parameter {name!r}")
+            real_number(v, f"{kind}[{name!r}]", 0.0, np.inf, high_open=True)
     opt.lr, opt.weight_decay = float(lr), float(weight_decay)
     opt.lr_mult = {k: float((lr_mult or {}).get(k, 1.0)) for k in opt.params}
     opt.decay_mult = {k: float((decay_mult or {}).get(k, 1.0)) for k in opt.params}
@@ -171,13 +173,16 @@ def step_lr(base_lr: float, it: int, step_size: int, gamma: float = 0.1) -> floa
 
 def make_schedule(policy: str, base_lr: float, *, max_iter=None, power=0.9, step_size=None, gamma=0.1):
     """A function ``it -> lr`` for ``policy`` in ``{"poly", "step", "fixed"}``."""
+    real_number(base_lr, "base_lr", 0.0, np.inf, high_open=True)
     if policy == "poly":
-        if not max_iter or max_iter < 1:
-            raise ValueError("the poly policy needs max_iter >= 1")
+        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+            raise ValueError(f"the poly policy needs max_iter >= 1, got {max_iter!r}")
+        real_number(power, "power", 0.0, np.inf, high_open=True)
         return lambda it: poly_lr(base_lr, it, max_iter, power)
     if policy == "step":
-        if not step_size or step_size < 1:
-            raise ValueError("the step policy needs step_size >= 1")
+        if isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer)) or step_size < 1:
+            raise ValueError(f"the step policy needs step_size >= 1, got {step_size!r}")
+        real_number(gamma, "gamma", 0.0, np.inf, high_open=True)
         return lambda it: step_lr(base_lr, it, step_size, gamma)
     if policy == "fixed":
         return lambda it: base_lr

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import asnumpy, get_array_module
-from .datasets.transforms import pad_to_multiple, preprocess, resize_image
+from .datasets.transforms import check_image, pad_to_multiple, preprocess, resize_image
 from .models.deeplab import check_scales
 from .nn import functional as F
 
@@ -32,6 +32,7 @@ def predict_scores(model, image, scale=None):
     -------
     scores : (L, H, W) float32 NumPy array (pre-softmax)
     """
+    check_image(image)
     scale = check_scales(getattr(model, "input_scale", 1.0) if scale is None else scale)
     if isinstance(scale, tuple):
         return (sum(_scores_at(model, image, s) for s in scale) / len(scale)).astype(np.float32)

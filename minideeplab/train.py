@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ._io import atomic_write_bytes, read_npz, read_npz_meta, save_npz
+from ._validate import real_number
 from .backend import asnumpy, get_array_module
 from .datasets.transforms import preprocess, random_crop_mirror, resize_image_and_label
 from .nn import functional as F
+from .nn.functional import NORMALIZATIONS
 from .optim import SGD, Adam, deeplab_multipliers, make_schedule
 
 
@@ -47,12 +49,19 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
     def validate(self):
-        for name in ("crop_size", "batch_size", "iter_size", "max_iter"):
+        for name, low in (("crop_size", 1), ("batch_size", 1), ("iter_size", 1), ("max_iter", 1), ("seed", 0),
+                          ("snapshot_every", 0)):
             v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        if self.base_lr <= 0:
-            raise ValueError(f"base_lr must be > 0, got {self.base_lr}")
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
+        real_number(self.base_lr, "base_lr", 0.0, np.inf, low_open=True, high_open=True)
+        real_number(self.momentum, "momentum", 0.0, 1.0, high_open=True)
+        real_number(self.weight_decay, "weight_decay", 0.0, np.inf, high_open=True)
+        real_number(self.classifier_lr_mult, "classifier_lr_mult", 0.0, np.inf, high_open=True)
+        if not isinstance(self.mirror, (bool, np.bool_)):
+            raise TypeError(f"mirror must be True or False, got {self.mirror!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         if self.scales and (len(self.scales) != 2 or not 0 < self.scales[0] <= self.scales[1]):

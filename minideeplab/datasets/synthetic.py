@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import real_number, size_pair
+
 CLASS_COLOURS = np.array([  # RGB means: background, then the shape classes
     (110, 120, 100), (200, 60, 50), (60, 170, 70), (60, 80, 200), (210, 190, 60),
     (170, 70, 180), (60, 190, 190), (230, 130, 40), (120, 60, 30),
@@ -58,14 +60,16 @@ class SyntheticScenes:
 
     def __init__(self, n=100, size=(64, 64), num_classes=4, objects=(1, 4), seed=0, noise=18.0,
                  radius=(0.12, 0.25)):
-        if not 2 <= num_classes <= len(CLASS_COLOURS):
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
+                or not 2 <= num_classes <= len(CLASS_COLOURS):
             raise ValueError(f"num_classes must be in [2, {len(CLASS_COLOURS)}], got {num_classes}")
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        self.n, self.size, self.num_classes = int(n), (int(size[0]), int(size[1])), int(num_classes)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be an int >= 0, got {n!r}")
+        self.n, self.size, self.num_classes = int(n), size_pair(size, "size"), int(num_classes)
         if not 0 < radius[0] <= radius[1]:
             raise ValueError(f"radius must be (min, max) with 0 < min <= max, got {radius}")
-        self.objects, self.seed, self.noise, self.radius = objects, seed, float(noise), radius
+        self.objects, self.seed, self.radius = objects, seed, radius
+        self.noise = real_number(noise, "noise", 0.0)
         self.class_names = ["background"] + [SHAPES[(c - 1) % len(SHAPES)] + (f"{(c - 1) // len(SHAPES) + 1}" if c > len(SHAPES) else "")
                                              for c in range(1, num_classes)]
 

@@ -13,18 +13,22 @@ from ..nn.functional import IGNORE_INDEX
 MEAN_BGR = (104.008, 116.669, 122.675)
 
 
-def _check_image(image, name="image"):
+def check_image(image, name="image"):
     if not isinstance(image, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(image).__name__}")
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"{name} must have shape (H, W, 3), got {image.shape}")
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"{name} is empty: {image.shape}")
+    if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
+        raise TypeError(f"{name} must be uint8 (or a real array with values in 0-255), got dtype {image.dtype}")
+    if np.issubdtype(image.dtype, np.floating) and not (np.isfinite(image.min()) and np.isfinite(image.max())):
+        raise ValueError(f"{name} contains NaN or infinite values")
 
 
 def preprocess(image, dtype=np.float32):
     """``(H, W, 3)`` RGB (uint8, or float in 0-255) -> ``(3, H, W)`` BGR minus the mean."""
-    _check_image(image)
+    check_image(image)
     x = image[:, :, ::-1].astype(dtype) - np.asarray(MEAN_BGR, dtype=dtype)
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 

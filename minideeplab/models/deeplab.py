@@ -65,9 +65,9 @@ def check_scales(scale, name="scale"):
 
 
 def _check_common(num_classes, width, dtype):
-    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    if not isinstance(width, (int, float)) or not (0 < width <= 4):
+    if isinstance(width, bool) or not isinstance(width, (int, float, np.integer, np.floating)) or not (0 < width <= 4):
         raise ValueError(f"width must be a number in (0, 4], got {width!r}")
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")

@@ -17,7 +17,7 @@ dilation; fewer multiplications). Which one a layer runs is decided in one place
 """
 from __future__ import annotations
 
-from .._validate import float_array, pair
+from .._validate import check_dout, float_array, pair
 from ..backend import get_array_module
 
 
@@ -146,8 +146,7 @@ def conv2d_im2col_backward(dout, cache):
     (N, C, H, W), w, col, stride, padding, dilation, has_bias = cache
     F, _, kh, kw = w.shape
     Ho, Wo = col.shape[-2:]
-    if tuple(dout.shape) != (N, F, Ho, Wo):
-        raise ValueError(f"dout must have shape {(N, F, Ho, Wo)}, got {tuple(dout.shape)}")
+    check_dout(dout, (N, F, Ho, Wo))
     dout_mat = dout.reshape(N, F, Ho * Wo)
     col_mat = col.reshape(N, C * kh * kw, Ho * Wo)
     dw = xp.zeros((F, C * kh * kw), dtype=w.dtype)

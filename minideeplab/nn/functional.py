@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import float_array, is_array
+from .._validate import check_dout, float_array, is_array, real_number, size_pair
 from ..backend import get_array_module
 
 IGNORE_INDEX = 255
@@ -16,12 +16,14 @@ IGNORE_INDEX = 255
 # ---------------------------------------------------------------- ReLU
 def relu_forward(x):
     """``out = max(x, 0)``; any shape."""
+    float_array(x, "x")
     xp = get_array_module(x)
     mask = x > 0
     return xp.where(mask, x, xp.zeros((), dtype=x.dtype)), mask
 
 
 def relu_backward(dout, mask):
+    check_dout(dout, mask.shape)
     xp = get_array_module(dout)
     return xp.where(mask, dout, xp.zeros((), dtype=dout.dtype))
 
@@ -38,8 +40,8 @@ def dropout_forward(x, p, rng, train=True):
         and CuPy runs with the same seed drop the same units.
     train : in eval mode the op is the identity.
     """
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"p must be in [0, 1), got {p}")
+    float_array(x, "x")
+    p = real_number(p, "p", 0.0, 1.0, high_open=True)
     if not train or p == 0.0:
         return x, None
     xp = get_array_module(x)
@@ -50,20 +52,23 @@ def dropout_forward(x, p, rng, train=True):
 
 def dropout_backward(dout, cache):
     if cache is None:
-        return dout
+        return float_array(dout, "dout")
     keep, scale = cache
+    check_dout(dout, keep.shape)
     return dout * keep * scale
 
 
 # ---------------------------------------------------------------- Softmax cross-entropy
 def softmax(x, axis=1):
     """Numerically stable softmax along ``axis``."""
+    float_array(x, "x")
     xp = get_array_module(x)
     e = xp.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=1):
+    float_array(x, "x")
     xp = get_array_module(x)
     z = x - x.max(axis=axis, keepdims=True)
     return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
@@ -95,6 +100,8 @@ def softmax_cross_entropy_forward(scores, labels, ignore_index=IGNORE_INDEX, nor
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be an integer array, got dtype {labels.dtype}")
     N, L, H, W = scores.shape
+    if N * L * H * W == 0:
+        raise ValueError(f"scores must not be empty, got shape {scores.shape}")
     if tuple(labels.shape) != (N, H, W):
         raise ValueError(f"labels must have shape {(N, H, W)} to match scores {scores.shape}, got {labels.shape}")
     if normalization not in NORMALIZATIONS:
@@ -124,6 +131,7 @@ def softmax_cross_entropy_backward(cache, dloss=1.0):
     """
     xp = get_array_module(cache[0])
     logp, target, valid, norm = cache
+    dloss = real_number(dloss, "dloss")
     d = xp.exp(logp)
     classes = xp.arange(d.shape[1]).reshape(1, -1, 1, 1)
     d -= (classes == target[:, None]).astype(d.dtype)
@@ -173,20 +181,21 @@ def interp_forward(x, size):
     out : (N, C, H_out, W_out), ``out = A_h @ x @ A_w.T``; cache
     """
     float_array(x, "x", 4)
-    Ho, Wo = int(size[0]), int(size[1])
-    if Ho < 1 or Wo < 1:
-        raise ValueError(f"size must be positive, got {size}")
+    Ho, Wo = size_pair(size, "size")
+    if 0 in x.shape:
+        raise ValueError(f"x must not be empty, got shape {tuple(x.shape)}")
     xp = get_array_module(x)
     Ah = interp_matrix(x.shape[2], Ho, x.dtype, xp)
     Aw = interp_matrix(x.shape[3], Wo, x.dtype, xp)
     out = xp.matmul(xp.matmul(Ah, x), Aw.T)
-    return out, (Ah, Aw)
+    return out, (Ah, Aw, out.shape)
 
 
 def interp_backward(dout, cache):
     """Adjoint of :func:`interp_forward`: ``dx = A_h.T @ dout @ A_w``."""
     xp = get_array_module(dout)
-    Ah, Aw = cache
+    Ah, Aw, out_shape = cache
+    check_dout(dout, out_shape)
     return xp.matmul(xp.matmul(Ah.T, dout), Aw)
 
 
@@ -203,9 +212,9 @@ def shrink_labels(labels, size):
     """
     if not is_array(labels) or labels.ndim < 2 or not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be an integer array of shape (..., H, W), got {getattr(labels, 'shape', labels)!r}")
-    h, w = (int(v) for v in size)
-    if h < 1 or w < 1:
-        raise ValueError(f"size must be positive, got {size}")
+    h, w = size_pair(size, "size")
+    if 0 in labels.shape[-2:]:
+        raise ValueError(f"labels must not be empty, got shape {tuple(labels.shape)}")
     xp = get_array_module(labels)
     H, W = labels.shape[-2:]
     ys = np.rint(np.arange(h) * ((H - 1) / max(h - 1, 1))).astype(np.int64)
@@ -229,6 +238,7 @@ def sum_forward(*xs):
 
 
 def sum_backward(dout, n):
+    float_array(dout, "dout")
     return tuple(dout for _ in range(n))
 
 
@@ -239,6 +249,9 @@ def concat_forward(xs, axis=1):
 
 
 def concat_backward(dout, cache):
+    float_array(dout, "dout")
     xp = get_array_module(dout)
     sizes, axis = cache
+    if dout.ndim <= axis or dout.shape[axis] != sum(sizes):
+        raise ValueError(f"dout must have {sum(sizes)} entries along axis {axis}, got shape {tuple(dout.shape)}")
     return tuple(xp.split(dout, np.cumsum(sizes)[:-1].tolist(), axis=axis))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .._validate import float_array, pair
+from .._validate import check_dout, float_array, pair
 from ..backend import get_array_module
 from .conv import col2im, im2col
 
@@ -85,6 +85,7 @@ def maxpool2d_backward(dout, cache):
     """
     xp = get_array_module(dout)
     (N, C, H, W), arg, k, s, p = cache
+    check_dout(dout, arg.shape)
     Ho, Wo = arg.shape[2:]
     taps = xp.arange(k[0] * k[1]).reshape(1, 1, -1, 1, 1)
     dcol = (taps == arg[:, :, None]) * dout[:, :, None]  # one-hot routing (no put_along_axis: CuPy)
@@ -136,6 +137,7 @@ def avgpool2d_backward(dout, cache):
     """
     xp = get_array_module(dout)
     (N, C, H, W), div, k, s, p = cache
+    check_dout(dout, (N, C) + tuple(div.shape))
     g = dout / div
     dcol = xp.broadcast_to(g[:, :, None, None], (N, C, k[0], k[1]) + g.shape[2:])
     return _col2im_pool(dcol, H, W, k, s, p)
