@@ -1,6 +1,6 @@
 """How much can the fully connected CRF add to the shipped model's unaries, at best?
 
-    python benchmarks/crf_headroom.py [--root DIR] [--split test] [--input-scales 0.5] [--limit N]
+    python benchmarks/crf_headroom.py [--data DIR] [--split test] [--input-scales 0.5] [--limit N]
 
 An analysis, not a result: the dense CRF parameters are chosen *on the scored split itself*,
 so each "best" line is a ceiling that no validation procedure can beat on that split.
@@ -29,6 +29,7 @@ import minideeplab  # noqa: F401  (first: sets OpenBLAS's thread timeout before 
 import numpy as np
 from tqdm.auto import tqdm
 
+from minideeplab._cli_compat import Renamed
 from minideeplab.crf import dense_crf
 from minideeplab.datasets import MSRC
 from minideeplab.datasets.msrc import CLASSES
@@ -66,14 +67,16 @@ def fmt(s):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=None, help="MSRC folder (default: $MINIDEEPLAB_MSRC or ../shared/data/msrc)")
+    ap.add_argument("--data", default=None, metavar="DIR",
+                    help="MSRC folder (default: $MINIDEEPLAB_MSRC or ../shared/data/msrc)")
+    ap.add_argument("--root", dest="data", metavar="DIR", action=Renamed, new="--data")
     ap.add_argument("--split", default="test")
     ap.add_argument("--input-scales", default="0.5", help="comma-separated, e.g. 0.5,0.7,0.9")
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
     scales = tuple(float(s) for s in args.input_scales.split(","))
     model, _ = load_msrc_model()
-    ds = MSRC(args.root, args.split)
+    ds = MSRC(args.data, args.split)
     n = min(len(ds), args.limit) if args.limit else len(ds)
     images, labels, probs = [], [], []
     for i in tqdm(range(n), desc="unaries"):

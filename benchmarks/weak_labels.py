@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from minideeplab._cli_compat import Renamed
 from minideeplab.datasets import MSRC
 from minideeplab.metrics import confusion_matrix
 from minideeplab.weak import bbox_rect, bbox_seg, boxes_from_labels
@@ -23,13 +24,15 @@ from minideeplab.weak import bbox_rect, bbox_seg, boxes_from_labels
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=None, help="MSRC folder (default: $MINIDEEPLAB_MSRC or ../shared/data/msrc)")
+    ap.add_argument("--data", default=None, metavar="DIR",
+                    help="MSRC folder (default: $MINIDEEPLAB_MSRC or ../shared/data/msrc)")
+    ap.add_argument("--root", dest="data", metavar="DIR", action=Renamed, new="--data")
     ap.add_argument("--split", default="train")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--figure", default=None, help="write a PNG of the estimates for the first --figure-rows images with 3+ classes")
     ap.add_argument("--figure-rows", type=int, default=4)
     args = ap.parse_args()
-    ds = MSRC(args.root, args.split)
+    ds = MSRC(args.data, args.split)
     n = min(len(ds), args.limit) if args.limit else len(ds)
     L = 21
     conf = {m: np.zeros((L + 1, L + 1), np.int64) for m in ("Bbox-Rect", "Bbox-Seg")}
@@ -57,10 +60,11 @@ def main():
         print(f"  {m:9s}: mIoU {100 * np.nanmean(iou):5.1f}   accuracy on labelled pixels {100 * acc:5.1f}   "
               f"{np.median(secs[m]) * 1e3:6.1f} ms/image")
     if args.figure:
-        from minideeplab.datasets.msrc import palette21
+        from minideeplab.datasets.msrc import CLASSES, palette21
         from minideeplab.viz import save_rows
 
-        save_rows(args.figure, rows, ["image", "ground truth", "Bbox-Rect", "Bbox-Seg"], palette21())
+        save_rows(args.figure, rows, ["image", "ground truth", "Bbox-Rect", "Bbox-Seg"], palette21(),
+                  class_names=CLASSES)
         print(f"wrote {args.figure}")
 
 

@@ -4,7 +4,7 @@
 
 Each ``RUNS_DIR/msrc_<supervision>/model.npz`` is a model trained by
 
-    minideeplab train --data msrc --supervision <supervision> ...   (same schedule for all)
+    minideeplab train --dataset msrc --supervision <supervision> ...   (same schedule for all)
 
 (see benchmarks/RESULTS.md for the command). For every model found, prints the test global
 accuracy and mean IoU of its unaries and after the fully connected CRF. All models use the
@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from minideeplab.crf import dense_crf
+from minideeplab._cli_compat import Renamed
 from minideeplab.datasets import MSRC
 from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.models import load_model
@@ -34,7 +35,9 @@ SETTINGS = ["strong", "semi", "bbox-seg", "bbox-rect", "em-adapt"]
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", required=True)
-    ap.add_argument("--root", default=None, help="MSRC folder (default: $MINIDEEPLAB_MSRC or ../shared/data/msrc)")
+    ap.add_argument("--data", default=None, metavar="DIR",
+                    help="MSRC folder (default: $MINIDEEPLAB_MSRC or ../shared/data/msrc)")
+    ap.add_argument("--root", dest="data", metavar="DIR", action=Renamed, new="--data")
     ap.add_argument("--crf-from", default=None)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--figure", default=None, help="write a PNG of each model's labels after the CRF")
@@ -42,7 +45,7 @@ def main():
     args = ap.parse_args()
     _, crf_meta = load_model(args.crf_from or os.path.join(args.runs, "msrc_strong", "model.npz"))
     params = crf_meta["dense_crf"]
-    ds = MSRC(args.root, "test")
+    ds = MSRC(args.data, "test")
     n = min(len(ds), args.limit) if args.limit else len(ds)
     data = [ds[i] for i in range(n)]
     shown = [i for i, (_, lab) in enumerate(data) if len(set(np.unique(lab).tolist()) - {255}) >= 3]
@@ -73,10 +76,10 @@ def main():
               f"{100 * sc['global_acc']:.1f} | {100 * sc['mean_iou']:.1f} |  ({time.perf_counter() - t:.0f} s)",
               flush=True)
     if rows:
-        from minideeplab.datasets.msrc import palette21
+        from minideeplab.datasets.msrc import CLASSES, palette21
         from minideeplab.viz import save_rows
 
-        save_rows(args.figure, rows, titles, palette21())
+        save_rows(args.figure, rows, titles, palette21(), class_names=CLASSES)
         print(f"wrote {args.figure} (void pixels of the ground truth drawn black in every column)")
 
 

@@ -89,7 +89,7 @@ assert miou(adapt, truth) > miou(logits.argmax(0), truth)
 # ## Training on MSRC-21 with each kind of label
 #
 # The library's trainer runs all five settings with one command each
-# (`minideeplab train --data msrc --supervision S ...`, the shipped model's first schedule,
+# (`minideeplab train --dataset msrc --supervision S ...`, the shipped model's first schedule,
 # about an hour per run on one CPU core, so not here). Measured on the 256 test images after
 # the fully connected CRF (`benchmarks/RESULTS.md` has the commands, the figures and the
 # discussion):

@@ -166,7 +166,7 @@ def format_per_class(result, class_names=None):
 
 def write_outputs(result, out_dir, palette=None, class_names=None):
     """results.json, results.md (with the per-class table), examples.png (image, truth, unary,
-    grid, dense) and trimap.png."""
+    grid, dense; a colour legend of the classes when ``class_names`` is given) and trimap.png."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -182,7 +182,8 @@ def write_outputs(result, out_dir, palette=None, class_names=None):
     atomic_write_bytes(os.path.join(out_dir, "results.md"), md.encode())
     rows = [[img, lab] + outs for img, lab, outs in result["examples"]]
     if rows:
-        fig = show_rows(rows, ["image", "ground truth", "unary", "grid CRF", "fully connected CRF"], palette)
+        fig = show_rows(rows, ["image", "ground truth", "unary", "grid CRF", "fully connected CRF"], palette,
+                        class_names=class_names)
         atomic_write_bytes(os.path.join(out_dir, "examples.png"), figure_bytes(fig))
         plt.close(fig)
     fig, ax = plt.subplots(figsize=(5, 3.5))

@@ -55,15 +55,25 @@ def save_figure(fig, path, dpi=100):
     atomic_write_bytes(path, figure_bytes(fig, fmt, dpi))
 
 
-def show_rows(rows, titles=None, palette=None, scale=2.0):
-    """A grid figure: each row a list of images ``(H, W, 3)`` or label maps ``(H, W)``."""
+def show_rows(rows, titles=None, palette=None, scale=2.0, class_names=None):
+    """A grid figure: each row a list of images ``(H, W, 3)`` or label maps ``(H, W)`` (None: an empty cell).
+
+    Every cell is ``scale`` inches wide and as tall as its row's images, so the rows follow
+    each other without empty bands. With ``class_names``, a legend under the grid gives the
+    colour of each class present in the label maps ("void" for 255).
+    """
     import matplotlib.pyplot as plt
 
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(scale * n_cols, scale * n_rows), squeeze=False)
+    aspect = [max((np.shape(a)[0] / np.shape(a)[1] for a in row if a is not None), default=1.0) for row in rows]
+    gap, title_h = 0.04, (0.25 if titles is not None else 0.0)  # inches
+    height = scale * sum(aspect) + gap * (n_rows - 1) + title_h
+    fig = plt.figure(figsize=(scale * n_cols + gap * (n_cols - 1), height))
+    grid = fig.add_gridspec(n_rows, n_cols, height_ratios=aspect, left=0, right=1, bottom=0,
+                            top=1 - title_h / height, wspace=gap / scale, hspace=gap / (scale * np.mean(aspect)))
     for i, row in enumerate(rows):
         for j in range(n_cols):
-            ax = axes[i, j]
+            ax = fig.add_subplot(grid[i, j])
             ax.axis("off")
             if j >= len(row) or row[j] is None:
                 continue
@@ -71,15 +81,39 @@ def show_rows(rows, titles=None, palette=None, scale=2.0):
             ax.imshow(a if a.ndim == 3 else colorize(a, palette), interpolation="nearest")
             if titles is not None and i == 0:
                 ax.set_title(titles[j], fontsize=9)
-    fig.tight_layout()
+    if class_names is not None:
+        labels = [np.asarray(a) for row in rows for a in row if a is not None and np.ndim(a) == 2]
+        add_class_legend(fig, np.unique(np.concatenate([lab.ravel() for lab in labels])) if labels else [],
+                         class_names, palette, ncol=max(1, int(scale * n_cols / 1.3)))
     return fig
 
 
-def save_rows(path, rows, titles=None, palette=None):
+def add_class_legend(fig, classes, class_names, palette=None, ncol=4):
+    """A legend under ``fig`` with a colour patch per class index in ``classes`` (255: "void"),
+    in at most ``ncol`` columns."""
+    from matplotlib.patches import Patch
+
+    pal = voc_palette() if palette is None else np.asarray(palette, dtype=np.uint8)
+    handles = []
+    for c in (int(c) for c in classes):
+        if c == IGNORE_INDEX:
+            handles.append(Patch(facecolor="black", edgecolor="0.5", label="void"))
+        else:
+            colour = pal[c] if c < len(pal) else np.zeros(3, np.uint8)
+            name = class_names[c] if c < len(class_names) else str(c)
+            handles.append(Patch(facecolor=colour / 255.0, edgecolor="0.5", label=name))
+    if handles:
+        lines = -(-len(handles) // ncol)  # ceil: the legend's rows, then as few columns as fill them
+        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=-(-len(handles) // lines),
+                   frameon=False, fontsize=8, handlelength=1.2, columnspacing=1.0)
+    return fig
+
+
+def save_rows(path, rows, titles=None, palette=None, class_names=None):
     """:func:`show_rows` saved atomically to ``path``."""
     import matplotlib.pyplot as plt
 
-    fig = show_rows(rows, titles, palette)
+    fig = show_rows(rows, titles, palette, class_names=class_names)
     save_figure(fig, path)
     plt.close(fig)
     return path

@@ -24,8 +24,51 @@ def test_colorize_overlay_and_figure(tmp_path):
         colorize(np.zeros((2, 2)))
 
 
+def test_figure_legend_names_the_classes_present():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from minideeplab.viz import show_rows
+
+    img = np.full((20, 30, 3), 200, np.uint8)
+    truth = np.array([[0] * 30] * 10 + [[2] * 30] * 9 + [[255] * 30], np.uint8)
+    pred = np.full((20, 30), 3, np.uint8)
+    names = ["sky", "tree", "grass", "cow"]
+    fig = show_rows([[img, truth, pred]], ["image", "truth", "prediction"], class_names=names)
+    assert len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["sky", "grass", "cow", "void"]
+    pal = voc_palette()
+    assert [tuple(h.get_facecolor()[:3]) for h in fig.legends[0].legend_handles[:3]] == [
+        tuple(pal[c] / 255.0) for c in (0, 2, 3)]
+    plt.close(fig)
+    fig = show_rows([[img, truth]])
+    assert fig.legends == []  # no names, no legend
+    plt.close(fig)
+
+
+def test_figure_rows_have_no_empty_bands():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from minideeplab.viz import show_rows
+
+    wide, tall = np.zeros((20, 60), np.uint8), np.zeros((60, 40), np.uint8)  # MSRC has both orientations
+    fig = show_rows([[wide, wide], [tall, tall], [wide, None]], ["a", "b"], scale=2.0)
+    fig.canvas.draw()  # applies the images' aspect to the axes
+    h = fig.get_figheight()
+    boxes = [ax.get_position() for ax in fig.axes]  # row-major, 2 per row
+    for upper, lower in ((boxes[0], boxes[2]), (boxes[2], boxes[4])):
+        assert (upper.y0 - lower.y1) * h < 0.1  # inches between the pictures of consecutive rows
+    assert boxes[0].height * h == pytest.approx(2.0 * 20 / 60, rel=0.02)  # 2 inches wide, as tall as the image
+    plt.close(fig)
+
+
 def test_info_command(capsys):
-    assert main(["info", "DeepLab-LargeFOV"]) == 0
+    assert main(["info", "--arch", "DeepLab-LargeFOV"]) == 0
     out = capsys.readouterr().out
     convs = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256), (256, 512),
              (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)]
@@ -65,7 +108,7 @@ def test_train_command_on_msrc(tmp_path, capsys):
 
     from minideeplab.models import load_model
 
-    assert main(["train", "--data", "msrc", "--root", MSRC_DIR, "--width", "0.0625", "--crop", "65",
+    assert main(["train", "--dataset", "msrc", "--data", MSRC_DIR, "--width", "0.0625", "--crop", "65",
                  "--batch-size", "1", "--max-iter", "2", "--scales", "0.4", "0.6", "--input-scale", "0.5",
                  "--optimizer", "adam", "--lr", "1e-3", "--val-every", "2", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -154,7 +197,7 @@ def test_tune_crf_command_stores_the_best_settings(tmp_path, capsys):
 
     save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0), input_scale=0.5, note="kept")
     assert main(["tune-crf", "--model", str(tmp_path / "m.npz"), "--data", MSRC_DIR, "--limit", "2",
-                 "--output", str(tmp_path / "tuned.npz"), "--input-scales", "0.5", "0.25,0.5", "--quiet"]) == 0
+                 "-o", str(tmp_path / "tuned.npz"), "--input-scales", "0.5", "0.25,0.5", "--quiet"]) == 0
     assert "input scale (0.25, 0.5): unary global_acc" in capsys.readouterr().out
     model, meta = load_model(tmp_path / "tuned.npz")
     tried = meta["crf_validation"]["input_scales"]
