@@ -2,30 +2,25 @@
 
     python benchmarks/synthetic_training.py
 
-The configuration of tests/test_train.py::test_synthetic_scenes_reach_stated_accuracy and of
-``minideeplab demo``: dropout 0, fc8 lr multiplier 1, batch 4 of 65x65 crops, lr 0.01 poly,
-1000 iterations, seed 0; 30 held-out scenes.
+The recipe of ``minideeplab.recipes`` (as in tests/test_train.py::test_synthetic_scenes_reach_stated_accuracy
+and ``minideeplab demo --synthetic``): dropout 0, fc8 lr multiplier 1, batch 4 of 65x65 crops,
+lr 0.01 poly, 1000 iterations, seed 0; 30 held-out scenes.
 """
 import time
 
 import numpy as np
 
-from minideeplab.datasets import SyntheticScenes
 from minideeplab.metrics import confusion_matrix, summarize
-from minideeplab.models import DeepLab
 from minideeplab.predict import predict_scores
-from minideeplab.train import Trainer, TrainConfig
+from minideeplab.recipes import synthetic_config, synthetic_model, synthetic_scenes
+from minideeplab.train import Trainer
 
 
 def main():
-    kw = dict(objects=(1, 3), radius=(0.2, 0.35))
-    train = SyntheticScenes(200, (65, 65), 4, seed=0, **kw)
-    test = SyntheticScenes(30, (65, 65), 4, seed=99, **kw)
-    m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 8, seed=0, dropout=0.0)
-    cfg = TrainConfig(crop_size=65, batch_size=4, max_iter=1000, base_lr=1e-2, lr_policy="poly", seed=0,
-                      classifier_lr_mult=1.0)
+    train, test = synthetic_scenes(200), synthetic_scenes(30, train=False)
+    m = synthetic_model()
     t = time.perf_counter()
-    losses = Trainer(m, train, cfg).fit(progress=False)
+    losses = Trainer(m, train, synthetic_config(1000)).fit(progress=False)
     secs = time.perf_counter() - t
     conf = sum(confusion_matrix(test[i][1], predict_scores(m, test[i][0]).argmax(0), 4) for i in range(len(test)))
     s = summarize(conf)

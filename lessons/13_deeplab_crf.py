@@ -12,17 +12,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from minideeplab.crf import dense_crf
-from minideeplab.datasets import SyntheticScenes
-from minideeplab.models import DeepLab
 from minideeplab.predict import predict_probs
-from minideeplab.train import Trainer, TrainConfig
+from minideeplab.recipes import synthetic_config, synthetic_model, synthetic_scenes
+from minideeplab.train import Trainer
 
-kw = dict(objects=(1, 3), radius=(0.2, 0.35))
-model = DeepLab("DeepLab-LargeFOV", num_classes=4, width=1 / 8, seed=0, dropout=0.0)
-Trainer(model, SyntheticScenes(200, (65, 65), 4, seed=0, **kw),
-        TrainConfig(crop_size=65, batch_size=4, max_iter=500, base_lr=1e-2, lr_policy="poly", seed=0,
-                    classifier_lr_mult=1.0)).fit(progress=False)
-test = SyntheticScenes(10, (97, 129), 4, seed=99, **kw)
+# lesson 7's small DeepLab (minideeplab.recipes writes the same recipe down once)
+model = synthetic_model()
+Trainer(model, synthetic_scenes(200), synthetic_config(max_iter=500)).fit(progress=False)
+test = synthetic_scenes(10, (97, 129), train=False)
 image, truth = test[1]
 probs = predict_probs(model, image)
 

@@ -13,12 +13,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from minideeplab.crf import dense_crf
-from minideeplab.datasets import MSRCSamples, SyntheticScenes
+from minideeplab.datasets import MSRCSamples
 from minideeplab.datasets.msrc import palette21
 from minideeplab.metrics import boundary_band, trimap_scores
-from minideeplab.models import DeepLab, load_msrc_model
+from minideeplab.models import load_msrc_model
 from minideeplab.predict import evaluate, predict_probs
-from minideeplab.train import Trainer, TrainConfig
+from minideeplab.recipes import synthetic_config, synthetic_model, synthetic_scenes
+from minideeplab.train import Trainer
 from minideeplab.viz import show_rows
 
 model, meta = load_msrc_model()
@@ -106,15 +107,11 @@ assert min(crf_gain.values()) > 3 and max(VOC12_TEST, key=VOC12_TEST.get) == "De
 # DeepLabs, same iterations, one trained on 4 synthetic scenes and one on 200:
 
 # %%
-kw = dict(objects=(1, 3), radius=(0.2, 0.35))
-test = SyntheticScenes(40, (65, 65), 4, seed=99, **kw)
+test = synthetic_scenes(40, train=False)
 result = {}
 for n in (4, 200):
-    net = DeepLab("DeepLab-LargeFOV", 4, width=1 / 8, seed=0, dropout=0.0)
-    cfg = TrainConfig(crop_size=65, batch_size=4, max_iter=800, base_lr=1e-2, lr_policy="poly", seed=0,
-                      classifier_lr_mult=1.0)
-    train = SyntheticScenes(n, (65, 65), 4, seed=0, **kw)
-    losses = Trainer(net, train, cfg).fit(progress=False)
+    net = synthetic_model()  # lesson 7's small DeepLab, the same for both
+    losses = Trainer(net, synthetic_scenes(n), synthetic_config(max_iter=800)).fit(progress=False)
     result[n] = (np.mean(losses[-50:]), evaluate(net, test))
     print(f"{n:4d} training scenes: final training loss {result[n][0]:.3f}, "
           f"held-out class-average accuracy {result[n][1]['class_avg_acc']:.3f}, mIoU {result[n][1]['mean_iou']:.3f}")

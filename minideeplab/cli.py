@@ -137,19 +137,14 @@ def _cmd_demo(args):
 
 
 def _demo_synthetic(args):
-    from .datasets import SyntheticScenes
     from .metrics import pixel_accuracy
-    from .models import DeepLab
     from .predict import predict_scores
-    from .train import Trainer, TrainConfig
+    from .recipes import synthetic_config, synthetic_model, synthetic_scenes
+    from .train import Trainer
 
     t0 = time.perf_counter()
-    kw = dict(objects=(1, 3), radius=(0.2, 0.35))
-    train = SyntheticScenes(200, (65, 65), 4, seed=0, **kw)
-    test = SyntheticScenes(6, (65, 65), 4, seed=99, **kw)
-    model = DeepLab("DeepLab-LargeFOV", 4, width=1 / 8, seed=0, dropout=0.0)
-    cfg = TrainConfig(crop_size=65, batch_size=4, max_iter=args.iters, base_lr=1e-2, lr_policy="poly", seed=0,
-                      classifier_lr_mult=1.0)
+    train, test = synthetic_scenes(200), synthetic_scenes(6, train=False)
+    model, cfg = synthetic_model(), synthetic_config(args.iters)
     print(f"training DeepLab-LargeFOV (width 1/8, {model.num_params():,} parameters) on generated scenes")
     Trainer(model, train, cfg).fit(progress=not args.quiet)
     preds = [predict_scores(model, test[i][0]).argmax(0) for i in range(len(test))]

@@ -12,6 +12,7 @@ from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.models import DeepLab
 from minideeplab.nn import Dropout
 from minideeplab.predict import predict_scores
+from minideeplab.recipes import synthetic_config, synthetic_model, synthetic_scenes
 from minideeplab.train import Trainer, TrainConfig, read_checkpoint_meta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -149,13 +150,9 @@ def test_synthetic_scenes_reach_stated_accuracy():
     Measured when written: 0.872 global, 0.725 class-average accuracy on 30 held-out
     scenes, where "everything is background" scores 0.718 and 0.25.
     """
-    kw = dict(objects=(1, 3), radius=(0.2, 0.35))
-    train = SyntheticScenes(200, (65, 65), 4, seed=0, **kw)
-    test = SyntheticScenes(30, (65, 65), 4, seed=99, **kw)
-    m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 8, seed=0, dropout=0.0)
-    cfg = TrainConfig(crop_size=65, batch_size=4, max_iter=1000, base_lr=1e-2, lr_policy="poly", seed=0,
-                      classifier_lr_mult=1.0)
-    Trainer(m, train, cfg).fit(progress=False)
+    train, test = synthetic_scenes(200), synthetic_scenes(30, train=False)
+    m = synthetic_model()
+    Trainer(m, train, synthetic_config(1000)).fit(progress=False)
     conf = sum(confusion_matrix(test[i][1], predict_scores(m, test[i][0]).argmax(0), 4) for i in range(len(test)))
     s = summarize(conf)
     background = np.mean([np.mean(test[i][1] == 0) for i in range(len(test))])
