@@ -17,3 +17,4 @@ __version__ = "0.1.0"
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from . import backend  # noqa: E402,F401
+from ._io import FileFormatError  # noqa: E402,F401  (the error every file reader raises)

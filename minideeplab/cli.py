@@ -125,8 +125,10 @@ def _cmd_demo(args):
                           keep=len(ds))
     print(format_table(result))
     if args.out:
+        from ._io import remove_stale_temp_files
         from .viz import save_rows
 
+        remove_stale_temp_files(args.out)  # of killed earlier runs
         path = os.path.join(args.out, "demo.png")
         save_rows(path, [[img, lab] + outs for img, lab, outs in result["examples"]],
                   ["image", "ground truth", "unary", "grid CRF", "fully connected CRF"], palette21(),
@@ -151,8 +153,10 @@ def _demo_synthetic(args):
     acc = pixel_accuracy(np.stack([test[i][1] for i in range(len(test))]), np.stack(preds))
     print(f"pixel accuracy on {len(test)} held-out scenes: {acc:.3f}")
     if args.out:
+        from ._io import remove_stale_temp_files
         from .viz import save_rows
 
+        remove_stale_temp_files(args.out)  # of killed earlier runs
         path = os.path.join(args.out, "demo.png")
         save_rows(path, [[test[i][0], test[i][1], p] for i, p in enumerate(preds)],
                   ["image", "ground truth", "DeepLab"], class_names=test.class_names)
@@ -166,15 +170,14 @@ def _cmd_segment(args):
 
     from .crf import dense_crf, grid_crf
     from .models import load_model, load_msrc_model
-    from ._io import atomic_write_bytes
+    from ._io import atomic_write_bytes, read_image, remove_stale_temp_files
     from .predict import predict_probs
     from .viz import colorize, overlay
 
     if not os.path.exists(args.image):
-        print(f"error: no such image: {args.image}", file=sys.stderr)
-        return 2
+        raise FileNotFoundError(f"no such image: {args.image}")
+    image = read_image(args.image)
     model, meta = load_model(args.model) if args.model else load_msrc_model()
-    image = np.asarray(Image.open(args.image).convert("RGB"))
     probs = predict_probs(model, image)
     if args.crf == "dense":
         probs = dense_crf(image, probs, **meta.get("dense_crf", {}))
@@ -187,6 +190,7 @@ def _cmd_segment(args):
 
         palette = palette21()
     out = args.out or os.path.splitext(args.image)[0] + "_labels.png"
+    remove_stale_temp_files(os.path.dirname(os.path.abspath(out)))  # of killed earlier runs
     for path, arr in ((out, colorize(labels, palette)),
                       (os.path.splitext(out)[0] + "_overlay.png", overlay(image, labels, 0.5, palette))):
         import io
@@ -203,6 +207,7 @@ def _cmd_segment(args):
 
 
 def _cmd_compare(args):
+    from ._io import remove_stale_temp_files
     from .compare import compare_crfs, format_per_class, format_table, write_outputs
     from .datasets import MSRC
     from .datasets.msrc import CLASSES, palette21
@@ -212,6 +217,7 @@ def _cmd_compare(args):
     ds = MSRC(args.data, args.split)
     if args.limit:
         ds.names = ds.names[: args.limit]
+    remove_stale_temp_files(args.out)  # of killed earlier runs
     result = compare_crfs(model, ds, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet)
     print(format_table(result))
     print("trimap (global accuracy, %) by band width: " + "; ".join(
@@ -256,6 +262,9 @@ def _cmd_tune(args):
                                 "scores": res["scores"],
                                 "input_scales": [[list(c) if isinstance(c, tuple) else c, s]
                                                  for c, s in res["input_scale_history"]]})
+    from ._io import remove_stale_temp_files
+
+    remove_stale_temp_files(os.path.dirname(os.path.abspath(out)))  # of killed earlier runs
     save_model(out, model, **meta)
     print(f"wrote the chosen parameters into {out}")
     return 0
@@ -463,11 +472,18 @@ def _one_line(exc):
 
 
 def main(argv=None):
+    """Run the command line; returns the exit status (0 done, 2 bad arguments or files,
+    1 output pipe closed early, as by ``minideeplab info | head -1``)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        status = args.func(args)
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:  # the standard way (Python's signal docs): no traceback, no second error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except USER_ERRORS as exc:
+        print(f"minideeplab: error: {_one_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._io import atomic_write_bytes, read_npz, read_npz_meta, save_npz
+from ._io import (FileFormatError, atomic_write_bytes, file_in_the_way, read_npz, read_npz_meta,
+                  remove_stale_temp_files, save_npz)
 from ._validate import real_number
 from .backend import asnumpy, get_array_module
 from .datasets.transforms import preprocess, random_crop_mirror, resize_image_and_label
@@ -79,7 +80,9 @@ class Trainer:
     model : a DeepLab model (its dropout layers are reseeded from the trainer's RNG)
     dataset : ``len()`` and ``[i] -> (image (H, W, 3) uint8 RGB, label (H, W) uint8)``
     config : :class:`TrainConfig`
-    out_dir : where ``checkpoint.npz`` and ``train_log.json`` go (None: no files)
+    out_dir : where ``checkpoint.npz`` and ``train_log.json`` go (None: no files); the
+        temporary files a killed earlier run left there are removed
+        (:func:`minideeplab._io.remove_stale_temp_files`)
     target_fn : optional ``(index, image, label, scores) -> label`` that replaces
         the training target per image (weak supervision); ``scores`` are the
         current unbiased scores at the label's resolution, ``(L, h, w)``.
@@ -91,6 +94,11 @@ class Trainer:
         if len(dataset) == 0:
             raise ValueError("dataset is empty")
         self.out_dir = out_dir
+        if out_dir:
+            in_the_way = file_in_the_way(out_dir)
+            if in_the_way:  # found now, not after the first snapshot_every iterations
+                raise NotADirectoryError(f"out_dir {out_dir}: {in_the_way} is a file, not a folder")
+            remove_stale_temp_files(out_dir)
         self.target_fn = target_fn
         self.rng = np.random.default_rng(self.config.seed)
         model.reseed(self.rng)
@@ -215,15 +223,33 @@ class Trainer:
         return path
 
     def load_checkpoint(self, path=None):
-        """Restore everything :meth:`save_checkpoint` wrote; training continues bit-exactly."""
+        """Restore everything :meth:`save_checkpoint` wrote; training continues bit-exactly.
+
+        Raises :class:`~minideeplab.FileFormatError` (naming the file) if it is not a
+        checkpoint of this model and this optimizer (truncated, no description, other
+        weights, SGD state for an Adam run, ...); the trainer is then left unchanged.
+        """
         path = path or self.checkpoint_path()
         arrays, meta = read_npz(path)
-        if meta is None:
-            raise ValueError(f"{path} has no description; was it written by Trainer.save_checkpoint?")
-        self.model.load_state_dict({k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")})
-        self.optimizer.load_state_dict({k: v for k, v in arrays.items() if not k.startswith("param/")})
-        self.iteration = int(meta["iteration"])
-        self.rng.bit_generator.state = meta["rng"]
+        meta = _check_meta(path, meta)
+        params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+        state = {k: v for k, v in arrays.items() if not k.startswith("param/")}
+        _check_optimizer_state(path, state, self.optimizer.state_dict(), self.config.optimizer)
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = meta["rng"]
+            iteration = int(meta["iteration"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise FileFormatError(path, f"its RNG state or iteration is not valid ({exc!r})") from exc
+        if not isinstance(meta["log"], list):
+            raise FileFormatError(path, "its training log is not a list")
+        try:
+            self.model.load_state_dict(params)  # checks every array before changing any
+        except (ValueError, TypeError) as exc:
+            raise FileFormatError(path, f"its weights do not fit this model: {exc}") from exc
+        self.optimizer.load_state_dict(state)
+        self.iteration = iteration
+        self.rng.bit_generator.state = rng.bit_generator.state
         self.log = meta["log"]
         return meta
 
@@ -236,8 +262,36 @@ class Trainer:
 
 
 def read_checkpoint_meta(path):
-    """The description a checkpoint holds (iteration, RNG state, config, log, model), without its arrays."""
-    meta = read_npz_meta(path)
+    """The description a checkpoint holds (iteration, RNG state, config, log, model), without its arrays.
+
+    :class:`~minideeplab.FileFormatError` if the file is not a checkpoint."""
+    return _check_meta(path, read_npz_meta(path), ("iteration",))
+
+
+def _check_meta(path, meta, needed=("iteration", "rng", "log")):
     if meta is None:
-        raise ValueError(f"{path} has no description; was it written by Trainer.save_checkpoint?")
+        raise FileFormatError(path, "has no description (__meta__); was it written by Trainer.save_checkpoint?")
+    missing = [k for k in needed if k not in meta]
+    if missing:
+        raise FileFormatError(path, f"its description lacks {missing}; was it written by Trainer.save_checkpoint?")
     return meta
+
+
+_OPTIMIZER_OF_KEY = {"velocity/": "sgd", "adam_": "adam"}
+
+
+def _check_optimizer_state(path, state, own, optimizer):
+    """The checkpoint's optimizer arrays must be the ones this trainer's optimizer keeps."""
+    if set(state) != set(own):
+        kinds = sorted({kind for k in state for prefix, kind in _OPTIMIZER_OF_KEY.items() if k.startswith(prefix)})
+        if kinds and optimizer not in kinds:
+            raise FileFormatError(path, f"holds the state of optimizer {kinds[0]!r} but this run uses {optimizer!r}; "
+                                        f"resume with optimizer {kinds[0]!r} or start in another folder")
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        raise FileFormatError(path, f"its optimizer state does not fit this model: missing {missing[:3]}, "
+                                    f"unexpected {unexpected[:3]}")
+    for k, v in own.items():
+        if tuple(state[k].shape) != tuple(v.shape) or state[k].dtype.kind not in "biuf":
+            raise FileFormatError(path, f"optimizer array {k}: {state[k].dtype} {tuple(state[k].shape)}, "
+                                        f"expected a number array of shape {tuple(v.shape)}")

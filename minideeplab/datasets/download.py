@@ -5,8 +5,11 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 import urllib.request
 import zipfile
+
+from .._io import STALE_AFTER_S, FileFormatError, describe_error, open_for_reading
 
 MSRC_URL = ("http://download.microsoft.com/download/A/1/1/A116CD80-5B79-407E-B5CE-3D5C6ED8B0D5/"
             "msrc_objcategimagedatabase_v2.zip")
@@ -23,9 +26,14 @@ def sha256sum(path, chunk=1 << 20):
     return h.hexdigest()
 
 
-def fetch(url, path, sha256=None, progress=True, chunk=1 << 16):
+def fetch(url, path, sha256=None, progress=True, chunk=1 << 16, check=None):
     """Download ``url`` to ``path``: resumes a ``path + ".part"`` left by an interrupted run
-    (HTTP Range), checks ``sha256`` if given, and renames into place only when complete."""
+    (HTTP Range), checks ``sha256`` if given, and renames into place only when complete.
+
+    ``check(part)``, if given, raises if the downloaded bytes are not usable (e.g. an HTML
+    error page instead of an archive); the partial file is then removed, so the next call
+    downloads afresh instead of failing the same way again.
+    """
     from tqdm.auto import tqdm
 
     part = path + ".part"
@@ -49,6 +57,12 @@ def fetch(url, path, sha256=None, progress=True, chunk=1 << 16):
             os.unlink(part)
             raise ValueError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {got}; "
                              "the partial file was removed, run again")
+    if check is not None:
+        try:
+            check(part)
+        except BaseException:
+            os.unlink(part)
+            raise
     os.replace(part, path)
     return path
 
@@ -62,9 +76,14 @@ def download(dest, url=MSRC_URL, sha256=MSRC_SHA256, progress=True, keep_archive
     """
     dest = os.fspath(dest)
     os.makedirs(dest, exist_ok=True)
+    _remove_stale_unpack_folders(dest)
     archive = os.path.join(dest, os.path.basename(url.split("?")[0]) or "archive.zip")
-    if not os.path.exists(archive):
-        fetch(url, archive, sha256, progress)
+    if os.path.exists(archive):  # kept by an earlier call (keep_archive=True) or put there by hand
+        _check_zip(archive, url, f"; remove {archive} to download it again")
+    else:
+        fetch(url, archive, sha256, progress,
+              check=lambda part: _check_zip(part, url, "; it was not kept, check the URL (url=) and run again",
+                                            shown=archive))
     tmp = tempfile.mkdtemp(dir=dest, prefix=".unpack-")
     try:
         with zipfile.ZipFile(archive) as z:
@@ -75,7 +94,7 @@ def download(dest, url=MSRC_URL, sha256=MSRC_SHA256, progress=True, keep_archive
                 found = here
                 break
         if found is None:
-            raise ValueError(f"{archive} holds no Images/ folder")
+            raise FileFormatError(archive, f"(from {url}) holds no Images/ folder; is it the MSRC v2 archive?")
         final = os.path.join(dest, os.path.basename(found) if found != tmp else "msrc")
         if os.path.exists(final):
             raise FileExistsError(f"{final} exists already; remove it to unpack again")
@@ -85,3 +104,41 @@ def download(dest, url=MSRC_URL, sha256=MSRC_SHA256, progress=True, keep_archive
     if not keep_archive:
         os.unlink(archive)
     return final
+
+
+def _check_zip(path, url, advice, shown=None):
+    """FileFormatError (naming ``shown or path`` and ``url``) unless ``path`` is a zip archive
+    whose members all pass their CRC check."""
+    shown = shown or path
+    with open_for_reading(path) as fh:
+        head = fh.read(16)
+        fh.seek(0)
+        try:
+            with zipfile.ZipFile(fh) as z:
+                bad = z.testzip()
+        except Exception as exc:  # BadZipFile, EOFError, OSError(EINVAL), NotImplementedError, ...
+            page = " (an HTML page?)" if head.lstrip().lower().startswith((b"<!doctype", b"<html", b"<?xml")) else ""
+            raise FileFormatError(shown, f"downloaded from {url}, is not a zip archive: it starts with "
+                                         f"{head!r}{page} ({describe_error(exc)}){advice}") from None
+    if bad is not None:
+        raise FileFormatError(shown, f"downloaded from {url}, is damaged: member {bad!r} fails its CRC check{advice}")
+
+
+def _remove_stale_unpack_folders(dest):
+    """Remove the ``.unpack-*`` folders that a killed earlier call left in ``dest``: those in
+    which nothing was written for ``STALE_AFTER_S`` seconds (a live unpacking writes files
+    all the time, so a concurrent call's folder is left alone)."""
+    now = time.time()
+    for e in os.scandir(dest):
+        if e.name.startswith(".unpack-") and e.is_dir(follow_symlinks=False):
+            try:
+                stale = now - _newest_mtime(e.path) > STALE_AFTER_S
+            except FileNotFoundError:  # its own call finished and removed it meanwhile
+                continue
+            if stale:
+                shutil.rmtree(e.path, ignore_errors=True)
+
+
+def _newest_mtime(folder):
+    return max([os.lstat(folder).st_mtime] + [os.lstat(os.path.join(here, n)).st_mtime
+                                              for here, dirs, files in os.walk(folder) for n in dirs + files])

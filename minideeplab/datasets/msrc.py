@@ -24,6 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .._io import FileFormatError, describe_error, open_for_reading, read_image
 from ..nn.functional import IGNORE_INDEX
 
 CLASSES = ["building", "grass", "tree", "cow", "sheep", "sky", "aeroplane", "water", "face", "car", "bicycle",
@@ -86,23 +87,44 @@ def detect_layout(root):
     return None
 
 
-def labels_from_mat(path):
-    """21-class label map (H, W) uint8 from a cleaned-up ``_GT.mat`` file."""
+def _read_mat(path):
+    """``scipy.io.loadmat`` with :class:`~minideeplab.FileFormatError` for a file it cannot read."""
     from scipy.io import loadmat
 
-    m = loadmat(path)
-    seg = m["newseg"].astype(np.int64)
+    with open_for_reading(path) as fh:
+        try:
+            return loadmat(fh)
+        except Exception as exc:  # MatReadError, ValueError, TypeError, EOFError, zlib errors, ...
+            raise FileFormatError(path, f"not a MATLAB file that can be read ({describe_error(exc)})") from exc
+
+
+def labels_from_mat(path):
+    """21-class label map (H, W) uint8 from a cleaned-up ``_GT.mat`` file.
+
+    :class:`~minideeplab.FileFormatError` if the file lacks ``newseg`` (2-d segment
+    indices) or ``newlabels`` (MSRC-23 ids 0..23, at most 255 segments)."""
+    m = _read_mat(path)
+    missing = [k for k in ("newseg", "newlabels") if k not in m]
+    if missing:
+        raise FileFormatError(path, f"has no {' or '.join(missing)}; expected one of the cleaned-up MSRC "
+                                    "annotations (newsegmentations_mats/*_GT.mat)")
+    try:
+        seg = np.asarray(m["newseg"]).astype(np.int64)
+        labels = np.asarray(m["newlabels"]).ravel().astype(np.int64)
+    except (ValueError, TypeError) as exc:
+        raise FileFormatError(path, f"newseg or newlabels is not an integer array ({exc})") from exc
+    if seg.ndim != 2:
+        raise FileFormatError(path, f"newseg must be a 2-d map of segment indices, got shape {seg.shape}")
+    if len(labels) > 255 or labels.size and not 0 <= labels.min() <= labels.max() < len(MSRC23):
+        raise FileFormatError(path, f"newlabels must be at most 255 MSRC-23 ids in 0..{len(MSRC23) - 1}")
     seg_class = np.zeros(256, np.int64)  # segment index -> MSRC-23 id (0 = void)
-    labels = m["newlabels"].ravel().astype(np.int64)
     seg_class[1:len(labels) + 1] = labels
     return MAP23TO21[seg_class[np.clip(seg, 0, 255)]]
 
 
 def labels_from_bmp(path):
     """21-class label map (H, W) uint8 from an official colour-coded ``_GT.bmp``."""
-    from PIL import Image
-
-    rgb = np.asarray(Image.open(path).convert("RGB")).astype(np.int64)
+    rgb = read_image(path).astype(np.int64)
     pal = msrc_palette().astype(np.int64)
     code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
     lut = {int((c[0] << 16) | (c[1] << 8) | c[2]): i for i, c in enumerate(pal)}
@@ -153,14 +175,13 @@ class MSRC:
         return len(self.names)
 
     def __getitem__(self, i):
-        from PIL import Image
-
         name = self.names[i]
-        image = np.asarray(Image.open(self._image_path(name)).convert("RGB"))
+        image = read_image(self._image_path(name))
         read = labels_from_mat if self.layout == "mat" else labels_from_bmp
         label = read(self.label_path(name))
         if label.shape != image.shape[:2]:
-            raise ValueError(f"{name}: label {label.shape} and image {image.shape[:2]} sizes differ")
+            raise FileFormatError(self.label_path(name), f"label map {label.shape} and image "
+                                                          f"{image.shape[:2]} sizes differ")
         return image, label
 
 

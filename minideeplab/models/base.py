@@ -9,7 +9,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .._io import read_npz, save_npz
+from .._io import FileFormatError, read_npz, save_npz
 from ..backend import asnumpy, get_array_module
 from ..nn.layers import Layer, Sequential
 
@@ -127,7 +127,10 @@ class Model:
 
     def load_state_dict(self, state, strict=True):
         """Copy arrays into the parameters, in place (shapes must match; dtype is kept),
-        so optimisers holding the parameter arrays stay valid."""
+        so optimisers holding the parameter arrays stay valid.
+
+        Every array is checked (name, shape, real numbers, all finite) before any is
+        copied, so a ``ValueError`` leaves the model as it was."""
         own = {}
         for l in self.all_layers():
             for k in l.params:
@@ -136,6 +139,7 @@ class Model:
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
             raise ValueError(f"state does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        todo = []
         for key, value in state.items():
             if key not in own:
                 continue
@@ -143,6 +147,12 @@ class Model:
             cur = layer.params[k]
             if tuple(value.shape) != tuple(cur.shape):
                 raise ValueError(f"{key}: shape {tuple(value.shape)} does not match the model's {tuple(cur.shape)}")
+            if value.dtype.kind not in "biuf":
+                raise ValueError(f"{key}: dtype {value.dtype} is not a real number type")
+            if value.dtype.kind == "f" and not bool(get_array_module(value).isfinite(value).all()):
+                raise ValueError(f"{key}: holds NaN or infinite values")
+            todo.append((cur, value))
+        for cur, value in todo:
             xp = get_array_module(cur)
             cur[...] = xp.asarray(value, dtype=cur.dtype)
         return self
@@ -152,9 +162,16 @@ class Model:
         save_npz(path, self.params)
 
     def load(self, path):
-        """Load parameters saved by :meth:`save` (any description in the file is left out)."""
+        """Load parameters saved by :meth:`save` (any description in the file is left out).
+
+        :class:`~minideeplab.FileFormatError` (naming the file) if it is not a readable
+        ``.npz`` or its arrays are not this model's; the model is then left unchanged.
+        """
         arrays, _ = read_npz(path)
-        return self.load_state_dict(arrays)
+        try:
+            return self.load_state_dict(arrays)
+        except (ValueError, TypeError) as exc:
+            raise FileFormatError(path, f"its arrays do not fit {self.name}: {exc}") from exc
 
     def summary(self) -> str:
         rows = [f"{self.name}: {self.num_params():,} parameters"]

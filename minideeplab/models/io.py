@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .._io import read_npz, save_npz
+from .._io import FileFormatError, read_npz, save_npz
 from .deeplab import DeepLab
 
 
@@ -21,13 +21,27 @@ def save_model(path, model, **meta):
 
 
 def load_model(path):
-    """``(model, meta)`` from a file written by :func:`save_model` (model in eval mode)."""
+    """``(model, meta)`` from a file written by :func:`save_model` (model in eval mode).
+
+    Raises :class:`~minideeplab.FileFormatError` (naming the file) if it is not such a file:
+    not a readable ``.npz``, no description, a description that names no valid model, or
+    arrays whose names or shapes are not that model's.
+    """
     arrays, meta = read_npz(path)
     if meta is None:
-        raise ValueError(f"{path} has no model description (__meta__); was it written by save_model?")
-    model = DeepLab(meta["variant"], meta["num_classes"], width=meta["width"], dropout=meta.get("dropout", 0.5),
-                    input_scale=meta.get("input_scale", 1.0))
-    model.load_state_dict(arrays)
+        raise FileFormatError(path, "has no model description (__meta__); was it written by save_model?")
+    missing = [k for k in ("variant", "num_classes", "width") if k not in meta]
+    if missing:
+        raise FileFormatError(path, f"its description lacks {missing}; was it written by save_model?")
+    try:
+        model = DeepLab(meta["variant"], meta["num_classes"], width=meta["width"],
+                        dropout=meta.get("dropout", 0.5), input_scale=meta.get("input_scale", 1.0))
+    except (ValueError, TypeError) as exc:
+        raise FileFormatError(path, f"its description is not a valid model ({exc})") from exc
+    try:
+        model.load_state_dict(arrays)
+    except (ValueError, TypeError) as exc:
+        raise FileFormatError(path, f"its arrays do not fit the {meta['variant']} it describes: {exc}") from exc
     return model.eval(), meta
 
 

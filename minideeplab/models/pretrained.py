@@ -19,9 +19,11 @@ maps them onto minideeplab's names and converts them as the DeepLab paper did:
 from __future__ import annotations
 
 import os
+import pickle
 
 import numpy as np
 
+from .._io import FileFormatError, describe_error, open_for_reading, read_npz
 from ..datasets.transforms import MEAN_BGR
 from .deeplab import DeepLab, VGG16
 
@@ -32,23 +34,80 @@ TV_STD = np.array([0.229, 0.224, 0.225])
 
 
 def read_state_dict(path):
-    """A state dict from ``.npz`` (no pickles) or ``.pth`` (needs torch, read with weights_only)."""
+    """A state dict from ``.npz`` (no pickles) or ``.pth`` (needs torch, read with weights_only).
+
+    :class:`~minideeplab.FileFormatError` (naming the file) if it cannot be read or is
+    not a dict of name -> tensor. A ``.pth`` whose pickle holds anything but tensors and
+    plain containers is refused, as ``torch.load(weights_only=True)`` refuses it: loading
+    such objects would run code the file names.
+    """
     path = os.fspath(path)
     if path.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+        return read_npz(path)[0]
     if path.endswith((".pth", ".pt")):
         try:
             import torch
         except ImportError as exc:
             raise RuntimeError("reading a .pth file needs torch; convert it to .npz elsewhere") from exc
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-        return {k: v.detach().numpy() for k, v in sd.items()}
+        with open_for_reading(path) as fh:
+            try:
+                sd = torch.load(fh, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as exc:
+                why = next((line.strip() for line in str(exc).splitlines() if "Unsupported global" in line),
+                           "objects other than tensors")
+                raise FileFormatError(path, f"refused: its pickle holds more than tensors ({why}), and loading "
+                                            "that could run code from the file; if you trust it, save its "
+                                            "state_dict() with torch.save or as .npz") from None
+            except Exception as exc:  # RuntimeError (zip), EOFError, KeyError (not a pickle), ...
+                raise FileFormatError(path, f"not a PyTorch file that can be read ({describe_error(exc)})") from exc
+        if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+            hint = " (its 'state_dict' entry may be)" if isinstance(sd, dict) and "state_dict" in sd else ""
+            raise FileFormatError(path, f"holds a {type(sd).__name__}, not a state dict of name -> tensor{hint}")
+        return {k: (v.detach().float() if v.dtype == torch.bfloat16 else v.detach()).numpy() for k, v in sd.items()}
     raise ValueError(f"path must end in .npz or .pth, got {path!r}")
 
 
 def _taps(k: int) -> np.ndarray:
     return np.round(np.linspace(0, 6, k)).astype(int)
+
+
+def _check_preprocessing(preprocessing):
+    if preprocessing not in ("caffe", "torchvision"):
+        raise ValueError(f"preprocessing must be 'caffe' or 'torchvision', got {preprocessing!r}")
+
+
+def _checked_state(state, fc8):
+    """The state dict's VGG-16 arrays as float64, after checking that they are all there and
+    fit together (ValueError naming the first key that does not)."""
+    layers = [f"features.{i}" for i in TV_CONV] + ["classifier.0", "classifier.3"]
+    if fc8 and "classifier.6.weight" in state:
+        layers.append("classifier.6")
+    need = [f"{layer}.{p}" for layer in layers for p in ("weight", "bias")]
+    missing = [k for k in need if k not in state]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise ValueError(f"state is not a torchvision VGG-16 state dict: missing {missing[:3]}{more}")
+    out = {}
+    for k in need:
+        try:
+            out[k] = np.asarray(state[k], dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"state[{k!r}] is not an array of numbers ({exc})") from exc
+    for layer in layers:
+        w, b = out[f"{layer}.weight"], out[f"{layer}.bias"]
+        conv = layer.startswith("features")
+        if w.ndim != (4 if conv else 2) or b.shape != (w.shape[0],):
+            raise ValueError(f"{layer}: weight {w.shape} and bias {b.shape} are not a "
+                             f"{'conv' if conv else 'linear'} layer's ({'F, C, kh, kw' if conv else 'F, C'}) and (F,)")
+    if out["features.0.weight"].shape[1] != 3:
+        raise ValueError(f"features.0.weight {out['features.0.weight'].shape}: conv1_1 must take 3 (RGB) channels")
+    c5, n6 = out["features.28.weight"].shape[0], out["classifier.0.weight"].shape[0]
+    if out["classifier.0.weight"].shape[1] != c5 * 49:
+        raise ValueError(f"classifier.0.weight {out['classifier.0.weight'].shape}: fc6 must take 7x7x{c5} = "
+                         f"{c5 * 49} inputs (conv5_3's output)")
+    if out["classifier.3.weight"].shape != (n6, n6):
+        raise ValueError(f"classifier.3.weight {out['classifier.3.weight'].shape}: fc7 must be ({n6}, {n6})")
+    return out
 
 
 def convert_vgg16(state, model, preprocessing="caffe"):
@@ -64,13 +123,8 @@ def convert_vgg16(state, model, preprocessing="caffe"):
     -------
     dict for ``model.load_state_dict(..., strict=False)``
     """
-    if preprocessing not in ("caffe", "torchvision"):
-        raise ValueError(f"preprocessing must be 'caffe' or 'torchvision', got {preprocessing!r}")
-    need = [f"features.{i}.weight" for i in TV_CONV] + ["classifier.0.weight", "classifier.3.weight"]
-    missing = [k for k in need if k not in state]
-    if missing:
-        raise ValueError(f"state is not a torchvision VGG-16 state dict: missing {missing[:3]}")
-    state = {k: np.asarray(v, dtype=np.float64) for k, v in state.items()}
+    _check_preprocessing(preprocessing)
+    state = _checked_state(state, fc8=isinstance(model, VGG16))
     out = {}
     for tv, ours in zip(TV_CONV, OUR_CONV):
         out[f"{ours}.weight"] = state[f"features.{tv}.weight"]
@@ -107,8 +161,21 @@ def convert_vgg16(state, model, preprocessing="caffe"):
 
 
 def load_vgg16(model, path_or_state, preprocessing="caffe"):
-    """Load torchvision VGG-16 weights (a path or a dict) into ``model``, decimating as needed."""
-    state = read_state_dict(path_or_state) if isinstance(path_or_state, (str, os.PathLike)) else path_or_state
+    """Load torchvision VGG-16 weights (a path or a dict) into ``model``, decimating as needed.
+
+    A path that cannot be read or does not hold VGG-16 weights for this model raises
+    :class:`~minideeplab.FileFormatError` naming it; a dict, ``ValueError``.
+    """
     if not isinstance(model, (VGG16, DeepLab)):
         raise TypeError(f"model must be a VGG16 or DeepLab, got {type(model).__name__}")
-    return model.load_state_dict(convert_vgg16(state, model, preprocessing), strict=False)
+    _check_preprocessing(preprocessing)
+    if not isinstance(path_or_state, (str, os.PathLike)):
+        if not isinstance(path_or_state, dict):
+            raise TypeError(f"path_or_state must be a path or a dict name -> array, got {type(path_or_state).__name__}")
+        return model.load_state_dict(convert_vgg16(path_or_state, model, preprocessing), strict=False)
+    state = read_state_dict(path_or_state)
+    try:
+        converted = convert_vgg16(state, model, preprocessing)
+    except ValueError as exc:  # the arrays are not VGG-16's, or not of this model's widths
+        raise FileFormatError(path_or_state, str(exc)) from exc
+    return model.load_state_dict(converted, strict=False)
