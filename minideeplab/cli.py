@@ -196,6 +196,8 @@ def main(argv=None):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except USER_ERRORS as exc:
+        if os.environ.get("MINIDEEPLAB_TRACEBACK"):  # to debug: the whole story, not one line
+            raise
         print(f"minideeplab: error: {_one_line(exc)}", file=sys.stderr)
         return 2
 

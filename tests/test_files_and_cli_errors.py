@@ -448,3 +448,13 @@ def test_python_dash_m_is_the_command(tmp_path):
     assert res.returncode == 0 and "output stride 8" in res.stdout and res.stderr == ""
     bad = run_cli("info", "--width", "-1", cwd=tmp_path)
     assert_one_line_error(bad, "width")
+
+
+def test_traceback_on_request(tmp_path):
+    """MINIDEEPLAB_TRACEBACK=1: the one-line error comes with its traceback, for debugging."""
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an image")
+    env = dict(os.environ, MINIDEEPLAB_TRACEBACK="1")
+    proc = subprocess.run([sys.executable, "-m", "minideeplab", "segment", str(bad)], capture_output=True, text=True,
+                          env=env)
+    assert proc.returncode != 0 and "Traceback (most recent call last)" in proc.stderr and "FileFormatError" in proc.stderr
