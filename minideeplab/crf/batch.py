@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from .._io import atomic_write_bytes
+from .._io import FileFormatError, atomic_write_bytes, read_image
 from .dense import dense_crf
 from .grid import grid_crf
 
@@ -90,16 +90,6 @@ def check_crf_kwargs(method, crf_kwargs):
     return fn
 
 
-def _read_image(path):
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
-        raise ValueError(f"not an image Pillow can read ({exc.__class__.__name__})") from None
-
-
 def _read_probs(path):
     if not os.path.exists(path):
         raise ValueError(f"no probability map {path}")
@@ -145,13 +135,14 @@ def crf_file(image_path, probs_path, out_dir, *, method="dense", save_q=False, c
         result["status"] = "skipped"
         return result
     try:
-        image = _read_image(image_path)
+        image = read_image(image_path)
         probs = _read_probs(probs_path)
         if probs.ndim == 3 and probs.shape[0] > 256:
             raise ValueError(f"probs has {probs.shape[0]} labels; label PNGs hold at most 256")
         q = METHODS[method](image, probs, **crf_kwargs)
-    except (ValueError, TypeError) as exc:
-        result.update(status="failed", error=f"{os.path.basename(image_path)}: {exc}")
+    except (ValueError, TypeError, OSError) as exc:
+        problem = exc.problem if isinstance(exc, FileFormatError) else exc
+        result.update(status="failed", error=f"{os.path.basename(image_path)}: {problem}")
         return result
     labels = q.argmax(0).astype(np.uint8)
     if save_q:
