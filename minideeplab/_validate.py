@@ -47,7 +47,10 @@ def real_number(v, name: str, low=-np.inf, high=np.inf, low_open=False, high_ope
     """A real number (not a bool) in the interval; returned as float."""
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {v!r}")
-    x = float(v)
+    try:
+        x = float(v)
+    except OverflowError:  # an int beyond float's range
+        raise ValueError(f"{name} must be in the range of a float, got {v!r}") from None
     ok = (low < x if low_open else low <= x) and (x < high if high_open else x <= high)
     if not ok:  # NaN fails too
         lo, hi = "(" if low_open else "[", ")" if high_open else "]"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import finite, is_array
+from .._validate import finite, is_array, real_number
 
 METHODS = ("lattice", "exact")
 MAX_WEIGHT = 1e12
@@ -54,27 +54,20 @@ def check_image_probs(image, probs):
     return image, probs
 
 
-def _real(v):
-    """``float(v)`` for a real number (not a bool), else NaN: the checks below then refuse it."""
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
-        return float("nan")
-    try:
-        return float(v)
-    except OverflowError:  # an int beyond float's range
-        return float("nan")
-
-
 def check_positive(**kw):
     for name, v in kw.items():
-        x = _real(v)
-        if not (0 < x < np.inf):  # NaN fails too
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
+        try:
+            real_number(v, name, 0.0, np.inf, low_open=True, high_open=True)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a positive number, got {v!r}") from None
 
 
 def check_weight(maximum=MAX_WEIGHT, **kw):
     for name, v in kw.items():
-        if not 0 <= _real(v) <= maximum:  # NaN fails too
-            raise ValueError(f"{name} must be a number in [0, {maximum:g}], got {v!r}")
+        try:
+            real_number(v, name, 0.0, maximum)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number in [0, {maximum:g}], got {v!r}") from None
 
 
 def check_n_iter(n_iter):
