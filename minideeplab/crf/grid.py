@@ -97,7 +97,7 @@ def grid_crf(image, probs, *, n_iter=10, connectivity=4, w_smooth=1.0, w_contras
         raise ValueError(f"connectivity must be 4 or 8 (an int), got {connectivity!r}")
     check_weight(w_smooth=w_smooth, w_contrast=w_contrast)
     if beta is not None:
-        check_weight(maximum=np.inf, beta=beta)
+        check_weight(maximum=np.finfo(np.float64).max, beta=beta)  # inf * 0 would be NaN on flat regions
     top = float(np.abs(image).max())
     if top > MAX_IMAGE_MAGNITUDE:
         raise ValueError(f"image values reach {top:.3g}; the grid CRF's contrast term needs them within "
