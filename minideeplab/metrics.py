@@ -50,7 +50,14 @@ def confusion_matrix(label, pred, num_classes, ignore_index=IGNORE_INDEX, out=No
 
 def summarize(conf):
     """``dict(global_acc, class_avg_acc, mean_iou, per_class_acc, per_class_iou)`` from a confusion matrix."""
-    conf = np.asarray(conf, dtype=np.float64)
+    conf = np.asarray(conf)
+    if conf.ndim != 2 or conf.shape[0] != conf.shape[1] or conf.shape[0] == 0:
+        raise ValueError(f"conf must be a square (L, L) confusion matrix, got shape {conf.shape}")
+    if not (np.issubdtype(conf.dtype, np.integer) or np.issubdtype(conf.dtype, np.floating)):
+        raise TypeError(f"conf must hold counts (int or float), got dtype {conf.dtype}")
+    conf = conf.astype(np.float64)
+    if not np.all(np.isfinite(conf)) or conf.min() < 0:
+        raise ValueError("conf must hold finite counts >= 0")
     tp = np.diag(conf)
     gt = conf.sum(axis=1)
     pr = conf.sum(axis=0)

@@ -151,6 +151,13 @@ def test_silently_accepted_values_are_refused():
         optim.SGD({"a": np.zeros(3)}, 0.1, lr_mult={"a": -1.0})
 
 
+def test_summarize_refuses_what_is_not_a_confusion_matrix():
+    for bad, err in ((np.ones((2, 3)), ValueError), (np.ones((2, 2), complex), TypeError), (-np.eye(2), ValueError),
+                     (np.full((2, 2), np.nan), ValueError), (np.zeros((0, 0)), ValueError)):
+        with pytest.raises(err, match="conf"):
+            metrics.summarize(bad)
+
+
 def test_numpy_scalars_are_numbers():
     m = DeepLab("DeepLab-LargeFOV", 3, width=np.float32(0.0625))
     assert m.width == pytest.approx(0.0625)
