@@ -16,5 +16,9 @@ __version__ = "0.1.0"
 # in the environment.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
+from ._memory import apply_default as _keep_freed_memory  # noqa: E402
+
+_keep_freed_memory()  # freed arrays stay in the heap: no page faults when the next iteration reuses them
+
 from . import backend  # noqa: E402,F401
 from ._io import FileFormatError  # noqa: E402,F401  (the error every file reader raises)

@@ -50,3 +50,9 @@ def test_kernels_are_cached_on_disk(tmp_path):
     subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=os.path.dirname(HERE))
     cached = {p.name.split(".")[1].split("-")[0] for p in tmp_path.rglob("*.nbi")}
     assert {"embed", "splat_rows", "blur", "fill_columns", "update_rows", "grid_step"} <= cached, cached
+
+
+@pytest.mark.slow
+def test_layer_kernel_twin_tests_pass_without_jit():
+    """Max pooling and the ReLU: the kernels as Python against their readable twins."""
+    _pytest_without_jit(os.path.join(HERE, "test_nn_kernels.py"), "-k", "not threads")

@@ -15,17 +15,56 @@ IGNORE_INDEX = 255
 
 # ---------------------------------------------------------------- ReLU
 def relu_forward(x):
-    """``out = max(x, 0)``; any shape."""
+    """``out = max(x, 0)``; any shape. Returns ``out`` and the cache, the mask ``x > 0``.
+
+    float32/float64 NumPy arrays take one pass of a Numba kernel (:mod:`._relu_kernels`);
+    others (CuPy, float16) the readable ``where`` (:func:`relu_where_forward`), its twin in
+    the tests.
+    """
     float_array(x, "x")
+    if not _kernel_dtype(x):
+        return relu_where_forward(x)
+    from ._relu_kernels import relu_forward as kernel
+
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out, mask = np.empty(x.shape, x.dtype), np.empty(x.shape, np.bool_)
+    _flat(lambda i0, i1: kernel(flat, out.reshape(-1), mask.reshape(-1), i0, i1), flat.size)
+    return out, mask
+
+
+def relu_backward(dout, mask):
+    """``dx = dout`` where the input was positive, else 0."""
+    check_dout(dout, mask.shape)
+    if not _kernel_dtype(dout) or not isinstance(mask, np.ndarray):
+        return relu_where_backward(dout, mask)
+    from ._relu_kernels import relu_backward as kernel
+
+    flat, mask_flat = np.ascontiguousarray(dout).reshape(-1), np.ascontiguousarray(mask).reshape(-1)
+    dx = np.empty(dout.shape, dout.dtype)
+    _flat(lambda i0, i1: kernel(flat, mask_flat, dx.reshape(-1), i0, i1), flat.size)
+    return dx
+
+
+def relu_where_forward(x):
+    """The readable ReLU (NumPy or CuPy): ``mask = x > 0``, ``out = where(mask, x, 0)``."""
     xp = get_array_module(x)
     mask = x > 0
     return xp.where(mask, x, xp.zeros((), dtype=x.dtype)), mask
 
 
-def relu_backward(dout, mask):
-    check_dout(dout, mask.shape)
+def relu_where_backward(dout, mask):
     xp = get_array_module(dout)
     return xp.where(mask, dout, xp.zeros((), dtype=dout.dtype))
+
+
+def _kernel_dtype(a):
+    return isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)
+
+
+def _flat(fn, n):
+    from .._numba import in_threads  # Numba is imported on first use, not with minideeplab.nn
+
+    in_threads(fn, n, min_rows=1 << 16)
 
 
 # ---------------------------------------------------------------- Dropout

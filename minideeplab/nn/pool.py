@@ -8,10 +8,18 @@ would start in the right/bottom padding::
 so 321 -> 161 -> 81 -> 41 with kernel 3, stride 2, pad 1. Average pooling divides by
 the part of the window inside the padded image ``[-pad, H + pad)``, like Caffe
 and PyTorch's ``ceil_mode=True, count_include_pad=True``.
+
+Max pooling has two implementations behind one pair, chosen by the array type: float32 and
+float64 NumPy arrays run the Numba kernels of :mod:`._pool_kernels` (one pass, the winner kept as a one-byte index
+in its window), CuPy arrays the readable version (:func:`maxpool_windows`: ``im2col`` with -inf
+padding, ``argmax`` over the window axis, one-hot routing back). Both keep the same cache, and
+the tests hold them to each other and to Caffe's loops.
 """
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from .._validate import check_dout, float_array, pair
 from ..backend import get_array_module
@@ -67,12 +75,8 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     out : (N, C, H', W'), cache
     """
     k, s, p, Ho, Wo = _check(x, kernel_size, stride, padding)
-    xp = get_array_module(x)
-    col = _windows(x, k, s, p, Ho, Wo, -xp.inf)
-    N, C = x.shape[:2]
-    col = col.reshape(N, C, k[0] * k[1], Ho, Wo)
-    arg = col.argmax(axis=2)  # first maximum wins, as in Caffe
-    out = xp.take_along_axis(col, arg[:, :, None], axis=2)[:, :, 0]
+    pool = _maxpool_numba if _numba_dtype(x) else maxpool_windows
+    out, arg = pool(x, k, s, p, Ho, Wo)
     return out, (x.shape, arg, k, s, p)
 
 
@@ -83,14 +87,68 @@ def maxpool2d_backward(dout, cache):
     -------
     dx : (N, C, H, W)
     """
-    xp = get_array_module(dout)
-    (N, C, H, W), arg, k, s, p = cache
+    shape, arg, k, s, p = cache
     check_dout(dout, arg.shape)
+    unpool = _maxunpool_numba if _numba_dtype(dout) and isinstance(arg, np.ndarray) else maxunpool_windows
+    return unpool(dout, arg, shape, k, s, p)
+
+
+def maxpool_windows(x, k, s, p, Ho, Wo):
+    """The readable max pooling: ``im2col`` windows, ``argmax`` over each (first maximum wins,
+    as in Caffe). Returns ``out`` and ``arg``, the winner's index ``i * kw + j`` in its window,
+    both (N, C, H', W')."""
+    xp = get_array_module(x)
+    col = _windows(x, k, s, p, Ho, Wo, -xp.inf)
+    N, C = x.shape[:2]
+    col = col.reshape(N, C, k[0] * k[1], Ho, Wo)
+    arg = col.argmax(axis=2)
+    out = xp.take_along_axis(col, arg[:, :, None], axis=2)[:, :, 0]
+    return out, arg
+
+
+def maxunpool_windows(dout, arg, shape, k, s, p):
+    """The readable backward of :func:`maxpool_windows`: one-hot windows, then ``col2im``."""
+    xp = get_array_module(dout)
+    N, C, H, W = shape
     Ho, Wo = arg.shape[2:]
     taps = xp.arange(k[0] * k[1]).reshape(1, 1, -1, 1, 1)
     dcol = (taps == arg[:, :, None]) * dout[:, :, None]  # one-hot routing (no put_along_axis: CuPy)
     dcol = dcol.reshape(N, C, k[0], k[1], Ho, Wo)
     return _col2im_pool(dcol, H, W, k, s, p)
+
+
+def _maxpool_numba(x, k, s, p, Ho, Wo):
+    from ._pool_kernels import maxpool_forward
+
+    N, C, H, W = x.shape
+    planes = np.ascontiguousarray(x).reshape(N * C, H, W)
+    out = np.empty((N * C, Ho, Wo), x.dtype)
+    arg = np.empty((N * C, Ho, Wo), np.int8 if k[0] * k[1] <= 127 else np.int32)
+    _planes(lambda r0, r1: maxpool_forward(planes, out, arg, *k, *s, *p, r0, r1), N * C, out.size * k[0] * k[1])
+    return out.reshape(N, C, Ho, Wo), arg.reshape(N, C, Ho, Wo)
+
+
+def _maxunpool_numba(dout, arg, shape, k, s, p):
+    from ._pool_kernels import maxpool_backward
+
+    N, C, H, W = shape
+    Ho, Wo = arg.shape[2:]
+    dplanes = np.ascontiguousarray(dout).reshape(N * C, Ho, Wo)
+    args = np.ascontiguousarray(arg).reshape(N * C, Ho, Wo)
+    dx = np.empty((N * C, H, W), dout.dtype)
+    _planes(lambda r0, r1: maxpool_backward(dplanes, args, dx, k[1], *s, *p, r0, r1), N * C, dx.size)
+    return dx.reshape(N, C, H, W)
+
+
+def _numba_dtype(a):
+    """The kernels take float32 and float64 NumPy arrays; CuPy and float16 take the windows."""
+    return isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)
+
+
+def _planes(fn, planes, work):
+    from .._numba import in_threads  # Numba is imported on first use, not with minideeplab.nn
+
+    in_threads(fn, planes, min_rows=1 if work >= 1 << 16 else planes + 1)
 
 
 def _col2im_pool(dcol, H, W, k, s, p):

@@ -1,0 +1,22 @@
+"""Numba kernels of the ReLU (``nogil``; ``nn.functional`` splits the flat arrays over the
+threads). One pass each, where NumPy takes two (``x > 0``, then ``where``)."""
+from __future__ import annotations
+
+from .._numba import njit
+
+
+@njit
+def relu_forward(x, out, mask, i0, i1):
+    """out = max(x, 0), mask = x > 0 on the flat range [i0, i1) (NaN: out 0, mask False)."""
+    for i in range(i0, i1):
+        v = x[i]
+        keep = v > 0
+        mask[i] = keep
+        out[i] = v if keep else 0.0
+
+
+@njit
+def relu_backward(dout, mask, dx, i0, i1):
+    """dx = dout where mask, else 0, on the flat range [i0, i1)."""
+    for i in range(i0, i1):
+        dx[i] = dout[i] if mask[i] else 0.0

@@ -1,0 +1,103 @@
+"""The Numba fast paths of the layers against their readable twins, on the shapes where they
+differ: ties, NaN, borders and Caffe's ceil rounding, non-contiguous inputs, inputs large
+enough to be split over the threads, float32 and float64."""
+import numpy as np
+import pytest
+
+from minideeplab import nn
+from minideeplab.nn import pool as P
+from minideeplab.nn import functional as F
+
+POOL_GEOMETRIES = [(3, 2, 1), (3, 1, 1), (2, 2, 0), (3, 3, 1), (3, 4, 2), (4, 3, 2), (1, 1, 0)]
+
+
+def _tied(rng, shape, dtype):
+    """Few distinct values, so that windows hold ties (the first maximum must win)."""
+    return rng.integers(-3, 4, size=shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k,s,p", POOL_GEOMETRIES)
+@pytest.mark.parametrize("H,W", [(9, 8), (10, 13), (33, 17)])
+def test_maxpool_kernel_matches_windows(k, s, p, H, W, dtype, rng):
+    if p >= k:
+        pytest.skip("padding must be smaller than the kernel")
+    x = _tied(rng, (2, 3, H, W), dtype)
+    x[0, 1, 2, 3] = np.nan  # the first NaN of a window wins, as numpy.argmax picks it
+    out, cache = nn.maxpool2d_forward(x, k, s, p)
+    Ho, Wo = out.shape[2:]
+    kk, ss, pp = (k, k), (s, s), (p, p)
+    want, want_arg = P.maxpool_windows(x, kk, ss, pp, Ho, Wo)
+    assert cache[1].dtype == np.int8
+    np.testing.assert_array_equal(cache[1], want_arg)
+    np.testing.assert_array_equal(out, want)  # NaN where the twin has NaN
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx = nn.maxpool2d_backward(dout, cache)
+    want_dx = P.maxunpool_windows(dout, want_arg, x.shape, kk, ss, pp)
+    assert dx.dtype == dtype and dx.flags.c_contiguous
+    # overlapping windows add up to 4 gradients, in another order than col2im: a few ulps apart
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(dx, want_dx, **tol)
+
+
+def test_maxpool_kernel_never_routes_to_the_padding():
+    """A window of -inf values: the twin's -inf padding can tie with it and win (its gradient is
+    then lost); the kernel only looks inside the image, so every gradient reaches a pixel."""
+    x = np.full((1, 1, 5, 5), -np.inf)
+    out, cache = nn.maxpool2d_forward(x, 3, 2, 1)
+    assert np.all(out == -np.inf)
+    dx = nn.maxpool2d_backward(np.ones_like(out), cache)
+    assert dx.sum() == out.size and dx[0, 0, 0, 0] == 1.0  # the top-left window's first pixel
+
+
+def test_maxpool_kernel_threads_and_strided_input(rng):
+    """More planes and pixels than one thread takes, and a view that is not contiguous."""
+    big = rng.standard_normal((4, 40, 67, 130)).astype(np.float32)
+    x = big[:, ::2, :, ::2]
+    out, cache = nn.maxpool2d_forward(x, 3, 2, 1)
+    want, want_arg = P.maxpool_windows(x, (3, 3), (2, 2), (1, 1), *out.shape[2:])
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(cache[1], want_arg)
+    dout = rng.standard_normal(out.shape).astype(np.float32)[:, :, ::-1]  # a reversed view
+    np.testing.assert_allclose(nn.maxpool2d_backward(dout, cache),
+                               P.maxunpool_windows(dout, want_arg, x.shape, (3, 3), (2, 2), (1, 1)), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_maxpool_large_window_keeps_a_wide_index(rng):
+    x = rng.standard_normal((1, 2, 14, 14))
+    out, cache = nn.maxpool2d_forward(x, 12, 2, 0)  # 144 taps: more than int8 holds
+    assert cache[1].dtype == np.int32
+    want, want_arg = P.maxpool_windows(x, (12, 12), (2, 2), (0, 0), *out.shape[2:])
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(cache[1], want_arg)
+
+
+def test_maxpool_float16_takes_the_windows(rng):
+    x = rng.standard_normal((1, 2, 7, 7)).astype(np.float16)
+    out, cache = nn.maxpool2d_forward(x, 3, 2, 1)
+    want, _ = P.maxpool_windows(x, (3, 3), (2, 2), (1, 1), *out.shape[2:])
+    np.testing.assert_array_equal(out, want)
+    assert nn.maxpool2d_backward(np.ones_like(out), cache).dtype == np.float16
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 5), (2, 3, 4, 5), (3, 7, 97, 101)])  # the last is split over the threads
+def test_relu_kernel_matches_where(shape, dtype, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[:4] = [np.nan, -0.0, 0.0, np.inf]
+    out, mask = nn.relu_forward(x)
+    want, want_mask = F.relu_where_forward(x)
+    np.testing.assert_array_equal(mask, want_mask)
+    np.testing.assert_array_equal(out, want)
+    assert not np.signbit(out).any()  # -0.0 comes out as +0.0, as from where(mask, x, 0)
+    dout = rng.standard_normal(shape).astype(dtype)
+    np.testing.assert_array_equal(nn.relu_backward(dout, mask), F.relu_where_backward(dout, want_mask))
+
+
+def test_relu_kernel_strided_views(rng):
+    x = rng.standard_normal((4, 6, 50, 60)).astype(np.float32)[:, ::2, :, ::3]
+    out, mask = nn.relu_forward(x)
+    np.testing.assert_array_equal(out, np.where(x > 0, x, 0))
+    dout = rng.standard_normal((4, 6, 50, 60)).astype(np.float32)[:, 1::2, :, 1::3]
+    np.testing.assert_array_equal(nn.relu_backward(dout, mask), np.where(x > 0, dout, 0))
