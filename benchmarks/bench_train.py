@@ -103,7 +103,7 @@ def ours(width, batch, crop, iters, layers=False, forward=False):
         t = time.perf_counter()
         scores = m.forward(x)
         loss, cache = nn.softmax_cross_entropy_forward(scores, labels)
-        m.backward(nn.softmax_cross_entropy_backward(cache))
+        m.backward(nn.softmax_cross_entropy_backward(cache), input_grad=False)  # as Trainer.step
         opt.step(m.grads)
         times.append(time.perf_counter() - t)
     res = dict(s_iter=_median(times[1:]), times=times, peak_mib=_peak_mib(), base_mib=base,
@@ -128,7 +128,7 @@ def ours(width, batch, crop, iters, layers=False, forward=False):
             loss_b.append(time.perf_counter() - t)
             for l in reversed(m.layers):
                 t = time.perf_counter()
-                d = l.backward(d)
+                d = l.backward(d, input_grad=False) if l is m.layers[0] else l.backward(d)
                 rows[l.name][1].append(time.perf_counter() - t)
             t = time.perf_counter()
             opt.step(m.grads)

@@ -147,7 +147,7 @@ class Trainer:
             xp = get_array_module(scores)
             loss, cache = F.softmax_cross_entropy_forward(scores, xp.asarray(small.astype(np.int64)),
                                                           normalization=c.normalization)
-            model.backward(F.softmax_cross_entropy_backward(cache))
+            model.backward(F.softmax_cross_entropy_backward(cache), input_grad=False)
             if grads is None:
                 grads = {k: v.copy() for k, v in model.grads.items()}
             else:

@@ -101,3 +101,68 @@ def test_relu_kernel_strided_views(rng):
     np.testing.assert_array_equal(out, np.where(x > 0, x, 0))
     dout = rng.standard_normal((4, 6, 50, 60)).astype(np.float32)[:, 1::2, :, 1::3]
     np.testing.assert_array_equal(nn.relu_backward(dout, mask), np.where(x > 0, dout, 0))
+
+
+IM2COL_GEOMETRIES = [  # (H, W, k, stride, padding, dilation)
+    (9, 8, 3, 1, 1, 1), (10, 13, 3, 2, 1, 1), (17, 17, 3, 1, 12, 12), (9, 9, 4, 3, 2, 2),
+    (5, 5, 3, 4, 2, 1), (6, 7, 1, 1, 0, 1), (13, 13, 2, 3, 0, 3), (7, 11, 3, 1, 2, 2), (4, 4, 3, 1, 5, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("H,W,k,s,p,d", IM2COL_GEOMETRIES)
+def test_im2col_kernels_match_slices(H, W, k, s, p, d, dtype, rng):
+    from minideeplab.nn import conv
+
+    x = rng.standard_normal((2, 3, H, W)).astype(dtype)
+    geometry = ((s, s), (p, p), (d, d))
+    for pad_value in (0.0, -np.inf):
+        col = conv.im2col(x, k, k, *geometry, pad_value)
+        np.testing.assert_array_equal(col, conv.im2col_slices(x, k, k, *geometry, pad_value))
+    dcol = rng.standard_normal(col.shape).astype(dtype)
+    dx = conv.col2im(dcol, H, W, *geometry)
+    assert dx.flags.c_contiguous and dx.dtype == dtype
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(dx, conv.col2im_slices(dcol, H, W, *geometry), **tol)
+
+
+def test_im2col_kernels_threads_and_strided_input(rng):
+    from minideeplab.nn import conv
+
+    x = rng.standard_normal((4, 30, 41, 82)).astype(np.float32)[:, ::2, :, ::2]  # 60 planes of 41x41, a view
+    geometry = ((1, 1), (2, 2), (2, 2))
+    col = conv.im2col(x, 3, 3, *geometry)
+    np.testing.assert_array_equal(col, conv.im2col_slices(x, 3, 3, *geometry))
+    np.testing.assert_allclose(conv.col2im(col, 41, 41, *geometry), conv.col2im_slices(col, 41, 41, *geometry),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
+def test_conv_backward_without_input_grad(algorithm, rng):
+    """``input_grad=False`` (a first layer) gives the same weight gradients and no dx."""
+    x = rng.standard_normal((2, 16, 7, 6))
+    layer = nn.Conv2d(16, 16, 3, padding=1, dtype=np.float64, algorithm=algorithm)
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape)
+    dout = rng.standard_normal((2, 16, 7, 6))
+    layer.forward(x)
+    assert layer.backward(dout) is not None
+    want = {k: v.copy() for k, v in layer.grads.items()}
+    layer.forward(x)
+    assert layer.backward(dout, input_grad=False) is None
+    for k in want:
+        np.testing.assert_array_equal(layer.grads[k], want[k])
+
+
+def test_model_backward_without_input_grad(rng):
+    from minideeplab.models import DeepLab
+
+    m = DeepLab("DeepLab-LargeFOV", 3, width=1 / 16, dtype=np.float64, dropout=0.0)
+    x = rng.standard_normal((1, 3, 33, 33))
+    dscores = rng.standard_normal(m.forward(x).shape)
+    assert m.backward(dscores).shape == x.shape
+    want = {k: v.copy() for k, v in m.grads.items()}
+    m.forward(x)
+    assert m.backward(dscores, input_grad=False) is None
+    assert want.keys() == m.grads.keys()
+    for k in want:
+        np.testing.assert_array_equal(m.grads[k], want[k])

@@ -95,12 +95,13 @@ def _conv_layer(C, F, padding, dilation, rng, algorithm="auto"):
 @pytest.mark.parametrize("padding,dilation", [(1, 1), (2, 2)])
 def test_conv2d_layer_takes_the_winograd_pair_from_min_channels(padding, dilation, rng):
     """The one dispatch: a Conv2d layer on "auto" runs Winograd from MIN_CHANNELS input and output
-    channels, im2col below; both pairs give the same values and gradients."""
+    channels without dilation, im2col below and for dilated layers; both pairs give the same
+    values and gradients."""
     from minideeplab.nn import winograd
 
     C = winograd.MIN_CHANNELS
     x = rng.standard_normal((1, C, 5, 4))
-    for F, expected in ((C, "winograd"), (C - 1, "im2col")):
+    for F, expected in ((C, "winograd" if dilation == 1 else "im2col"), (C - 1, "im2col")):
         layer = _conv_layer(C, F, padding, dilation, rng)
         assert layer.algorithm_for(x) == expected
         out = layer.forward(x)
@@ -136,7 +137,8 @@ def test_winograd_applies_and_its_bad_input_errors(rng):
     with pytest.raises(ValueError, match="dout must be a NumPy array of shape"):
         nn.conv2d_winograd_backward([0.0], nn.conv2d_winograd_forward(x, w)[1])
     assert winograd.applies(x, w, (1, 1), (1, 1), (1, 1))
-    assert winograd.applies(x, w, (1, 1), (12, 12), (12, 12))
+    assert winograd.fits((3, 3), (1, 1), (12, 12), (12, 12))
+    assert not winograd.applies(x, w, (1, 1), (12, 12), (12, 12))  # dilated: im2col is faster
     for stride, pad, dil in (((2, 2), (1, 1), (1, 1)), ((1, 1), (2, 2), (1, 1)), ((1, 1), (1, 1), (2, 2)),
                              ((1, 1), (2, 1), (2, 1))):
         assert not winograd.applies(x, w, stride, pad, dil)

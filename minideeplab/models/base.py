@@ -11,7 +11,7 @@ import numpy as np
 
 from .._io import FileFormatError, read_npz, save_npz
 from ..backend import asnumpy, get_array_module
-from ..nn.layers import Layer, Sequential
+from ..nn.layers import Conv2d, Layer, Sequential
 
 
 class Model:
@@ -92,17 +92,23 @@ class Model:
 
     __call__ = forward
 
-    def backward(self, dscores):
-        """Back-propagate ``dscores`` (shape of the output); fills ``self.grads``; returns dx."""
+    def backward(self, dscores, input_grad=True):
+        """Back-propagate ``dscores`` (shape of the output); fills ``self.grads``; returns dx,
+        the gradient with respect to the input. Training needs only the parameters' gradients:
+        ``input_grad=False`` returns None and saves the first convolution's input-gradient pass."""
         head_dx = {tap: head.backward(dscores) for tap, head in self.heads.items()}
         d = dscores
+        first = self.layers[0]
         for layer in reversed(self.layers):
             if layer.name in head_dx:
                 d = d + head_dx[layer.name]
+            if layer is first and not input_grad and isinstance(first, Conv2d) and "data" not in head_dx:
+                first.backward(d, input_grad=False)
+                return None
             d = layer.backward(d)
         if "data" in head_dx:
             d = d + head_dx["data"]
-        return d
+        return d if input_grad else None
 
     def zero_grad(self):
         for l in self.all_layers():

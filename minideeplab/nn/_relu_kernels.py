@@ -8,7 +8,8 @@ from .._numba import njit
 @njit
 def relu_forward(x, out, mask, i0, i1):
     """out = max(x, 0), mask = x > 0 on the flat range [i0, i1) (NaN: out 0, mask False)."""
-    for i in range(i0, i1):
+    x, out, mask = x[i0:i1], out[i0:i1], mask[i0:i1]
+    for i in range(i1 - i0):  # from 0: no wrap-around test, so LLVM vectorises
         v = x[i]
         keep = v > 0
         mask[i] = keep
@@ -18,5 +19,6 @@ def relu_forward(x, out, mask, i0, i1):
 @njit
 def relu_backward(dout, mask, dx, i0, i1):
     """dx = dout where mask, else 0, on the flat range [i0, i1)."""
-    for i in range(i0, i1):
+    dout, mask, dx = dout[i0:i1], mask[i0:i1], dx[i0:i1]
+    for i in range(i1 - i0):
         dx[i] = dout[i] if mask[i] else 0.0

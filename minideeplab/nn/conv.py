@@ -17,6 +17,8 @@ dilation; fewer multiplications). Which one a layer runs is decided in one place
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .._validate import check_dout, float_array, pair
 from ..backend import get_array_module
 
@@ -40,7 +42,50 @@ def im2col(x, kh, kw, stride, padding, dilation, pad_value=0.0):
     -------
     col : (N, C, kh, kw, H', W') array; ``col[n, c, i, j, y, x]`` is
         ``x_padded[n, c, y * sh + i * dh, x * sw + j * dw]``.
+
+    float32/float64 NumPy arrays take a Numba kernel (:mod:`._im2col_kernels`, threaded over
+    the planes, no padded copy); others (CuPy) :func:`im2col_slices`, its twin in the tests.
     """
+    if not _numba_dtype(x):
+        return im2col_slices(x, kh, kw, stride, padding, dilation, pad_value)
+    from ._im2col_kernels import im2col_planes
+
+    N, C, H, W = x.shape
+    Ho = conv_output_size(H, kh, stride[0], padding[0], dilation[0])
+    Wo = conv_output_size(W, kw, stride[1], padding[1], dilation[1])
+    planes = np.ascontiguousarray(x).reshape(N * C, H, W)
+    col = np.empty((N * C, kh, kw, Ho, Wo), x.dtype)
+    _planes(lambda r0, r1: im2col_planes(planes, col, *stride, *padding, *dilation, pad_value, r0, r1), N * C,
+            col.size)
+    return col.reshape(N, C, kh, kw, Ho, Wo)
+
+
+def col2im(col, H, W, stride, padding, dilation):
+    """Adjoint of :func:`im2col` (without ``pad_value``): sum the columns back.
+
+    Parameters
+    ----------
+    col : (N, C, kh, kw, H', W') array
+    H, W : spatial size of the image that :func:`im2col` read
+
+    Returns
+    -------
+    x : (N, C, H, W) array (C-contiguous for NumPy input: a Numba kernel, like :func:`im2col`;
+        :func:`col2im_slices` is the readable twin)
+    """
+    if not _numba_dtype(col):
+        return col2im_slices(col, H, W, stride, padding, dilation)
+    from ._im2col_kernels import col2im_planes
+
+    N, C, kh, kw, Ho, Wo = col.shape
+    planes = np.ascontiguousarray(col).reshape(N * C, kh, kw, Ho, Wo)
+    x = np.empty((N * C, H, W), col.dtype)
+    _planes(lambda r0, r1: col2im_planes(planes, x, *stride, *padding, *dilation, r0, r1), N * C, col.size)
+    return x.reshape(N, C, H, W)
+
+
+def im2col_slices(x, kh, kw, stride, padding, dilation, pad_value=0.0):
+    """The readable :func:`im2col` (NumPy or CuPy): pad, then one strided slice per tap."""
     xp = get_array_module(x)
     N, C, H, W = x.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
@@ -57,18 +102,8 @@ def im2col(x, kh, kw, stride, padding, dilation, pad_value=0.0):
     return col
 
 
-def col2im(col, H, W, stride, padding, dilation):
-    """Adjoint of :func:`im2col` (without ``pad_value``): sum the columns back.
-
-    Parameters
-    ----------
-    col : (N, C, kh, kw, H', W') array
-    H, W : spatial size of the image that :func:`im2col` read
-
-    Returns
-    -------
-    x : (N, C, H, W) array
-    """
+def col2im_slices(col, H, W, stride, padding, dilation):
+    """The readable :func:`col2im` (NumPy or CuPy): add each tap's slice into a padded image."""
     xp = get_array_module(col)
     N, C, kh, kw, Ho, Wo = col.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
@@ -82,6 +117,16 @@ def col2im(col, H, W, stride, padding, dilation):
             x0 = j * dw
             x[:, :, y0 : y0 + sh * Ho : sh, x0 : x0 + sw * Wo : sw] += col[:, :, i, j]
     return x[:, :, ph : ph + H, pw : pw + W]
+
+
+def _numba_dtype(a):
+    return isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)
+
+
+def _planes(fn, planes, work):
+    from .._numba import in_threads  # Numba is imported on first use, not with minideeplab.nn
+
+    in_threads(fn, planes, min_rows=1 if work >= 1 << 16 else planes + 1)
 
 
 def conv2d_im2col_forward(x, w, b=None, stride=1, padding=0, dilation=1):
@@ -130,17 +175,18 @@ def conv2d_im2col_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     return out, cache
 
 
-def conv2d_im2col_backward(dout, cache):
+def conv2d_im2col_backward(dout, cache, input_grad=True):
     """Gradients of :func:`conv2d_im2col_forward`.
 
     Parameters
     ----------
     dout : (N, F, H', W') upstream gradient
     cache : from :func:`conv2d_im2col_forward`
+    input_grad : False skips ``dx`` (a network's first layer: nothing needs the image's gradient)
 
     Returns
     -------
-    dx : (N, C, H, W), dw : (F, C, kh, kw), db : (F,) or None
+    dx : (N, C, H, W) or None, dw : (F, C, kh, kw), db : (F,) or None
     """
     xp = get_array_module(dout)
     (N, C, H, W), w, col, stride, padding, dilation, has_bias = cache
@@ -149,11 +195,13 @@ def conv2d_im2col_backward(dout, cache):
     check_dout(dout, (N, F, Ho, Wo))
     dout_mat = dout.reshape(N, F, Ho * Wo)
     col_mat = col.reshape(N, C * kh * kw, Ho * Wo)
-    dw = xp.zeros((F, C * kh * kw), dtype=w.dtype)
-    for n in range(N):  # one GEMM per image; avoids a transposed copy of col
-        dw += dout_mat[n] @ col_mat[n].T
-    dw = dw.reshape(w.shape)
+    dw_t = xp.zeros((C * kh * kw, F), dtype=w.dtype)
+    for n in range(N):  # one GEMM per image, no transposed copy of col; (CKK, P) @ (P, F) was
+        dw_t += col_mat[n] @ dout_mat[n].T  # 1.3-1.8x faster than (F, P) @ (P, CKK) (bench_conv)
+    dw = dw_t.T.reshape(w.shape)
     db = dout_mat.sum(axis=(0, 2)) if has_bias else None
+    if not input_grad:
+        return None, dw, db
     dcol = xp.matmul(w.reshape(F, -1).T, dout_mat).reshape(N, C, kh, kw, Ho, Wo)
     dx = col2im(dcol, H, W, stride, padding, dilation)
     return dx, dw, db

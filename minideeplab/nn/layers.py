@@ -59,8 +59,8 @@ class Conv2d(Layer):
     of the pair the last forward ran):
 
     * ``"auto"`` (default): ``"winograd"`` where :func:`.winograd.applies` (a float32/float64
-      NumPy input, 3x3, stride 1, padding = dilation, at least ``winograd.MIN_CHANNELS`` input
-      and output channels), ``"im2col"`` everywhere else;
+      NumPy input, 3x3, stride 1, padding 1, no dilation, at least ``winograd.MIN_CHANNELS``
+      input and output channels), ``"im2col"`` everywhere else;
     * ``"im2col"`` or ``"winograd"``: always that one (``"winograd"`` only where it fits).
     """
 
@@ -109,12 +109,13 @@ class Conv2d(Layer):
         self.last_algorithm = algorithm
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, input_grad=True):
+        """Sets ``grads``; returns dx, or None with ``input_grad=False`` (a first layer)."""
         cache = self._need_cache()
         if self.last_algorithm == "winograd":
-            dx, dw, db = winograd.conv2d_winograd_backward(dout, cache)
+            dx, dw, db = winograd.conv2d_winograd_backward(dout, cache, input_grad)
         else:
-            dx, dw, db = conv.conv2d_im2col_backward(dout, cache)
+            dx, dw, db = conv.conv2d_im2col_backward(dout, cache, input_grad)
         self.grads["weight"] = dw
         if db is not None:
             self.grads["bias"] = db
