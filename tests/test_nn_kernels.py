@@ -106,6 +106,7 @@ def test_relu_kernel_strided_views(rng):
 IM2COL_GEOMETRIES = [  # (H, W, k, stride, padding, dilation)
     (9, 8, 3, 1, 1, 1), (10, 13, 3, 2, 1, 1), (17, 17, 3, 1, 12, 12), (9, 9, 4, 3, 2, 2),
     (5, 5, 3, 4, 2, 1), (6, 7, 1, 1, 0, 1), (13, 13, 2, 3, 0, 3), (7, 11, 3, 1, 2, 2), (4, 4, 3, 1, 5, 1),
+    (5, 3, 3, 1, 12, 12), (3, 9, 3, 1, 4, 4),  # taps that read only the padding (fc6 on a small map)
 ]
 
 

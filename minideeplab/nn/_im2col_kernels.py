@@ -20,8 +20,9 @@ from .._numba import njit
 
 @njit
 def _inside(offset, stride, size, n_out):
-    """The range [lo, hi) of output positions o with 0 <= o * stride + offset < size."""
-    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    """The range [lo, hi) of output positions o with 0 <= o * stride + offset < size, within
+    [0, n_out] (empty, lo = hi, for a tap that only ever reads the padding)."""
+    lo = 0 if offset >= 0 else min(n_out, (-offset + stride - 1) // stride)
     last = size - 1 - offset
     hi = 0 if last < 0 else min(n_out, last // stride + 1)
     return lo, max(lo, hi)
@@ -52,6 +53,9 @@ def im2col_planes(x, col, sh, sw, ph, pw, dh, dw, pad_value, r0, r1):
                         _fill(dst, out, Wo, pad_value)
                         continue
                     _fill(dst, out, xlo, pad_value)
+                    if xhi == xlo:  # this tap only reads the padding
+                        _fill(dst, out, Wo, pad_value)
+                        continue
                     o = out + np.uint64(xlo)
                     s = np.uint64((r * H + oy * sh + i * dh - ph) * W + xlo * sw + xoff)
                     if sw == 1:
@@ -77,6 +81,8 @@ def col2im_planes(col, x, sh, sw, ph, pw, dh, dw, r0, r1):
             for j in range(kw):
                 xoff = j * dw - pw
                 xlo, xhi = _inside(xoff, sw, W, Wo)
+                if xhi == xlo:  # this tap only reads the padding
+                    continue
                 for oy in range(ylo, yhi):
                     s = np.uint64((((r * kh + i) * kw + j) * Ho + oy) * Wo + xlo)
                     o = np.uint64((r * H + oy * sh + i * dh - ph) * W + xlo * sw + xoff)
