@@ -167,3 +167,20 @@ def test_model_backward_without_input_grad(rng):
     assert want.keys() == m.grads.keys()
     for k in want:
         np.testing.assert_array_equal(m.grads[k], want[k])
+
+
+def test_im2col_backward_rebuilds_large_columns(rng, monkeypatch):
+    """Columns above KEEP_COL_BYTES are not kept but rebuilt from x: same gradients."""
+    from minideeplab.nn import conv
+
+    x = rng.standard_normal((2, 3, 9, 8))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    out, kept = nn.conv2d_im2col_forward(x, w, b, 1, 2, 2)
+    monkeypatch.setattr(conv, "KEEP_COL_BYTES", 0)
+    out2, rebuilt = nn.conv2d_im2col_forward(x, w, b, 1, 2, 2)
+    assert kept[2] is not None and rebuilt[2] is None and rebuilt[3] is x
+    np.testing.assert_array_equal(out, out2)
+    dout = rng.standard_normal(out.shape)
+    for a, b_ in zip(nn.conv2d_im2col_backward(dout, kept), nn.conv2d_im2col_backward(dout, rebuilt)):
+        np.testing.assert_array_equal(a, b_)

@@ -93,14 +93,18 @@ def _conv_layer(C, F, padding, dilation, rng, algorithm="auto"):
 
 
 @pytest.mark.parametrize("padding,dilation", [(1, 1), (2, 2)])
-def test_conv2d_layer_takes_the_winograd_pair_from_min_channels(padding, dilation, rng):
+def test_conv2d_layer_takes_the_winograd_pair_from_min_channels(padding, dilation, rng, monkeypatch):
     """The one dispatch: a Conv2d layer on "auto" runs Winograd from MIN_CHANNELS input and output
-    channels without dilation, im2col below and for dilated layers; both pairs give the same
-    values and gradients."""
+    channels and MIN_SIZE pixels without dilation, im2col below and for dilated layers; both
+    pairs give the same values and gradients. (Thresholds lowered so that the float64 loops stay
+    small; the real ones are checked in test_winograd_applies_and_its_bad_input_errors.)"""
     from minideeplab.nn import winograd
 
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 6)
+    monkeypatch.setattr(winograd, "MIN_SIZE", 4)
     C = winograd.MIN_CHANNELS
     x = rng.standard_normal((1, C, 5, 4))
+    assert _conv_layer(C, C, padding, dilation, rng).algorithm_for(x[:, :, :3]) == "im2col"  # 3 rows < MIN_SIZE
     for F, expected in ((C, "winograd" if dilation == 1 else "im2col"), (C - 1, "im2col")):
         layer = _conv_layer(C, F, padding, dilation, rng)
         assert layer.algorithm_for(x) == expected
@@ -126,9 +130,17 @@ def test_conv2d_layer_takes_the_winograd_pair_from_min_channels(padding, dilatio
         nn.Conv2d(C, C, 3, algorithm="fft")
 
 
-def test_winograd_applies_and_its_bad_input_errors(rng):
+def test_winograd_applies_and_its_bad_input_errors(rng, monkeypatch):
     from minideeplab.nn import winograd
 
+    # the measured rule on DeepLab's layers: width 1's conv2_2..conv4_3, not width 1/4's conv4 (17x17)
+    big = np.zeros((1, 128, 41, 41), np.float32)
+    w128 = np.zeros((128, 128, 3, 3), np.float32)
+    assert winograd.applies(big, w128, (1, 1), (1, 1), (1, 1))
+    assert not winograd.applies(big[:, :, :17, :17], w128, (1, 1), (1, 1), (1, 1))
+    assert not winograd.applies(big[:, :64], w128[:64, :64], (1, 1), (1, 1), (1, 1))
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 6)
+    monkeypatch.setattr(winograd, "MIN_SIZE", 4)
     C = winograd.MIN_CHANNELS
     x = rng.standard_normal((1, C, 5, 4))
     w = rng.standard_normal((C, C, 3, 3))

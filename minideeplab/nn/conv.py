@@ -23,6 +23,14 @@ from .._validate import check_dout, float_array, pair
 from ..backend import get_array_module
 
 
+KEEP_COL_BYTES = 32 << 20
+"""The forward pass keeps columns up to this size for the backward pass; larger ones (at
+DeepLab's full width: conv1_2's 237 MiB, conv2_1's 60 MiB) are rebuilt there from ``x``, a
+ninth of their size, so that the training iteration's peak memory stays where it was when
+those layers ran the Winograd pair (``benchmarks/RESULTS.md``). Such a cache holds ``x`` itself:
+do not write into ``x`` between the forward and the backward pass."""
+
+
 def conv_output_size(size: int, k: int, stride: int, pad: int, dilation: int) -> int:
     """Output length along one axis (floor rounding, as in Caffe and PyTorch)."""
     return 1 + (size + 2 * pad - (dilation * (k - 1) + 1)) // stride
@@ -171,7 +179,9 @@ def conv2d_im2col_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     out = out.reshape(N, F, Ho, Wo)
     if b is not None:
         out += b.reshape(1, F, 1, 1)
-    cache = (x.shape, w, col, stride, padding, dilation, b is not None)
+    keep = col.nbytes <= KEEP_COL_BYTES  # else the backward pass rebuilds col from x
+    cache = (x.shape, w, col if keep else None, None if keep else x, (Ho, Wo), stride, padding, dilation,
+             b is not None)
     return out, cache
 
 
@@ -189,15 +199,17 @@ def conv2d_im2col_backward(dout, cache, input_grad=True):
     dx : (N, C, H, W) or None, dw : (F, C, kh, kw), db : (F,) or None
     """
     xp = get_array_module(dout)
-    (N, C, H, W), w, col, stride, padding, dilation, has_bias = cache
+    (N, C, H, W), w, col, x, (Ho, Wo), stride, padding, dilation, has_bias = cache
     F, _, kh, kw = w.shape
-    Ho, Wo = col.shape[-2:]
     check_dout(dout, (N, F, Ho, Wo))
+    if col is None:
+        col = im2col(x, kh, kw, stride, padding, dilation)
     dout_mat = dout.reshape(N, F, Ho * Wo)
     col_mat = col.reshape(N, C * kh * kw, Ho * Wo)
     dw_t = xp.zeros((C * kh * kw, F), dtype=w.dtype)
     for n in range(N):  # one GEMM per image, no transposed copy of col; (CKK, P) @ (P, F) was
         dw_t += col_mat[n] @ dout_mat[n].T  # 1.3-1.8x faster than (F, P) @ (P, CKK) (bench_conv)
+    del col, col_mat  # a rebuilt col is freed before dcol, its equal in size, is made
     dw = dw_t.T.reshape(w.shape)
     db = dout_mat.sum(axis=(0, 2)) if has_bias else None
     if not input_grad:

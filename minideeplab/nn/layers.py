@@ -60,7 +60,8 @@ class Conv2d(Layer):
 
     * ``"auto"`` (default): ``"winograd"`` where :func:`.winograd.applies` (a float32/float64
       NumPy input, 3x3, stride 1, padding 1, no dilation, at least ``winograd.MIN_CHANNELS``
-      input and output channels), ``"im2col"`` everywhere else;
+      input and output channels, a map of at least ``winograd.MIN_SIZE`` pixels each way),
+      ``"im2col"`` everywhere else;
     * ``"im2col"`` or ``"winograd"``: always that one (``"winograd"`` only where it fits).
     """
 

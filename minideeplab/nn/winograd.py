@@ -21,11 +21,14 @@ import numpy as np
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 
-MIN_CHANNELS = 16
-"""Layers with fewer input or output channels keep im2col. ``benchmarks/bench_conv.py --sweep``
-compares the two paths from 8 channels up, and this path was as fast or faster in all but one
-of its figures (benchmarks/RESULTS.md); 16 leaves the tiny 8-channel layers (width 1/8's first
-block) and conv1_1 (3 input channels) on im2col."""
+MIN_CHANNELS = 128
+MIN_SIZE = 32
+"""Layers with fewer input or output channels, or a smaller map, keep im2col. Measured by
+``benchmarks/bench_conv.py`` on DeepLab-LargeFOV's layers (forward + backward, 2 threads, RESULTS.md, "Training
+speed"): since im2col became a threaded kernel, im2col was faster on every 3x3 layer at widths
+1/8 and 1/4 (batch 8, crop 129: up to 128 channels on 17x17 maps), and at width 1 (crop 321)
+on the 64-channel conv1_2 (168 against 183 ms) and conv2_1 (57 against 68 ms); Winograd won on
+conv2_2 (110 against 119 ms), conv3_2 (76 against 98) and conv4_2 (81 against 85)."""
 
 
 def fits(kernel_size, stride, padding, dilation):
@@ -38,7 +41,8 @@ def fits(kernel_size, stride, padding, dilation):
 def applies(x, w, stride, padding, dilation):
     """True when a ``Conv2d`` layer on ``"auto"`` runs this pair rather than im2col: :func:`fits`
     without dilation, ``x`` a float32 or float64 NumPy array ``(N, C, H, W)``, ``w``
-    ``(F, C, 3, 3)`` of the same dtype, and at least ``MIN_CHANNELS`` input and output channels.
+    ``(F, C, 3, 3)`` of the same dtype, at least ``MIN_CHANNELS`` input and output channels and
+    a map of at least ``MIN_SIZE`` pixels each way.
 
     Dilated layers fit too, but im2col was faster on every one of DeepLab's (conv5, dilation 2:
     6.0 against 11.3 ms at width 1/8, batch 8, crop 129, 96 against 113 ms at width 1, crop 321;
@@ -46,7 +50,8 @@ def applies(x, w, stride, padding, dilation):
     small maps of those layers most of a phase's tiles straddle the border."""
     return (isinstance(x, np.ndarray) and x.ndim == 4 and np.ndim(w) == 4 and tuple(dilation) == (1, 1)
             and fits(w.shape[2:], stride, padding, dilation) and x.dtype in (np.float32, np.float64)
-            and w.dtype == x.dtype and x.shape[1] == w.shape[1] and min(w.shape[0], w.shape[1]) >= MIN_CHANNELS)
+            and w.dtype == x.dtype and x.shape[1] == w.shape[1] and min(w.shape[0], w.shape[1]) >= MIN_CHANNELS
+            and min(x.shape[2], x.shape[3]) >= MIN_SIZE)
 
 
 def _kernel_transform(w):
