@@ -33,7 +33,8 @@ ceil_mode=True) = our Caffe rounding, conv5 dilation 2, fc6 3x3 dilation 12, dro
 ``--layers`` then times a few more iterations of ours layer by layer (``layer.forward`` and
 ``layer.backward`` over ``model.layers``, the loss, the SGD step) and prints a table in network
 order: the conv algorithm each Conv2d ran, forward and backward ms (medians), share of the sum.
-``--forward`` adds the inference forward pass alone (``model.eval()``; torch: ``m.eval()``
+``--forward`` adds the inference forward pass alone (``model.eval()`` under ``nn.no_grad()``, as
+``predict`` runs it; torch: ``m.eval()``
 under ``torch.no_grad()``), median of ``--iters`` after one warm-up. A ``#`` line under a
 configuration flags a side whose timed iterations differ by more than 1.5x (a shared machine).
 
@@ -144,7 +145,8 @@ def ours(width, batch, crop, iters, layers=False, forward=False):
         ft = []
         for _ in range(iters + 1):
             t = time.perf_counter()
-            m.forward(x)
+            with nn.no_grad():  # as predict does (torch: torch.no_grad())
+                m.forward(x)
             ft.append(time.perf_counter() - t)
         m.train()
         res["forward_s"] = _median(ft[1:])

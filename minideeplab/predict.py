@@ -12,6 +12,7 @@ from .backend import asnumpy, get_array_module
 from .datasets.transforms import check_image, pad_to_multiple, preprocess, resize_image
 from .models.deeplab import check_scales
 from .nn import functional as F
+from .nn.layers import no_grad
 
 
 def predict_scores(model, image, scale=None):
@@ -49,7 +50,8 @@ def _scores_at(model, image, scale):
     x = pad_to_multiple(preprocess(image))
     first_param = next(iter(model.params.values()))
     xp = get_array_module(first_param)
-    coarse = model.forward(xp.asarray(x[None].astype(first_param.dtype)))  # (1, L, h', w'), stride 8
+    with no_grad():  # no caches for a backward pass: one layer's arrays at a time
+        coarse = model.forward(xp.asarray(x[None].astype(first_param.dtype)))  # (1, L, h', w'), stride 8
     up, _ = F.interp_forward(coarse, (x.shape[1], x.shape[2]))
     up = up[:, :, :h, :w]
     if (h, w) != (H, W):

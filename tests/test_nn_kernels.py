@@ -184,3 +184,23 @@ def test_im2col_backward_rebuilds_large_columns(rng, monkeypatch):
     dout = rng.standard_normal(out.shape)
     for a, b_ in zip(nn.conv2d_im2col_backward(dout, kept), nn.conv2d_im2col_backward(dout, rebuilt)):
         np.testing.assert_array_equal(a, b_)
+
+
+def test_no_grad_keeps_no_cache(rng):
+    """Inference under no_grad: the same scores, no cache kept, the flag restored on the way out."""
+    from minideeplab.models import DeepLab
+
+    m = DeepLab("DeepLab-LargeFOV", 3, width=1 / 16, dtype=np.float64).eval()
+    x = rng.standard_normal((1, 3, 33, 33))
+    want = m.forward(x)
+    m.backward(np.ones_like(want))  # consumes the caches
+    with nn.no_grad():
+        assert not nn.grad_enabled()
+        got = m.forward(x)
+    assert nn.grad_enabled()
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        m.backward(np.ones_like(want))
+    with pytest.raises(ZeroDivisionError), nn.no_grad():
+        1 / 0
+    assert nn.grad_enabled()

@@ -7,7 +7,7 @@ from .functional import (
     softmax_cross_entropy_forward, sum_backward, sum_forward, zoom_size,
 )
 from .gradcheck import numerical_gradient, rel_error
-from .layers import AvgPool2d, Conv2d, Dropout, Layer, MaxPool2d, ReLU, Sequential
+from .layers import AvgPool2d, Conv2d, Dropout, Layer, MaxPool2d, ReLU, Sequential, grad_enabled, no_grad
 from .pool import (
     avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward,
     pool_output_size,

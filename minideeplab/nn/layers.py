@@ -15,6 +15,27 @@ from . import conv, functional as F, pool, winograd
 
 
 _EMPTY = object()  # "forward has not run since the last backward"
+_GRAD = {"enabled": True}
+
+
+class no_grad:
+    """``with nn.no_grad(): model.forward(x)``: layers keep no cache for a backward pass (as
+    ``torch.no_grad``), so inference holds one layer's arrays at a time, not the whole net's.
+    A backward pass after such a forward raises ``RuntimeError``."""
+
+    def __enter__(self):
+        self._before = _GRAD["enabled"]
+        _GRAD["enabled"] = False
+        return self
+
+    def __exit__(self, *exc):
+        _GRAD["enabled"] = self._before
+        return False
+
+
+def grad_enabled() -> bool:
+    """False inside ``with no_grad():``."""
+    return _GRAD["enabled"]
 
 
 class Layer:
@@ -38,9 +59,17 @@ class Layer:
     def __call__(self, x):
         return self.forward(x)
 
+    def _keep(self, out_and_cache):
+        """Keep the cache of an op's ``(out, cache)`` for the backward pass (not under
+        :class:`no_grad`); return ``out``."""
+        out, cache = out_and_cache
+        self._cache = cache if _GRAD["enabled"] else _EMPTY
+        return out
+
     def _need_cache(self):
         if self._cache is _EMPTY:
-            raise RuntimeError(f"{self.name or type(self).__name__}: backward() called before forward()")
+            raise RuntimeError(f"{self.name or type(self).__name__}: backward() called before forward() "
+                               "(or after a forward under no_grad)")
         cache, self._cache = self._cache, _EMPTY
         return cache
 
@@ -104,9 +133,9 @@ class Conv2d(Layer):
         w, b = self.params["weight"], self.params.get("bias")
         algorithm = self.algorithm_for(x)
         if algorithm == "winograd":
-            out, self._cache = winograd.conv2d_winograd_forward(x, w, b, self.dilation[0])
+            out = self._keep(winograd.conv2d_winograd_forward(x, w, b, self.dilation[0]))
         else:
-            out, self._cache = conv.conv2d_im2col_forward(x, w, b, self.stride, self.padding, self.dilation)
+            out = self._keep(conv.conv2d_im2col_forward(x, w, b, self.stride, self.padding, self.dilation))
         self.last_algorithm = algorithm
         return out
 
@@ -131,8 +160,7 @@ class ReLU(Layer):
     kind = "relu"
 
     def forward(self, x):
-        out, self._cache = F.relu_forward(x)
-        return out
+        return self._keep(F.relu_forward(x))
 
     def backward(self, dout):
         return F.relu_backward(dout, self._need_cache())
@@ -150,8 +178,7 @@ class _Pool(Layer):
         self.dilation = (1, 1)
 
     def forward(self, x):
-        out, self._cache = type(self)._fwd(x, self.kernel_size, self.stride, self.padding)
-        return out
+        return self._keep(type(self)._fwd(x, self.kernel_size, self.stride, self.padding))
 
     def backward(self, dout):
         return type(self)._bwd(dout, self._need_cache())
@@ -187,8 +214,7 @@ class Dropout(Layer):
         self.rng = rng if rng is not None else np.random.default_rng()
 
     def forward(self, x):
-        out, self._cache = F.dropout_forward(x, self.p, self.rng, self.training)
-        return out
+        return self._keep(F.dropout_forward(x, self.p, self.rng, self.training))
 
     def backward(self, dout):
         return F.dropout_backward(dout, self._need_cache())
