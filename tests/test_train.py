@@ -131,12 +131,16 @@ def test_iter_size_accumulates_like_a_larger_batch():
 
 
 def test_small_deeplab_overfits_a_few_images():
+    """Two images, no dropout: the loss goes to ~0. It sits on a plateau (~0.35) first, for as long
+    as the float32 rounding decides: with every 3x3 layer from 16 channels on the Winograd pair it
+    left at 150-200 iterations, with im2col everywhere (the dispatch since the layers' speed was
+    re-measured) at 300-400; the mean of the last 10 of 500 was 1e-4."""
     ds = SyntheticScenes(2, (33, 33), 4, objects=(2, 3), seed=4)
     m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 8, seed=0)
     for l in m.all_layers():
         if isinstance(l, Dropout):
             l.p = 0.0
-    cfg = TrainConfig(crop_size=33, batch_size=2, max_iter=300, base_lr=1e-2, lr_policy="fixed", mirror=False,
+    cfg = TrainConfig(crop_size=33, batch_size=2, max_iter=500, base_lr=1e-2, lr_policy="fixed", mirror=False,
                       seed=0, weight_decay=0.0)
     losses = Trainer(m, ds, cfg).fit(progress=False)
     assert losses[0] > 0.5
