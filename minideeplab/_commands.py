@@ -71,8 +71,11 @@ def train(args):
                       max_iter=args.max_iter, base_lr=args.lr, lr_policy=args.lr_policy,
                       step_size=args.step_size, seed=args.seed, snapshot_every=args.snapshot_every,
                       classifier_lr_mult=args.classifier_lr_mult, scales=tuple(args.scales or ()),
-                      optimizer=args.optimizer, weight_decay=args.weight_decay)
+                      optimizer=args.optimizer, weight_decay=args.weight_decay,
+                      color_jitter=args.color_jitter, class_weighting=args.class_weights)
     trainer = Trainer(model, ds, cfg, out_dir=args.out, target_fn=target_fn)
+    if trainer.class_weights is not None and not args.quiet:
+        print("class weights (median frequency): " + " ".join(f"{w:.2f}" for w in trainer.class_weights))
     if args.resume and trainer.resume():
         print(f"resumed from {trainer.checkpoint_path()} at iteration {trainer.iteration}")
 

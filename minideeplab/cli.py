@@ -71,6 +71,10 @@ def build_parser():
     t.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"],
                    help="DeepLab's SGD, or Adam (faster from scratch)")
     t.add_argument("--weight-decay", type=float, default=5e-4, help="L2 weight decay")
+    t.add_argument("--color-jitter", type=float, default=0.0, metavar="S",
+                   help="random brightness, contrast and saturation factors in [1 - S, 1 + S] (0: off)")
+    t.add_argument("--class-weights", default="none", choices=["none", "median-frequency"],
+                   help="weight the loss per class (median frequency balancing favours the class average)")
     t.add_argument("--input-scale", type=float, default=1.0,
                    help="the model sees images rescaled by this at test time (train with --scales around it)")
     t.add_argument("--val-every", type=int, default=0,

@@ -19,10 +19,14 @@ from ._io import (FileFormatError, atomic_write_bytes, file_in_the_way, read_npz
                   remove_stale_temp_files, save_npz)
 from ._validate import real_number
 from .backend import asnumpy, get_array_module
-from .datasets.transforms import preprocess, random_crop_mirror, resize_image_and_label
+from .datasets.balance import median_frequency_weights
+from .datasets.transforms import color_jitter, preprocess, random_crop_mirror, resize_image_and_label
 from .nn import functional as F
 from .nn.functional import NORMALIZATIONS
 from .optim import SGD, Adam, deeplab_multipliers, make_schedule
+
+
+CLASS_WEIGHTINGS = ("none", "median-frequency")
 
 
 @dataclass
@@ -47,6 +51,8 @@ class TrainConfig:
     normalization: str = "valid"
     classifier_lr_mult: float = 10.0  # fc8's lr multiplier (x2 for its bias); 10 in DeepLab
     optimizer: str = "sgd"      # "sgd" (Caffe's, DeepLab's) or "adam" (momentum = beta1)
+    color_jitter: float = 0.0   # brightness/contrast/saturation factors in [1 - j, 1 + j]; 0 = off
+    class_weighting: str = "none"  # "none" or "median-frequency" (class-balanced loss)
     extra: dict = field(default_factory=dict)
 
     def validate(self):
@@ -65,6 +71,9 @@ class TrainConfig:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        real_number(self.color_jitter, "color_jitter", 0.0, 1.0, high_open=True)
+        if self.class_weighting not in CLASS_WEIGHTINGS:
+            raise ValueError(f"class_weighting must be one of {CLASS_WEIGHTINGS}, got {self.class_weighting!r}")
         if self.scales and (len(self.scales) != 2 or not 0 < self.scales[0] <= self.scales[1]):
             raise ValueError(f"scales must be () or (low, high) with 0 < low <= high, got {self.scales}")
         make_schedule(self.lr_policy, self.base_lr, max_iter=self.max_iter, power=self.power,
@@ -113,6 +122,10 @@ class Trainer:
                                       step_size=c.step_size, gamma=c.gamma)
         self.iteration = 0
         self.log: list[dict] = []
+        self.class_weights = None  # (L,) loss weights, or None
+        if c.class_weighting == "median-frequency":
+            self.class_weights = median_frequency_weights((dataset[i][1] for i in range(len(dataset))),
+                                                          model.num_classes)
 
     # ----------------------------------------------------------------- data
     def _sample(self):
@@ -123,6 +136,8 @@ class Trainer:
             image, label = self.dataset[i]
             if c.scales:
                 image, label = resize_image_and_label(image, label, self.rng.uniform(*c.scales))
+            if c.color_jitter:  # draws only when on: runs without it keep their random stream
+                image = color_jitter(image, self.rng, c.color_jitter)
             x, y = random_crop_mirror(preprocess(image), label, c.crop_size, self.rng, c.mirror)
             xs.append(x)
             ys.append(y)
@@ -146,7 +161,8 @@ class Trainer:
                                   for k, i in enumerate(idx)])
             xp = get_array_module(scores)
             loss, cache = F.softmax_cross_entropy_forward(scores, xp.asarray(small.astype(np.int64)),
-                                                          normalization=c.normalization)
+                                                          normalization=c.normalization,
+                                                          class_weights=self.class_weights)
             model.backward(F.softmax_cross_entropy_backward(cache), input_grad=False)
             if grads is None:
                 grads = {k: v.copy() for k, v in model.grads.items()}

@@ -71,8 +71,8 @@ def bilinear_align_corners(x, Ho, Wo):
     return out
 
 
-def softmax_cross_entropy(scores, labels, ignore=255):
-    """Sum of -log p over valid pixels, and the count of valid pixels."""
+def softmax_cross_entropy(scores, labels, ignore=255, weights=None):
+    """Sum of -w[t] log p over valid pixels, and the sum of w[t] (the count without weights)."""
     N, L, H, W = scores.shape
     total, count = 0.0, 0
     for n in range(N):
@@ -81,10 +81,11 @@ def softmax_cross_entropy(scores, labels, ignore=255):
                 t = labels[n, y, x]
                 if t == ignore:
                     continue
+                w = 1 if weights is None else float(weights[t])
                 s = scores[n, :, y, x].astype(np.float64)
                 m = s.max()
-                total -= s[t] - m - math.log(np.exp(s - m).sum())
-                count += 1
+                total -= w * (s[t] - m - math.log(np.exp(s - m).sum()))
+                count += w
     return total, count
 
 

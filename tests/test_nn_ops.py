@@ -333,6 +333,33 @@ def test_softmax_cross_entropy(normalization, rng):
     assert np.all(d[0, :, 1, :3] == 0)
 
 
+@pytest.mark.parametrize("normalization", ["valid", "batch_size", "full", "none"])
+def test_weighted_softmax_cross_entropy(normalization, rng):
+    """Class weights: the loop twin, a numerical gradient, a class of weight 0 that drops out."""
+    scores = rng.standard_normal((2, 4, 3, 5)) * 3
+    labels = rng.integers(0, 4, size=(2, 3, 5))
+    labels[0, 1, :3] = 255
+    weights = np.array([0.5, 2.0, 0.0, 1.3])
+    total, wsum = naive.softmax_cross_entropy(scores, labels, weights=weights)
+    norm = {"valid": wsum, "batch_size": 2, "full": 30, "none": 1}[normalization]
+    f = lambda: nn.softmax_cross_entropy_forward(scores, labels, normalization=normalization,
+                                                 class_weights=weights)
+    loss, cache = f()
+    assert abs(loss - total / norm) < 1e-12 * max(1, abs(loss))
+    d = nn.softmax_cross_entropy_backward(cache)
+    assert rel_error(d, numerical_gradient(lambda: f()[0], scores, 1.0)) < 1e-8
+    assert np.all(d.transpose(1, 0, 2, 3)[:, labels == 2] == 0)  # weight 0: no gradient
+    ones = nn.softmax_cross_entropy_forward(scores, labels, normalization=normalization, class_weights=np.ones(4))
+    assert abs(ones[0] - nn.softmax_cross_entropy_forward(scores, labels, normalization=normalization)[0]) < 1e-12
+
+
+@pytest.mark.parametrize("bad", [np.ones(3), np.array([1.0, -1, 1, 1]), np.array([1.0, np.nan, 1, 1]),
+                                 np.ones((2, 2)), np.array(["a", "b", "c", "d"])])
+def test_class_weights_bad_input(bad):
+    with pytest.raises(ValueError, match="class_weights"):
+        nn.softmax_cross_entropy_forward(np.zeros((1, 4, 2, 2)), np.zeros((1, 2, 2), int), class_weights=bad)
+
+
 def test_sum_and_concat(rng):
     a, b = rng.standard_normal((2, 2, 3, 3)), rng.standard_normal((2, 3, 3, 3))
     out, cache = nn.concat_forward([a, b])

@@ -97,3 +97,17 @@ def test_cross_entropy_vs_torch(rng):
     tloss.backward()
     assert abs(loss - tloss.item()) < 1e-12
     assert rel_error(nn.softmax_cross_entropy_backward(cache), ts.grad.numpy()) < 1e-12
+
+
+def test_weighted_cross_entropy_vs_torch(rng):
+    scores = rng.standard_normal((3, 21, 9, 11)) * 4
+    labels = rng.integers(0, 21, size=(3, 9, 11))
+    labels[rng.random(labels.shape) < 0.2] = 255
+    weights = rng.uniform(0.1, 5.0, 21)
+    loss, cache = nn.softmax_cross_entropy_forward(scores, labels, class_weights=weights)
+    ts = _t(scores)
+    tloss = tF.cross_entropy(ts, torch.tensor(labels), weight=torch.tensor(weights), ignore_index=255,
+                             reduction="mean")
+    tloss.backward()
+    assert abs(loss - tloss.item()) < 1e-12
+    assert rel_error(nn.softmax_cross_entropy_backward(cache), ts.grad.numpy()) < 1e-12

@@ -33,6 +33,42 @@ def preprocess(image, dtype=np.float32):
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B
+
+
+def color_jitter(image, rng, strength):
+    """Random brightness, contrast and saturation, each scaled by a factor drawn uniformly from
+    ``[1 - strength, 1 + strength]`` (in that order, three draws from ``rng``), as torchvision's
+    ``ColorJitter``:
+
+        brightness: x * b;   contrast: (x - mean luma) * c + mean luma;
+        saturation: (x - luma of the pixel) * s + luma of the pixel;   then clipped to [0, 255]
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 RGB
+    rng : numpy.random.Generator
+    strength : in [0, 1); 0 returns the image itself and draws nothing
+
+    Returns
+    -------
+    (H, W, 3) uint8 RGB
+    """
+    check_image(image)
+    strength = float(strength)
+    if not 0.0 <= strength < 1.0:
+        raise ValueError(f"strength must be in [0, 1), got {strength}")
+    if strength == 0.0:
+        return image
+    b, c, s = rng.uniform(1.0 - strength, 1.0 + strength, size=3)
+    x = image.astype(np.float32) * np.float32(b)
+    luma = x @ np.asarray(LUMA, np.float32)  # (H, W)
+    x = (x - luma.mean()) * np.float32(c) + luma.mean()
+    luma = x @ np.asarray(LUMA, np.float32)
+    x = (x - luma[:, :, None]) * np.float32(s) + luma[:, :, None]
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
 def random_crop_mirror(x, label, crop_size, rng, mirror=True):
     """Random ``crop_size`` crop and horizontal flip, as DeepLab's data layer.
 

@@ -117,7 +117,8 @@ def log_softmax(x, axis=1):
 NORMALIZATIONS = ("valid", "batch_size", "full", "none")
 
 
-def softmax_cross_entropy_forward(scores, labels, ignore_index=IGNORE_INDEX, normalization="valid"):
+def softmax_cross_entropy_forward(scores, labels, ignore_index=IGNORE_INDEX, normalization="valid",
+                                  class_weights=None):
     """Pixel-wise softmax cross-entropy, Caffe's ``SoftmaxWithLoss``.
 
     Parameters
@@ -128,10 +129,14 @@ def softmax_cross_entropy_forward(scores, labels, ignore_index=IGNORE_INDEX, nor
     normalization : Caffe's ``LossParameter.normalization``: ``"valid"`` divides the
         summed loss by the number of non-ignored pixels (DeepLab's setting),
         ``"batch_size"`` by N, ``"full"`` by N*H*W, ``"none"`` by 1.
+    class_weights : None, or (L,) non-negative finite weights w: pixel i counts ``w[y_i]``
+        times (class balancing, e.g. :func:`minideeplab.datasets.median_frequency_weights`);
+        ``"valid"`` then divides by ``sum_i w[y_i]``, as ``torch.nn.functional.cross_entropy``
+        with ``weight=`` and ``reduction="mean"``.
 
     Returns
     -------
-    loss : float, ``-sum_i log softmax(scores)_{i, y_i} / norm``
+    loss : float, ``-sum_i w[y_i] log softmax(scores)_{i, y_i} / norm`` (w = 1 without weights)
     cache
     """
     float_array(scores, "scores", 4)
@@ -156,26 +161,42 @@ def softmax_cross_entropy_forward(scores, labels, ignore_index=IGNORE_INDEX, nor
     target = xp.where(valid, labels, 0).astype(np.int64)
     logp = log_softmax(scores, axis=1)
     picked = xp.take_along_axis(logp, target[:, None], axis=1)[:, 0]
-    count = int(valid.sum())
-    norm = {"valid": max(count, 1), "batch_size": N, "full": N * H * W, "none": 1}[normalization]
-    loss = float(-(picked * valid).sum()) / norm
-    return loss, (logp, target, valid, norm)
+    if class_weights is None:
+        weight = valid  # each valid pixel once
+        count = int(valid.sum())
+    else:
+        w = _check_class_weights(class_weights, L, xp, scores.dtype)
+        weight = w[target] * valid
+        count = float(weight.sum())
+    norm = {"valid": count if count > 0 else 1, "batch_size": N, "full": N * H * W, "none": 1}[normalization]
+    loss = float(-(picked * weight).sum()) / norm
+    return loss, (logp, target, weight, norm)
+
+
+def _check_class_weights(class_weights, L, xp, dtype):
+    w = np.asarray(class_weights.get() if hasattr(class_weights, "get") else class_weights)
+    if w.shape != (L,) or not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)):
+        raise ValueError(f"class_weights must be {L} real numbers (one per class), got shape {w.shape}, "
+                         f"dtype {w.dtype}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"class_weights must be finite and non-negative, got {w.tolist()}")
+    return xp.asarray(w.astype(dtype))
 
 
 def softmax_cross_entropy_backward(cache, dloss=1.0):
-    """Gradient w.r.t. the scores: ``(softmax - onehot) * valid / norm``.
+    """Gradient w.r.t. the scores: ``(softmax - onehot) * w[y] * valid / norm``.
 
     Returns
     -------
     dscores : (N, L, H, W)
     """
     xp = get_array_module(cache[0])
-    logp, target, valid, norm = cache
+    logp, target, weight, norm = cache
     dloss = real_number(dloss, "dloss")
     d = xp.exp(logp)
     classes = xp.arange(d.shape[1]).reshape(1, -1, 1, 1)
     d -= (classes == target[:, None]).astype(d.dtype)
-    d *= (valid[:, None] * (dloss / norm)).astype(d.dtype)
+    d *= (weight[:, None] * (dloss / norm)).astype(d.dtype)
     return d
 
 
