@@ -58,6 +58,9 @@ h, _ = nn.conv2d_im2col_forward(x2, w1, None, 1, 1)
 coarse, _ = nn.conv2d_im2col_forward(nn.maxpool2d_forward(h, 2, 2)[0], w2, None, 1, 0)
 dense, _ = nn.conv2d_im2col_forward(nn.maxpool2d_forward(h, 2, 1)[0], w2, None, 1, 0, dilation=2)
 print("coarse", coarse.shape, "dense", dense.shape)
+# 32 -> pool stride 2 -> 16 -> 3x3 conv -> 14; 32 -> pool stride 1 -> 31 -> 3x3 conv dilated by 2
+# (it spans 5 pixels) -> 27 = 2 * 14 - 1: one output per input position of the pooled map
+assert coarse.shape[2:] == (14, 14) and dense.shape[2:] == (27, 27)
 assert np.abs(dense[:, :, ::2, ::2] - coarse).max() < 1e-5
 # and the dilated conv equals a conv with a zero-inserted 5x5 kernel
 w2_holes = np.zeros((4, 8, 5, 5))
