@@ -204,3 +204,15 @@ def test_no_grad_keeps_no_cache(rng):
     with pytest.raises(ZeroDivisionError), nn.no_grad():
         1 / 0
     assert nn.grad_enabled()
+
+
+def test_relu_kernel_numerical_gradient(rng):
+    """The kernel pair against a float64 numerical gradient (values kept off the kink at 0)."""
+    from minideeplab.nn import numerical_gradient, rel_error
+
+    x = rng.standard_normal((2, 3, 5, 7))
+    x[np.abs(x) < 0.05] += 0.1
+    dout = rng.standard_normal(x.shape)
+    out, mask = nn.relu_forward(x)
+    num = numerical_gradient(lambda: nn.relu_forward(x)[0], x, dout)
+    assert rel_error(nn.relu_backward(dout, mask), num) < 1e-9
