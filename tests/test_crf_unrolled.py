@@ -1,0 +1,103 @@
+"""Mean field unrolled (crf.unrolled): the same Q as dense_crf, and float64 numerical gradients of
+Q with respect to the unary, both kernel weights and the compatibility matrix, for both methods."""
+import numpy as np
+import pytest
+
+from minideeplab.crf import dense_crf
+from minideeplab.crf.unrolled import dense_crf_backward, dense_crf_forward
+from minideeplab.nn import rel_error
+
+
+def _scene(rng, H=6, W=5, L=3):
+    image = rng.integers(0, 256, size=(H, W, 3)).astype(np.uint8)
+    unary = rng.standard_normal((L, H, W)) * 1.5
+    return image, unary
+
+
+def _numerical(f, x, h, one_sided=()):
+    """d f / d x by central differences (x float64, changed in place and restored); at the flat
+    indices in ``one_sided`` (a weight at 0, which may not go negative) by the second-order
+    one-sided difference (-3 f(x) + 4 f(x + h) - f(x + 2h)) / 2h."""
+    g = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        if i in one_sided:
+            f0 = f()
+            flat[i] = old + h
+            f1 = f()
+            flat[i] = old + 2 * h
+            f2 = f()
+            gflat[i] = (-3 * f0 + 4 * f1 - f2) / (2 * h)
+        else:
+            flat[i] = old + h
+            plus = f()
+            flat[i] = old - h
+            minus = f()
+            gflat[i] = (plus - minus) / (2 * h)
+        flat[i] = old
+    return g
+
+
+# the lattice computes its filter in float32: its finite differences take a larger step
+TOLERANCE = {"exact": (1e-6, 1e-6), "lattice": (1e-3, 2e-3)}  # (step h, relative error)
+
+
+@pytest.mark.parametrize("method", ["exact", "lattice"])
+@pytest.mark.parametrize("n_iter", [0, 1, 5])
+@pytest.mark.parametrize("w_gaussian", [0.0, 3.0])
+@pytest.mark.parametrize("potts", [True, False])
+@pytest.mark.parametrize("normalization", ["symmetric", "before"])  # "before": K is not symmetric
+def test_gradients_match_finite_differences(method, n_iter, w_gaussian, potts, normalization, rng):
+    image, unary = _scene(rng)
+    L = unary.shape[0]
+    mu = np.array(1.0 - np.eye(L)) if potts else rng.uniform(-0.5, 1.5, (L, L))
+    params = dict(n_iter=n_iter, theta_alpha=4.0, theta_beta=40.0, theta_gamma=2.0, method=method,
+                  normalization=normalization)
+    w = np.array([1.5, w_gaussian])
+    dQ = rng.standard_normal(unary.shape)
+    compat = lambda: "potts" if potts else mu
+
+    def loss():
+        Q, _ = dense_crf_forward(image, unary, w_bilateral=w[0], w_gaussian=w[1], compat=compat(), **params)
+        return float(np.sum(Q * dQ))
+
+    Q, cache = dense_crf_forward(image, unary, w_bilateral=w[0], w_gaussian=w[1], compat=compat(), **params)
+    grads = dense_crf_backward(dQ, cache)
+    h, tol = TOLERANCE[method]
+    assert rel_error(grads["unary"], _numerical(loss, unary, h)) < tol
+    if n_iter == 0:
+        assert grads["w_bilateral"] == grads["w_gaussian"] == 0.0 and not grads["compat"].any()
+        return
+    dw = _numerical(loss, w, h, one_sided=(1,) if w_gaussian == 0 else ())
+    assert rel_error(np.array([grads["w_bilateral"], grads["w_gaussian"]]), dw) < tol
+    # compat: the gradient with respect to the full matrix (for Potts at 1 - I)
+    compat = lambda: mu
+    assert rel_error(grads["compat"], _numerical(loss, mu, h)) < tol
+
+
+@pytest.mark.parametrize("method", ["exact", "lattice"])
+def test_forward_is_dense_crf(method, rng):
+    image, _ = _scene(rng, 9, 8, 4)
+    probs = rng.dirichlet(np.ones(4), size=(9, 8)).transpose(2, 0, 1)
+    unary = -np.log(np.maximum(probs, 1e-5))
+    mu = rng.uniform(0, 2, (4, 4))
+    for compat in ("potts", mu):
+        Q, _ = dense_crf_forward(image, unary.astype(np.float32), n_iter=5, compat=compat, method=method)
+        assert Q.dtype == np.float32
+        np.testing.assert_allclose(Q, dense_crf(image, probs, n_iter=5, compat=compat, method=method), atol=1e-5)
+
+
+def test_float64_in_float64_out_and_bad_input(rng):
+    image, unary = _scene(rng)
+    Q, cache = dense_crf_forward(image, unary, method="exact")
+    assert Q.dtype == np.float64
+    np.testing.assert_allclose(Q.sum(axis=0), 1.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="dQ must be"):
+        dense_crf_backward(np.ones((2, 6, 5)), cache)
+    with pytest.raises(ValueError, match="unary must be"):
+        dense_crf_forward(image, unary[:, :3], method="exact")
+    with pytest.raises(ValueError, match="NaN"):
+        dense_crf_forward(image, np.full_like(unary, np.nan), method="exact")
+    with pytest.raises(TypeError, match="floating"):
+        dense_crf_forward(image, unary.astype(int), method="exact")
