@@ -101,3 +101,36 @@ def test_float64_in_float64_out_and_bad_input(rng):
         dense_crf_forward(image, np.full_like(unary, np.nan), method="exact")
     with pytest.raises(TypeError, match="floating"):
         dense_crf_forward(image, unary.astype(int), method="exact")
+
+
+def test_dense_crf_layer(rng):
+    """nn.DenseCRF: dense_crf on softmax(scores) image by image; its gradients are the functional
+    pair's, summed over the batch, and dscores = -dunary; an optimizer can step its params."""
+    from minideeplab import nn
+    from minideeplab.optim import Adam
+
+    images = rng.integers(0, 256, size=(2, 6, 5, 3)).astype(np.uint8)
+    scores = rng.standard_normal((2, 3, 6, 5))
+    layer = nn.DenseCRF(3, n_iter=3, theta_alpha=4.0, theta_beta=40.0, theta_gamma=2.0, method="exact")
+    Q = layer.forward(scores, images)
+    for n in range(2):
+        P = np.exp(scores[n]) / np.exp(scores[n]).sum(axis=0)
+        want = dense_crf(images[n], P, n_iter=3, w_bilateral=4.0, theta_alpha=4.0, theta_beta=40.0, w_gaussian=3.0,
+                         theta_gamma=2.0, method="exact")
+        np.testing.assert_allclose(Q[n], want, atol=1e-5)
+    dQ = rng.standard_normal(Q.shape)
+    dscores = layer.backward(dQ)
+    total = {"w_bilateral": 0.0, "w_gaussian": 0.0, "compat": 0.0}
+    for n in range(2):
+        _, cache = dense_crf_forward(images[n], -scores[n], n_iter=3, w_bilateral=4.0, w_gaussian=3.0, theta_alpha=4.0,
+                                     theta_beta=40.0, theta_gamma=2.0, method="exact")
+        g = dense_crf_backward(dQ[n], cache)
+        np.testing.assert_allclose(dscores[n], -g["unary"], rtol=1e-12)
+        for k in total:
+            total[k] = total[k] + g[k]
+    for k in total:
+        np.testing.assert_allclose(layer.grads[k], total[k], rtol=1e-12)
+    Adam(layer.params, 1e-2).step(layer.grads)
+    assert not np.allclose(layer.params["compat"], 1 - np.eye(3))
+    with pytest.raises(ValueError, match="scores must be"):
+        layer.forward(scores, images[:1])

@@ -6,6 +6,7 @@ from .functional import (
     shrink_labels, shrink_size, softmax, softmax_cross_entropy_backward,
     softmax_cross_entropy_forward, sum_backward, sum_forward, zoom_size,
 )
+from .crf_layer import DenseCRF
 from .gradcheck import numerical_gradient, rel_error
 from .layers import AvgPool2d, Conv2d, Dropout, Layer, MaxPool2d, ReLU, Sequential, grad_enabled, no_grad
 from .pool import (
