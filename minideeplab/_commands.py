@@ -176,6 +176,11 @@ def segment(args):
         probs = dense_crf(image, probs, **meta.get("dense_crf", {}))
     elif args.crf == "grid":
         probs = grid_crf(image, probs, **meta.get("grid_crf", {}))
+    elif args.crf == "learned":
+        if "learned_crf" not in meta:
+            raise ValueError("the model has no learned CRF: run minideeplab learn-crf --model ... first")
+        params = meta["learned_crf"]["params"]
+        probs = dense_crf(image, probs, **dict(params, compat=np.asarray(params["compat"])))
     labels = probs.argmax(0).astype(np.uint8)
     palette = np.asarray(meta["palette"], np.uint8) if "palette" in meta else None
     if palette is None and args.model is None:
@@ -211,7 +216,9 @@ def compare_crf(args):
     if args.limit:
         ds.names = ds.names[: args.limit]
     remove_stale_temp_files(args.out)  # of killed earlier runs
-    result = compare_crfs(model, ds, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet)
+    learned = (meta.get("learned_crf") or {}).get("params")
+    result = compare_crfs(model, ds, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet,
+                          learned_params=learned)
     print(format_table(result))
     print("trimap (global accuracy, %) by band width: " + "; ".join(
         f"{m}: " + " ".join(f"{w}px {100 * a:.1f}" for w, a in t.items()) for m, t in result["trimap"].items()))
@@ -260,6 +267,47 @@ def tune_crf(args):
     remove_stale_temp_files(os.path.dirname(os.path.abspath(out)))  # of killed earlier runs
     save_model(out, model, **meta)
     print(f"wrote the chosen parameters into {out}")
+    return 0
+
+
+def learn_crf(args):
+    from .crf.learn import learn_crf as learn
+    from .datasets import MSRC
+    from .models import load_model, save_model
+    from .predict import predict_probs
+    from ._io import remove_stale_temp_files
+
+    model, meta = load_model(args.model)
+    out = args.out or args.model
+    checkpoint = args.checkpoint or os.path.splitext(out)[0] + ".learn-crf.npz"
+    remove_stale_temp_files(os.path.dirname(os.path.abspath(out)))  # of killed earlier runs
+
+    def samples(split, limit=0):
+        ds = MSRC(args.data, split)
+        if limit:
+            ds.names = ds.names[:limit]
+        from tqdm.auto import tqdm
+
+        rows = []
+        for i in tqdm(range(len(ds)), desc=f"unaries ({split})", disable=args.quiet, leave=False):
+            image, label = ds[i]
+            rows.append((image, predict_probs(model, image).astype(np.float16), label))
+        return rows
+
+    train, val = samples(args.split, args.limit), samples("val", args.val_limit)
+    start = {k: v for k, v in (meta.get("dense_crf") or {}).items() if k != "n_iter"}
+    res = learn(train, model.num_classes, val=val, steps=args.steps, crop=args.crop, lr=args.lr, n_iter=args.n_iter,
+                init=start, val_every=args.val_every, metric=args.metric, seed=args.seed, checkpoint=checkpoint,
+                resume=args.resume, progress=not args.quiet)
+    print(f"learned CRF: {args.metric} on val {100 * res['score']:.2f} at step {res['step']}, "
+          f"n_iter {res['params']['n_iter']}, w_bilateral {res['params']['w_bilateral']:.3f}, "
+          f"w_gaussian {res['params']['w_gaussian']:.3f}")
+    meta = {k: v for k, v in meta.items() if k not in ("variant", "num_classes", "width", "dropout", "input_scale")}
+    meta["learned_crf"] = {"params": res["params"], "score": res["score"], "metric": args.metric, "step": res["step"],
+                           "steps": args.steps, "crop": args.crop, "lr": args.lr, "split": args.split,
+                           "history": res["history"]}
+    save_model(out, model, **meta)
+    print(f"wrote the learned CRF into {out} (state: {checkpoint})")
     return 0
 
 

@@ -92,7 +92,8 @@ def build_parser():
     g.add_argument("-o", "--out", default=None, metavar="FILE",
                    help="label map PNG (default: IMAGE_labels.png); the overlay goes beside it as *_overlay.png")
     g.add_argument("--output", dest="out", metavar="FILE", action=Renamed, new="-o/--out")
-    g.add_argument("--crf", default="dense", choices=["dense", "grid", "none"], help="the CRF after the net")
+    g.add_argument("--crf", default="dense", choices=["dense", "grid", "learned", "none"],
+                   help="the CRF after the net (learned: the one learn-crf stored in the model)")
     g.add_argument("--model", default=None,
                    help="a model file written by minideeplab.models.save_model (default: the shipped MSRC model)")
     g.set_defaults(func=commands.segment)
@@ -122,6 +123,29 @@ def build_parser():
                         "a comma list averages the scores at several scales)")
     u.add_argument("--quiet", action="store_true", help="no progress bar")
     u.set_defaults(func=commands.tune_crf)
+
+    lc = sub.add_parser("learn-crf", help="learn the dense CRF's weights and a full label compatibility matrix "
+                                          "on MSRC's training split, store them in the model")
+    lc.add_argument("--model", required=True, help="a model file (its unaries); the learned CRF is written into it")
+    lc.add_argument("--data", default=None, metavar="DIR", help=msrc_help)
+    lc.add_argument("--split", default="train", choices=["train", "trainval"], help="MSRC split to learn on")
+    lc.add_argument("--steps", type=int, default=2000, help="Adam steps, one random crop each")
+    lc.add_argument("--crop", type=int, default=128, help="crop side in pixels")
+    lc.add_argument("--lr", type=float, default=0.02, help="Adam's learning rate")
+    lc.add_argument("--n-iter", type=int, default=5, help="mean-field iterations while learning")
+    lc.add_argument("--metric", default="class_avg_acc", choices=["global_acc", "class_avg_acc", "mean_iou"],
+                    help="the validation score that picks the iteration count and the stopping point")
+    lc.add_argument("--val-every", type=int, default=250, help="score the validation split every N steps")
+    lc.add_argument("--limit", type=int, default=0, help="only the first N training images")
+    lc.add_argument("--val-limit", type=int, default=0, help="only the first N validation images")
+    lc.add_argument("--seed", type=int, default=0, help="seed of the crops")
+    lc.add_argument("-o", "--out", default=None, metavar="FILE",
+                    help="write to this model file instead of updating --model")
+    lc.add_argument("--checkpoint", default=None, metavar="FILE",
+                    help="state file, written every 100 steps (default: OUT with .learn-crf.npz)")
+    lc.add_argument("--resume", action="store_true", help="continue from the state file if present")
+    lc.add_argument("--quiet", action="store_true", help="no progress bar")
+    lc.set_defaults(func=commands.learn_crf)
 
     r = sub.add_parser("crf", help="the dense or grid CRF over a folder of images and saved probability maps",
                        description="For each image IMAGES_DIR/NAME.* and its probabilities PROBS_DIR/NAME.npy "

@@ -24,11 +24,13 @@ PAPER_MSRC = [  # Krähenbühl & Koltun, NIPS 2011, Table 1 (standard ground tru
     {"method": "fully connected CRF", "global": 86.0, "class_avg": 78.3, "seconds": 0.2},
 ]
 METHODS = ("unary", "grid CRF", "fully connected CRF")
+LEARNED = "learned CRF"  # the fully connected CRF with learned weights and compatibilities
 TRIMAP_WIDTHS = (1, 2, 4, 8, 16, 32)
 
 
-def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=True, keep=4):
-    """Score the unary, grid CRF and dense CRF labellings over ``dataset``.
+def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=True, keep=4, learned_params=None):
+    """Score the unary, grid CRF and dense CRF labellings over ``dataset`` (and the dense CRF
+    with learned weights and compatibilities, ``learned_params`` from ``crf.learn``, if given).
 
     Returns
     -------
@@ -42,9 +44,12 @@ def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=T
     L = model.num_classes
     dense_params = dict(dense_params or {})
     grid_params = dict(grid_params or {})
-    conf = {m: np.zeros((L, L), np.int64) for m in METHODS}
-    secs = {m: [] for m in METHODS}
-    labels, preds, examples = [], {m: [] for m in METHODS}, []
+    methods = METHODS + ((LEARNED,) if learned_params else ())
+    if learned_params:
+        learned_params = dict(learned_params, compat=np.asarray(learned_params["compat"], np.float64))
+    conf = {m: np.zeros((L, L), np.int64) for m in methods}
+    secs = {m: [] for m in methods}
+    labels, preds, examples = [], {m: [] for m in methods}, []
     for i in tqdm(range(len(dataset)), desc="compare-crf", disable=not progress):
         image, label = dataset[i]
         t = time.perf_counter()
@@ -57,14 +62,18 @@ def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=T
         t = time.perf_counter()
         out["fully connected CRF"] = dense_crf(image, probs, **dense_params).argmax(0)
         secs["fully connected CRF"].append(time.perf_counter() - t)
+        if learned_params:
+            t = time.perf_counter()
+            out[LEARNED] = dense_crf(image, probs, **learned_params).argmax(0)
+            secs[LEARNED].append(time.perf_counter() - t)
         labels.append(label)
-        for m in METHODS:
+        for m in methods:
             confusion_matrix(label, out[m], L, out=conf[m])
             preds[m].append(out[m].astype(np.uint8))
         if len(examples) < keep:
-            examples.append((image, label, [out[m] for m in METHODS]))
+            examples.append((image, label, [out[m] for m in methods]))
     rows = []
-    for m in METHODS:
+    for m in methods:
         s = summarize(conf[m])
         rows.append({"method": m, "global_acc": s["global_acc"], "class_avg_acc": s["class_avg_acc"],
                      "mean_iou": s["mean_iou"], "median_seconds": statistics.median(secs[m]),
@@ -72,9 +81,12 @@ def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=T
                      "per_class_acc": [None if np.isnan(a) else float(a) for a in s["per_class_acc"]],
                      "per_class_pixels": conf[m].sum(axis=1).tolist()})
     trimap = {m: {w: v["global_acc"] for w, v in trimap_scores(labels, preds[m], TRIMAP_WIDTHS, L).items()}
-              for m in METHODS}
-    return {"rows": rows, "trimap": trimap, "examples": examples, "n_images": len(dataset),
-            "dense_params": dense_params, "grid_params": grid_params}
+              for m in methods}
+    result = {"rows": rows, "trimap": trimap, "examples": examples, "n_images": len(dataset),
+              "dense_params": dense_params, "grid_params": grid_params}
+    if learned_params:
+        result["learned_params"] = dict(learned_params, compat=learned_params["compat"].tolist())
+    return result
 
 
 def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=None):
@@ -155,12 +167,15 @@ def format_per_class(result, class_names=None):
         raise ValueError(f"class_names must have {L} names, got {len(names)}")
     pct = lambda a: "" if a is None else f"{100 * a:.1f}"  # noqa: E731
     diff = lambda a, b: "" if a is None or b is None else f"{100 * (a - b):+.1f}"  # noqa: E731
-    lines = ["| class | pixels | " + " | ".join(r["method"] for r in rows) + " | grid - unary | dense - unary |",
-             "|---|---|" + "---|" * (len(rows) + 2)]
+    extra = len(rows) > 3  # the learned CRF
+    lines = ["| class | pixels | " + " | ".join(r["method"] for r in rows) + " | grid - unary | dense - unary |"
+             + (" learned - unary |" if extra else ""),
+             "|---|---|" + "---|" * (len(rows) + 2 + extra)]
     for c in range(L):
         accs = [r["per_class_acc"][c] for r in rows]
         lines.append(f"| {names[c]} | {rows[0]['per_class_pixels'][c]} | " + " | ".join(pct(a) for a in accs)
-                     + f" | {diff(accs[1], accs[0])} | {diff(accs[2], accs[0])} |")
+                     + f" | {diff(accs[1], accs[0])} | {diff(accs[2], accs[0])} |"
+                     + (f" {diff(accs[3], accs[0])} |" if extra else ""))
     return "\n".join(lines)
 
 
@@ -182,7 +197,7 @@ def write_outputs(result, out_dir, palette=None, class_names=None):
     atomic_write_bytes(os.path.join(out_dir, "results.md"), md.encode())
     rows = [[img, lab] + outs for img, lab, outs in result["examples"]]
     if rows:
-        fig = show_rows(rows, ["image", "ground truth", "unary", "grid CRF", "fully connected CRF"], palette,
+        fig = show_rows(rows, ["image", "ground truth"] + [r["method"] for r in result["rows"]], palette,
                         class_names=class_names)
         atomic_write_bytes(os.path.join(out_dir, "examples.png"), figure_bytes(fig))
         plt.close(fig)

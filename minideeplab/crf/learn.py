@@ -1,0 +1,150 @@
+"""Learning the fully connected CRF's weights and label compatibilities from data.
+
+The CRF is a log-linear model p(y | x, w); here it is learned as CRF-as-RNN does (Zheng et
+al., ICCV 2015): T mean-field iterations from a classifier's probabilities P give beliefs Q,
+and the parameters (w_bilateral, w_gaussian and a full compatibility matrix mu) minimise the
+pixel cross-entropy of Q against the ground truth, by Adam on random crops, with the gradients
+of :func:`minideeplab.crf.dense_crf_backward`. A learned mu can stop a frequent class from
+swallowing a rare one it often borders (mu(cow, grass) small: "cows may sit on grass").
+
+:func:`learn_crf` keeps the parameters that score best on a validation set (full images,
+``dense_crf`` with the learned compatibility), choosing the iteration count among
+``val_n_iters`` and the stopping point among the validation checks; its state is written
+atomically every ``checkpoint_every`` steps and ``resume=True`` continues bit for bit.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .._io import read_npz, save_npz
+from ..metrics import confusion_matrix, summarize
+from ..nn.crf_layer import DenseCRF
+from ..optim import Adam
+from .dense import dense_crf
+from .softmax import PROB_CLIP
+
+DEFAULTS = dict(w_bilateral=4.0, theta_alpha=121.0, theta_beta=5.0, w_gaussian=3.0, theta_gamma=3.0)
+
+
+def crf_cross_entropy(Q, label, ignore_index=255):
+    """Mean -log Q(y) over the non-void pixels, and its gradient with respect to Q.
+
+    Q : (L, H, W) beliefs; label : (H, W). Returns ``(loss, dQ)``."""
+    valid = label != ignore_index
+    count = int(valid.sum())
+    dQ = np.zeros_like(Q)
+    if count == 0:
+        return 0.0, dQ
+    ys, xs = np.nonzero(valid)
+    q = np.maximum(Q[label[valid], ys, xs], 1e-12)
+    dQ[label[valid], ys, xs] = -1.0 / (q * count)
+    return float(-np.log(q).mean()), dQ
+
+
+def _crop(rng, image, probs, label, size):
+    H, W = label.shape
+    h, w = min(size, H), min(size, W)
+    y, x = int(rng.integers(H - h + 1)), int(rng.integers(W - w + 1))
+    return image[y:y + h, x:x + w], probs[:, y:y + h, x:x + w], label[y:y + h, x:x + w]
+
+
+def score_params(samples, params, num_classes):
+    """``summarize`` of ``dense_crf`` with ``params`` over ``(image, probs, label)`` samples."""
+    conf = np.zeros((num_classes, num_classes), np.int64)
+    params = dict(params, compat=np.asarray(params.get("compat", "potts")) if not isinstance(
+        params.get("compat", "potts"), str) else "potts")
+    for image, probs, label in samples:
+        p = np.asarray(probs, np.float32)
+        p = p / p.sum(axis=0)  # probabilities kept as float16 sum to one only to ~1e-3
+        conf += confusion_matrix(label, dense_crf(image, p, **params).argmax(0), num_classes)
+    return summarize(conf)
+
+
+def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_iter=5, init=None,
+              val_every=250, val_n_iters=(5, 10), metric="class_avg_acc", seed=0, checkpoint=None,
+              checkpoint_every=100, resume=False, stop_after=None, progress=True, method="lattice"):
+    """Learn the dense CRF's weights and a full compatibility matrix.
+
+    Parameters
+    ----------
+    train, val : sequences of ``(image (H, W, 3) uint8, probs (L, H, W), label (H, W))``
+    num_classes : L
+    steps : Adam steps, one random ``crop`` x ``crop`` window of one training image each
+    lr : Adam's learning rate; n_iter : mean-field iterations while learning
+    init : dense CRF parameters to start from (``w_bilateral``, ``theta_*``, ``w_gaussian``;
+        the thetas stay fixed); the compatibility starts at Potts
+    val_every, val_n_iters, metric : when and how the validation set picks the result
+    checkpoint : path of the state file (npz), written every ``checkpoint_every`` steps; with
+        ``resume=True`` an existing one is continued
+    stop_after : run at most this many steps in this call (a time budget), then checkpoint and
+        return; a later call with ``resume=True`` and the same arguments continues bit for bit
+
+    Returns
+    -------
+    dict: ``params`` (keyword arguments for ``dense_crf``, ``compat`` an (L, L) list), ``score``
+    (the validation metric; None without ``val``), ``step``, ``history`` (step, loss, validation
+    scores), ``mu`` (the final learned matrix)
+    """
+    from tqdm.auto import tqdm
+
+    if len(train) == 0:
+        raise ValueError("train is empty")
+    if metric not in ("class_avg_acc", "global_acc", "mean_iou"):
+        raise ValueError(f"metric must be class_avg_acc, global_acc or mean_iou, got {metric!r}")
+    start = dict(DEFAULTS, **(init or {}))
+    thetas = {k: float(start[k]) for k in ("theta_alpha", "theta_beta", "theta_gamma")}
+    layer = DenseCRF(num_classes, n_iter, start["w_bilateral"], start["w_gaussian"], method=method, **thetas)
+    opt = Adam(layer.params, lr)
+    rng = np.random.default_rng(seed)
+    state = dict(step=0, history=[], best=None)
+    if resume and checkpoint and os.path.exists(checkpoint):
+        arrays, meta = read_npz(checkpoint)
+        for k in layer.params:
+            layer.params[k][...] = arrays[f"param/{k}"]
+        opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
+        rng.bit_generator.state = meta["rng"]
+        state = dict(step=meta["step"], history=meta["history"], best=meta["best"])
+
+    def current(n):
+        return dict(n_iter=n, w_bilateral=max(float(layer.params["w_bilateral"]), 0.0),
+                    w_gaussian=max(float(layer.params["w_gaussian"]), 0.0), compat=layer.params["compat"].tolist(),
+                    **thetas)
+
+    def save():
+        arrays = {f"param/{k}": v for k, v in layer.params.items()}
+        arrays.update({f"opt/{k}": v for k, v in opt.state_dict().items()})
+        save_npz(checkpoint, arrays, dict(step=state["step"], history=state["history"], best=state["best"],
+                                          rng=rng.bit_generator.state))
+
+    bar = tqdm(total=steps, initial=state["step"], desc="learn-crf", disable=not progress)
+    last = steps if stop_after is None else min(steps, state["step"] + int(stop_after))
+    while state["step"] < last:
+        i = int(rng.integers(len(train)))
+        image, probs, label = _crop(rng, *train[i], crop)
+        unary = -np.log(np.maximum(np.asarray(probs, np.float64), PROB_CLIP))
+        Q = layer.forward(-unary[None], image[None])[0]  # the layer's unary is -scores
+        loss, dQ = crf_cross_entropy(Q, label)
+        layer.backward(dQ[None])
+        opt.step(layer.grads)
+        for k in ("w_bilateral", "w_gaussian"):  # keep the kernel weights >= 0 (projected step)
+            np.maximum(layer.params[k], 0.0, out=layer.params[k])
+        state["step"] += 1
+        record = {"step": state["step"], "loss": loss}
+        if val is not None and (state["step"] % val_every == 0 or state["step"] == steps):
+            for n in val_n_iters:
+                s = score_params(val, current(n), num_classes)[metric]
+                record[f"val_{n}"] = s
+                if state["best"] is None or s > state["best"]["score"]:
+                    state["best"] = {"score": s, "step": state["step"], "params": current(n)}
+        state["history"].append(record)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}", w1=f"{float(layer.params['w_bilateral']):.2f}",
+                        w2=f"{float(layer.params['w_gaussian']):.2f}")
+        if checkpoint and (state["step"] % checkpoint_every == 0 or state["step"] == last):
+            save()
+    bar.close()
+    best = state["best"] or {"score": None, "step": state["step"], "params": current(n_iter)}
+    return {"params": best["params"], "score": best["score"], "step": best["step"], "history": state["history"],
+            "mu": layer.params["compat"].copy()}
