@@ -117,3 +117,32 @@ def save_rows(path, rows, titles=None, palette=None, class_names=None):
     save_figure(fig, path)
     plt.close(fig)
     return path
+
+
+def show_compat(mu, class_names=None, title="label compatibility mu(l, l')"):
+    """The (L, L) compatibility matrix of a learned CRF as a heat map: row l, column l' is the
+    cost of label l at a pixel whose similar neighbours hold l' (low: "may sit next to").
+
+    The matrix is shown minus its diagonal's mean (adding a constant to every entry changes no
+    belief), on a diverging colour map centred at 0. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    mu = np.asarray(mu, dtype=np.float64)
+    if mu.ndim != 2 or mu.shape[0] != mu.shape[1]:
+        raise ValueError(f"mu must be a square (L, L) matrix, got shape {mu.shape}")
+    L = mu.shape[0]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(L)]
+    if len(names) != L:
+        raise ValueError(f"class_names must have {L} names, got {len(names)}")
+    shown = mu - np.diag(mu).mean()
+    top = float(np.abs(shown).max()) or 1.0
+    fig, ax = plt.subplots(figsize=(0.32 * L + 2.5, 0.32 * L + 2))
+    im = ax.imshow(shown, cmap="RdBu_r", vmin=-top, vmax=top)
+    ax.set_xticks(range(L), names, rotation=90)
+    ax.set_yticks(range(L), names)
+    ax.set_xlabel("neighbour's label l'")
+    ax.set_ylabel("pixel's label l")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig

@@ -241,3 +241,18 @@ def test_tune_crfs_chooses_the_input_scale_first():
     assert model.input_scale == res["input_scale"] == max(res["input_scale_history"], key=lambda r: r[1])[0]
     with pytest.raises(ValueError, match="input_scales"):
         tune_crfs(model, ds, progress=False, input_scales=[0.0])
+
+
+def test_show_compat_figure():
+    import matplotlib.pyplot as plt
+    from minideeplab.viz import show_compat
+
+    mu = np.array([[0.0, 2.0, 1.0], [2.0, 0.0, 0.5], [1.0, 0.5, 0.0]]) + 3.0  # a constant changes nothing shown
+    fig = show_compat(mu, ["grass", "cow", "sky"])
+    ax = fig.axes[0]
+    shown = ax.images[0].get_array()
+    np.testing.assert_allclose(shown, mu - 3.0)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["grass", "cow", "sky"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="square"):
+        show_compat(np.ones((2, 3)))
