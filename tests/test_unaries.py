@@ -1,0 +1,52 @@
+"""TextonBoost-style unaries: CIE Lab against the standard's reference values, and the filter
+bank's responses on images whose answers are known in closed form."""
+import numpy as np
+import pytest
+
+from minideeplab.unaries import FILTERS, filter_bank, rgb_to_lab
+
+
+@pytest.mark.parametrize("rgb, lab", [
+    ((255, 255, 255), (100.0, 0.0, 0.0)),
+    ((0, 0, 0), (0.0, 0.0, 0.0)),
+    ((255, 0, 0), (53.2408, 80.0925, 67.2032)),    # sRGB primaries in CIE L*a*b* (D65)
+    ((0, 255, 0), (87.7347, -86.1827, 83.1793)),
+    ((0, 0, 255), (32.2970, 79.1875, -107.8602)),
+    ((128, 128, 128), (53.5850, 0.0, 0.0)),
+])
+def test_lab_reference_values(rgb, lab):
+    out = rgb_to_lab(np.array(rgb, np.uint8).reshape(1, 1, 3))[0, 0]
+    np.testing.assert_allclose(out, lab, atol=0.01)
+
+
+def test_filter_bank_on_known_images():
+    assert len(FILTERS) == 17
+    flat = np.full((40, 50, 3), 90, np.uint8)
+    r = filter_bank(flat)
+    L = rgb_to_lab(flat)[0, 0, 0]
+    gauss_L = [k for k, f in enumerate(FILTERS) if f[0] == "gaussian" and f[2] == 0]
+    np.testing.assert_allclose(r[:, :, gauss_L], L, rtol=1e-5)   # a blur keeps a constant
+    others = [k for k, f in enumerate(FILTERS) if f[0] != "gaussian"]
+    # no edges, no blobs: 0 up to the truncated kernels (scipy cuts them at 4 sigma), ~1e-4 of L
+    np.testing.assert_allclose(r[:, :, others], 0.0, atol=2e-4 * L)
+    # a gray ramp: L rises left to right, so d/dx > 0 and d/dy = 0 away from the borders
+    ramp = np.repeat(np.repeat(np.linspace(40, 200, 60).astype(np.uint8)[None, :, None], 30, 0), 3, 2)
+    r = filter_bank(ramp)
+    dx = [k for k, f in enumerate(FILTERS) if f[0] == "dx"]
+    dy = [k for k, f in enumerate(FILTERS) if f[0] == "dy"]
+    inner = (slice(10, 20), slice(15, 45))
+    assert np.all(r[inner][:, :, dx] > 0)
+    np.testing.assert_allclose(r[inner][:, :, dy], 0.0, atol=1e-3)
+    # a bright dot: the Laplacian of Gaussian is negative at its centre (a blob detector)
+    dot = np.zeros((41, 41, 3), np.uint8)
+    dot[20, 20] = 255
+    r = filter_bank(dot)
+    log = [k for k, f in enumerate(FILTERS) if f[0] == "log"]
+    assert np.all(r[20, 20, log] < 0) and r.dtype == np.float32 and r.shape == (41, 41, 17)
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match="uint8"):
+        rgb_to_lab(np.zeros((2, 2, 3)))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        filter_bank(np.zeros((2, 2), np.uint8))
