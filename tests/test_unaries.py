@@ -50,3 +50,27 @@ def test_bad_input():
         rgb_to_lab(np.zeros((2, 2, 3)))
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         filter_bank(np.zeros((2, 2), np.uint8))
+
+
+def test_textons_assign_the_nearest_centre_and_cluster(rng):
+    from minideeplab.unaries.textons import Textons, sample_responses
+
+    # three well separated blobs in 4-D: k-means must find them
+    centres = np.array([[0, 0, 0, 0], [10, 0, 0, 0], [0, 10, 10, 0]], np.float64)
+    x = np.concatenate([c + rng.standard_normal((200, 4)) * 0.5 for c in centres])
+    t = Textons.fit(x, k=3, seed=1)
+    found = t.centers * t.scale + t.mean
+    order = [int(np.argmin(((found - c) ** 2).sum(1))) for c in centres]
+    assert sorted(order) == [0, 1, 2]
+    np.testing.assert_allclose(found[order], centres, atol=0.2)
+    # assignment against the loop: nearest standardised centre
+    q = rng.standard_normal((7, 5, 4)) * 6
+    got = t.assign(q)
+    for i in range(7):
+        for j in range(5):
+            z = (q[i, j] - t.mean) / t.scale
+            assert got[i, j] == np.argmin([((z - c) ** 2).sum() for c in t.centers])
+    s = sample_responses([np.arange(60.0).reshape(3, 5, 4)], 4, rng)
+    assert s.shape == (4, 4) and len({tuple(v) for v in s}) == 4  # distinct pixels
+    with pytest.raises(ValueError, match="M >= k"):
+        Textons.fit(x[:2], k=3)
