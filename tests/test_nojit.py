@@ -56,3 +56,8 @@ def test_kernels_are_cached_on_disk(tmp_path):
 def test_layer_kernel_twin_tests_pass_without_jit():
     """Max pooling and the ReLU: the kernels as Python against their readable twins."""
     _pytest_without_jit(os.path.join(HERE, "test_nn_kernels.py"), "-k", "not threads")
+
+
+@pytest.mark.slow
+def test_texture_layout_kernel_passes_without_jit():
+    _pytest_without_jit(os.path.join(HERE, "test_unaries.py"), "-k", "layout")

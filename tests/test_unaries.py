@@ -74,3 +74,22 @@ def test_textons_assign_the_nearest_centre_and_cluster(rng):
     assert s.shape == (4, 4) and len({tuple(v) for v in s}) == 4  # distinct pixels
     with pytest.raises(ValueError, match="M >= k"):
         Textons.fit(x[:2], k=3)
+
+
+def test_layout_features_against_counting(rng):
+    from minideeplab.unaries.layout import layout_features, random_layout_features
+
+    tm = rng.integers(0, 5, size=(13, 17))
+    rects, textons = random_layout_features(12, 5, rng, reach=10, min_side=1, max_side=8)
+    rects[0] = (-20, -20, -15, -15)  # wholly outside for every pixel near the top-left: 0
+    got = layout_features(tm, rects, textons)
+    assert got.shape == (13, 17, 12) and got.dtype == np.float32
+    for f in range(12):
+        dy0, dx0, dy1, dx1 = rects[f]
+        for y in range(13):
+            for x in range(17):
+                n = sum(tm[yy, xx] == textons[f] for yy in range(y + dy0, y + dy1) for xx in range(x + dx0, x + dx1)
+                        if 0 <= yy < 13 and 0 <= xx < 17)
+                assert got[y, x, f] == pytest.approx(n / ((dy1 - dy0) * (dx1 - dx0)), abs=1e-6)
+    with pytest.raises(ValueError, match="dy1 > dy0"):
+        layout_features(tm, np.array([[0, 0, 0, 3]]), np.array([1]))
