@@ -52,8 +52,8 @@ assert [VARIANTS[n][:2] for n in NAMES] == [PAPER[n][:2] for n in NAMES]  # the 
 
 # %% [markdown]
 # The large field of view is what buys the accuracy: DeepLab (4x4, input stride 4, "RF 128")
-# loses almost 4 points to DeepLab-4x4 (the same kernel and cost, input stride 8, "RF
-# 224"). And LargeFOV keeps the 224 at a fraction of the cost.
+# loses 3.4 points to DeepLab-4x4 (the same kernel and cost, input stride 8, "RF 224"). And
+# LargeFOV keeps the 224 at a fraction of the cost.
 #
 # ## "RF 224" against lesson 3's 404 and 419
 #
@@ -148,7 +148,7 @@ assert ours["DeepLab"]["macs"] == ours["DeepLab-4x4"]["macs"]  # the dilation is
 # network: the 13 convolutions are shared by all four variants, and what differs is fc6-8.
 # The measured speed-up of LargeFOV over the 7x7 is smaller than the paper's 3.36x because
 # speed is not only multiply-adds (the paper's are training passes, forward and backward,
-# on a GPU), but it has the same order: 7x7 slowest, the two 4x4 heads equal, LargeFOV
+# on a GPU), but it has the same order: 7x7 slowest, the two 4x4 heads about equal, LargeFOV
 # fastest. Dilation costs nothing: DeepLab and DeepLab-4x4 do the same work.
 
 # %%

@@ -115,9 +115,9 @@ assert np.all(h_mf[ws >= 0.5] < h_exact[ws >= 0.5])  # more peaked than the trut
 assert h_mf[k] < 0.5 * h_exact[k]                    # ... by far at strong coupling
 
 # %% [markdown]
-# Past w of about 1.85 the library's **parallel** updates stop settling at all: every pixel
-# answers its neighbours' previous beliefs at once, and on the grid's two checkerboard halves
-# the labels swap at every iteration. Updating one pixel at a time (or damping the update)
+# Here, past w of about 1.85, the library's **parallel** updates stop settling at all: every
+# pixel answers its neighbours' previous beliefs at once, and on the grid's two checkerboard
+# halves the labels swap at every iteration. Updating one pixel at a time (or damping the update)
 # avoids this. The fully connected CRF of lessons 10-13 updates in parallel all the same:
 # that is what turns each update into one filtering of all the Q's at once.
 
