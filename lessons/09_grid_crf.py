@@ -145,9 +145,9 @@ plt.xscale("log"); plt.xlabel("seconds per image (~50,000 variables)"); plt.gca(
 # %% [markdown]
 # Read these with care. The grid slide's second is for finding the grid CRF's minimum-energy
 # labelling with move-making algorithms such as alpha-expansion (each move solves a min-cut over
-# all 50,000 variables, and several moves are needed); ours is ten mean-field passes, each a handful of multiply-adds per pixel, neighbour and
-# label, in compiled code on today's CPU: a different algorithm, which gives approximate
-# marginals rather than a minimum-energy labelling. The fully connected numbers are closer in
+# all 50,000 variables, and several moves are needed). Ours is ten mean-field passes, each a
+# handful of multiply-adds per pixel, neighbour and label, in compiled code on today's CPU: a
+# different algorithm, which gives approximate marginals rather than a minimum-energy labelling. The fully connected numbers are closer in
 # kind: the same mean field and the same lattice, here on this machine's cores. Sampling the
 # fully connected model directly visits all 50,000 partners of every pixel it resamples, over many
 # sweeps: the N^2 wall that the lattice removes.
@@ -169,4 +169,5 @@ plt.xscale("log"); plt.xlabel("seconds per image (~50,000 variables)"); plt.gca(
 # - Strong local smoothing erases thin structures the classifier had right: the shrinking bias.
 # - On ~50,000 pixels, our grid CRF and fully connected CRF both take a fraction of a second.
 #
-# Next: [Lesson 10 — the fully connected CRF](10_dense_crf_naive.ipynb) (`lessons/10_dense_crf_naive.py`).
+# Next: [Lesson 10 — the fully connected CRF](10_dense_crf_naive.ipynb)
+# (`lessons/10_dense_crf_naive.py`).

@@ -232,5 +232,5 @@ assert q1.shape == ref.shape and np.abs(q1 - ref).max() < 1e-5
 # - Long range lets a misclassified stretch be recovered by the rest of the line, and makes the
 #   segment live or die as a whole.
 #
-# Next: [Lesson 11 — the permutohedral lattice](11_permutohedral.ipynb) (`lessons/11_permutohedral.py`),
-# which computes these N^2 sums in linear time.
+# Next: [Lesson 11 — making it fast: the permutohedral lattice](11_permutohedral.ipynb)
+# (`lessons/11_permutohedral.py`), which computes these N^2 sums in linear time.

@@ -208,4 +208,5 @@ assert result[200]["mean_iou"] > result[4]["mean_iou"] + 0.1
 #   whole image; on mean IoU it is of the size the paper reports on VOC.
 # - A net trained on few images fits them better and generalises worse.
 #
-# Next: [Lesson 15 — weaker annotations: boxes and image labels](15_weak_supervision.ipynb) (`lessons/15_weak_supervision.py`).
+# Next: [Lesson 15 — weaker annotations: boxes and image labels](15_weak_supervision.ipynb)
+# (`lessons/15_weak_supervision.py`).
