@@ -5,7 +5,7 @@ them megabytes large. glibc's ``malloc`` hands allocations above its mmap thresh
 to 32 MiB, adjusted as it goes) to the kernel with ``mmap`` and gives them back with
 ``munmap`` when freed, and trims the top of its heap above 128 KiB; the next iteration then
 pays a page fault (and the zeroing of a 4 KiB page) for every page it touches again. At
-DeepLab-LargeFOV width 1/8, batch 8, crop 129 that was 12-25% of an iteration
+DeepLab-LargeFOV width 1/8, batch 8, crop 129 that was 23-35% of an iteration
 (``benchmarks/RESULTS.md``). :func:`keep_freed_memory` sets both thresholds high, so that
 freed memory stays in the heap and is reused. The process's peak memory is the same; its
 resident memory no longer shrinks after a peak (up to ``trim`` bytes are kept).
