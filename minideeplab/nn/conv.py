@@ -21,6 +21,7 @@ import numpy as np
 
 from .._validate import check_dout, float_array, pair
 from ..backend import get_array_module
+from ._fast import in_rows, takes_kernels
 
 
 KEEP_COL_BYTES = 32 << 20
@@ -54,7 +55,7 @@ def im2col(x, kh, kw, stride, padding, dilation, pad_value=0.0):
     float32/float64 NumPy arrays take a Numba kernel (:mod:`._im2col_kernels`, threaded over
     the planes, no padded copy); others (CuPy) :func:`im2col_slices`, its twin in the tests.
     """
-    if not _numba_dtype(x):
+    if not takes_kernels(x):
         return im2col_slices(x, kh, kw, stride, padding, dilation, pad_value)
     from ._im2col_kernels import im2col_planes
 
@@ -63,7 +64,7 @@ def im2col(x, kh, kw, stride, padding, dilation, pad_value=0.0):
     Wo = conv_output_size(W, kw, stride[1], padding[1], dilation[1])
     planes = np.ascontiguousarray(x).reshape(N * C, H, W)
     col = np.empty((N * C, kh, kw, Ho, Wo), x.dtype)
-    _planes(lambda r0, r1: im2col_planes(planes, col, *stride, *padding, *dilation, pad_value, r0, r1), N * C,
+    in_rows(lambda r0, r1: im2col_planes(planes, col, *stride, *padding, *dilation, pad_value, r0, r1), N * C,
             col.size)
     return col.reshape(N, C, kh, kw, Ho, Wo)
 
@@ -81,14 +82,14 @@ def col2im(col, H, W, stride, padding, dilation):
     x : (N, C, H, W) array (C-contiguous for NumPy input: a Numba kernel, like :func:`im2col`;
         :func:`col2im_slices` is the readable twin)
     """
-    if not _numba_dtype(col):
+    if not takes_kernels(col):
         return col2im_slices(col, H, W, stride, padding, dilation)
     from ._im2col_kernels import col2im_planes
 
     N, C, kh, kw, Ho, Wo = col.shape
     planes = np.ascontiguousarray(col).reshape(N * C, kh, kw, Ho, Wo)
     x = np.empty((N * C, H, W), col.dtype)
-    _planes(lambda r0, r1: col2im_planes(planes, x, *stride, *padding, *dilation, r0, r1), N * C, col.size)
+    in_rows(lambda r0, r1: col2im_planes(planes, x, *stride, *padding, *dilation, r0, r1), N * C, col.size)
     return x.reshape(N, C, H, W)
 
 
@@ -125,16 +126,6 @@ def col2im_slices(col, H, W, stride, padding, dilation):
             x0 = j * dw
             x[:, :, y0 : y0 + sh * Ho : sh, x0 : x0 + sw * Wo : sw] += col[:, :, i, j]
     return x[:, :, ph : ph + H, pw : pw + W]
-
-
-def _numba_dtype(a):
-    return isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)
-
-
-def _planes(fn, planes, work):
-    from .._numba import in_threads  # Numba is imported on first use, not with minideeplab.nn
-
-    in_threads(fn, planes, min_rows=1 if work >= 1 << 16 else planes + 1)
 
 
 def conv2d_im2col_forward(x, w, b=None, stride=1, padding=0, dilation=1):

@@ -9,6 +9,7 @@ import numpy as np
 
 from .._validate import check_dout, float_array, is_array, real_number, size_pair
 from ..backend import get_array_module
+from ._fast import takes_kernels
 
 IGNORE_INDEX = 255
 
@@ -22,7 +23,7 @@ def relu_forward(x):
     the tests.
     """
     float_array(x, "x")
-    if not _kernel_dtype(x):
+    if not takes_kernels(x):
         return relu_where_forward(x)
     from ._relu_kernels import relu_forward as kernel
 
@@ -35,7 +36,7 @@ def relu_forward(x):
 def relu_backward(dout, mask):
     """``dx = dout`` where the input was positive, else 0."""
     check_dout(dout, mask.shape)
-    if not _kernel_dtype(dout) or not isinstance(mask, np.ndarray):
+    if not takes_kernels(dout) or not isinstance(mask, np.ndarray):
         return relu_where_backward(dout, mask)
     from ._relu_kernels import relu_backward as kernel
 
@@ -55,10 +56,6 @@ def relu_where_forward(x):
 def relu_where_backward(dout, mask):
     xp = get_array_module(dout)
     return xp.where(mask, dout, xp.zeros((), dtype=dout.dtype))
-
-
-def _kernel_dtype(a):
-    return isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)
 
 
 def _flat(fn, n):

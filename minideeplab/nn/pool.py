@@ -23,6 +23,7 @@ import numpy as np
 
 from .._validate import check_dout, float_array, pair
 from ..backend import get_array_module
+from ._fast import in_rows, takes_kernels
 from .conv import col2im, im2col
 
 
@@ -75,7 +76,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     out : (N, C, H', W'), cache
     """
     k, s, p, Ho, Wo = _check(x, kernel_size, stride, padding)
-    pool = _maxpool_numba if _numba_dtype(x) else maxpool_windows
+    pool = _maxpool_numba if takes_kernels(x) else maxpool_windows
     out, arg = pool(x, k, s, p, Ho, Wo)
     return out, (x.shape, arg, k, s, p)
 
@@ -89,7 +90,7 @@ def maxpool2d_backward(dout, cache):
     """
     shape, arg, k, s, p = cache
     check_dout(dout, arg.shape)
-    unpool = _maxunpool_numba if _numba_dtype(dout) and isinstance(arg, np.ndarray) else maxunpool_windows
+    unpool = _maxunpool_numba if takes_kernels(dout) and isinstance(arg, np.ndarray) else maxunpool_windows
     return unpool(dout, arg, shape, k, s, p)
 
 
@@ -124,7 +125,7 @@ def _maxpool_numba(x, k, s, p, Ho, Wo):
     planes = np.ascontiguousarray(x).reshape(N * C, H, W)
     out = np.empty((N * C, Ho, Wo), x.dtype)
     arg = np.empty((N * C, Ho, Wo), np.int8 if k[0] * k[1] <= 127 else np.int32)
-    _planes(lambda r0, r1: maxpool_forward(planes, out, arg, *k, *s, *p, r0, r1), N * C, out.size * k[0] * k[1])
+    in_rows(lambda r0, r1: maxpool_forward(planes, out, arg, *k, *s, *p, r0, r1), N * C, out.size * k[0] * k[1])
     return out.reshape(N, C, Ho, Wo), arg.reshape(N, C, Ho, Wo)
 
 
@@ -136,19 +137,8 @@ def _maxunpool_numba(dout, arg, shape, k, s, p):
     dplanes = np.ascontiguousarray(dout).reshape(N * C, Ho, Wo)
     args = np.ascontiguousarray(arg).reshape(N * C, Ho, Wo)
     dx = np.empty((N * C, H, W), dout.dtype)
-    _planes(lambda r0, r1: maxpool_backward(dplanes, args, dx, k[1], *s, *p, r0, r1), N * C, dx.size)
+    in_rows(lambda r0, r1: maxpool_backward(dplanes, args, dx, k[1], *s, *p, r0, r1), N * C, dx.size)
     return dx.reshape(N, C, H, W)
-
-
-def _numba_dtype(a):
-    """The kernels take float32 and float64 NumPy arrays; CuPy and float16 take the windows."""
-    return isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)
-
-
-def _planes(fn, planes, work):
-    from .._numba import in_threads  # Numba is imported on first use, not with minideeplab.nn
-
-    in_threads(fn, planes, min_rows=1 if work >= 1 << 16 else planes + 1)
 
 
 def _col2im_pool(dcol, H, W, k, s, p):

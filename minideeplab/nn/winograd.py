@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._fast import in_rows
+
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 
@@ -60,7 +62,7 @@ def _kernel_transform(w):
 
     F, C = w.shape[:2]
     U = np.empty((16, F, C), w.dtype)
-    _rows(lambda lo, hi: kernel_transform(w, U, lo, hi), F, U.size)
+    in_rows(lambda lo, hi: kernel_transform(w, U, lo, hi), F, U.size)
     return U
 
 
@@ -70,14 +72,8 @@ def _kernel_grad(dU):
 
     _, F, C = dU.shape
     dw = np.empty((F, C, 3, 3), dU.dtype)
-    _rows(lambda lo, hi: kernel_grad(dU, dw, lo, hi), F, dU.size)
+    in_rows(lambda lo, hi: kernel_grad(dU, dw, lo, hi), F, dU.size)
     return dw
-
-
-def _rows(fn, rows, work):
-    from .._numba import in_threads  # Numba is imported on first use, not with minideeplab.nn
-
-    in_threads(fn, rows, min_rows=1 if work >= 1 << 16 else rows + 1)
 
 
 def conv2d_winograd_forward(x, w, b=None, dilation=1):
@@ -114,11 +110,11 @@ def conv2d_winograd_forward(x, w, b=None, dilation=1):
     from ._winograd_kernels import input_transform, output_transform
 
     V = np.empty((16, C, P), x.dtype)
-    _rows(lambda lo, hi: input_transform(x, V, th, tw, d, lo, hi), C, V.size)
+    in_rows(lambda lo, hi: input_transform(x, V, th, tw, d, lo, hi), C, V.size)
     U = _kernel_transform(np.ascontiguousarray(w, dtype=x.dtype))
     M = np.matmul(U, V)
     out = np.empty((N, F, H, W), x.dtype)
-    _rows(lambda lo, hi: output_transform(M, out, th, tw, d, lo, hi), F, M.size)
+    in_rows(lambda lo, hi: output_transform(M, out, th, tw, d, lo, hi), F, M.size)
     if b is not None:
         out += b.reshape(1, F, 1, 1)
     return out, (V, U, w.shape, (th, tw, d), out.shape, b is not None)
@@ -147,12 +143,12 @@ def conv2d_winograd_backward(dout, cache, input_grad=True):
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     dout = np.ascontiguousarray(dout, dtype=V.dtype)
     dM = np.empty((16, F, V.shape[2]), V.dtype)
-    _rows(lambda lo, hi: output_grad_transform(dout, dM, th, tw, d, lo, hi), F, dM.size)
+    in_rows(lambda lo, hi: output_grad_transform(dout, dM, th, tw, d, lo, hi), F, dM.size)
     dU = np.matmul(dM, V.transpose(0, 2, 1))
     dw = _kernel_grad(dU)
     if not input_grad:
         return None, dw, db
     dV = np.matmul(U.transpose(0, 2, 1), dM)
     dx = np.empty((N, C, H, W), V.dtype)
-    _rows(lambda lo, hi: input_grad_transform(dV, dx, th, tw, d, lo, hi), C, dV.size)
+    in_rows(lambda lo, hi: input_grad_transform(dV, dx, th, tw, d, lo, hi), C, dV.size)
     return dx, dw, db
