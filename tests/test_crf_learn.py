@@ -92,3 +92,13 @@ def test_learn_crf_command_stores_it_for_compare_and_segment(tmp_path):
     image = os.path.join(MSRC_DIR, "Images", sorted(os.listdir(os.path.join(MSRC_DIR, "Images")))[0])
     assert main(["segment", image, "--model", model, "--crf", "learned", "-o", str(tmp_path / "s.png")]) == 0
     assert main(["segment", image, "--crf", "learned", "-o", str(tmp_path / "t.png")]) == 2  # none shipped
+
+
+@pytest.mark.parametrize("bad", [dict(steps=0), dict(crop=-3), dict(val_every=0), dict(checkpoint_every=1.5),
+                                 dict(stop_after=0), dict(metric="accuracy")])
+def test_learn_crf_bad_arguments(bad):
+    samples = _samples(2, 16)
+    with pytest.raises(ValueError, match=list(bad)[0]):
+        learn_crf(samples, L, progress=False, **bad)
+    with pytest.raises(ValueError, match="train is empty"):
+        learn_crf([], L)

@@ -93,3 +93,12 @@ def test_layout_features_against_counting(rng):
                 assert got[y, x, f] == pytest.approx(n / ((dy1 - dy0) * (dx1 - dx0)), abs=1e-6)
     with pytest.raises(ValueError, match="dy1 > dy0"):
         layout_features(tm, np.array([[0, 0, 0, 3]]), np.array([1]))
+
+
+def test_textons_refuse_nan():
+    from minideeplab.unaries.textons import Textons
+
+    x = np.ones((10, 3))
+    x[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Textons.fit(x, k=2)

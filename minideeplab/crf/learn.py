@@ -91,6 +91,12 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
 
     if len(train) == 0:
         raise ValueError("train is empty")
+    for name, v in (("steps", steps), ("crop", crop), ("val_every", val_every), ("checkpoint_every", checkpoint_every)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, (int, np.integer))
+                                   or stop_after < 1):
+        raise ValueError(f"stop_after must be None or a positive int, got {stop_after!r}")
     if metric not in ("class_avg_acc", "global_acc", "mean_iou"):
         raise ValueError(f"metric must be class_avg_acc, global_acc or mean_iou, got {metric!r}")
     start = dict(DEFAULTS, **(init or {}))

@@ -29,6 +29,8 @@ class Textons:
         x = np.asarray(responses, np.float64)
         if x.ndim != 2 or x.shape[0] < k:
             raise ValueError(f"responses must be (M, D) with M >= k = {k}, got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("responses contain NaN or infinite values")
         mean, scale = x.mean(axis=0), x.std(axis=0)
         scale[scale == 0] = 1.0
         z = (x - mean) / scale
