@@ -41,6 +41,22 @@ assert rf == 404  # VGG-16's published receptive field
 assert receptive_field(VGG16(width=1 / 8))[-1]["rf"] == rf
 
 # %% [markdown]
+# The same recursion for DeepLab-LargeFOV: its pools are 3x3 (stride 2, then 1), and a dilated
+# kernel of size k with dilation d spans d (k - 1) + 1 pixels, so it adds 2 d jumps. conv5
+# (dilation 2) and fc6 (3x3, dilation 12) are where the field grows without any subsampling.
+
+# %%
+rf_fov, jump = 1, 1
+for n_convs, dilation, pool_stride in [(2, 1, 2), (2, 1, 2), (3, 1, 2), (3, 1, 1), (3, 2, 1)]:
+    rf_fov += n_convs * 2 * dilation * jump  # 3x3 convs
+    rf_fov += 2 * jump                      # the 3x3 pool
+    jump *= pool_stride
+rf_fov += 2 * 12 * jump                     # fc6: 3x3, dilation 12
+print(f"DeepLab-LargeFOV by hand: {rf_fov} pixels (pool5: {rf_fov - 2 * 12 * jump}), output stride {jump}")
+assert rf_fov == 419 and jump == 8
+assert receptive_field(DeepLab("DeepLab-LargeFOV", width=1 / 8))[-1]["rf"] == rf_fov
+
+# %% [markdown]
 # ## Why a large receptive field blurs boundaries
 #
 # Take a 1-D step edge and pass it through the pooling stack of VGG-16 (average pooling stands

@@ -3,8 +3,7 @@
 Each prelude breaks one thing in the library the way a wrong implementation would; the
 lessons pass unbroken in tests/test_lessons.py. Each break is caught by an assert that comes
 before the lesson's slow parts where the lesson allows it (lesson 7: after 100 of its 500
-training iterations). One break is a known gap, marked xfail (strict): lesson 3 does not see a
-receptive field that ignores dilation."""
+training iterations)."""
 import pytest
 
 from lessonrun import assert_checks_catch
@@ -142,10 +141,7 @@ def test_03_catches_rf_without_stride(tmp_path):
     assert_checks_catch("03", tmp_path, RF_IGNORES_STRIDE)
 
 
-# Lesson 3 asserts only VGG-16's receptive field, which has no dilation; DeepLab-LargeFOV's
-# 419 is printed, not checked. Lesson 4 catches this break; here it is a known gap.
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="lesson 3 does not assert the receptive field of a dilated network")
+# Lesson 3 checks DeepLab-LargeFOV's receptive field (419) against its own hand recursion.
 def test_03_catches_rf_without_dilation(tmp_path):
     assert_checks_catch("03", tmp_path, RF_IGNORES_DILATION)
 
