@@ -167,6 +167,69 @@ assert min(recovered[2:]) > 0.9 and max(recovered[:2]) < 0.1  # long range recov
 # long-range kernels lose the entire line, where the short-range ones at least keep part of the
 # rest. A fully connected CRF decides about a uniformly coloured segment as a whole.
 #
+# ## The three parameters of the appearance kernel side by side
+#
+# Each row below varies one parameter of the appearance kernel on the line with the wrong
+# stretch, the other two held at w1 = 25, theta_alpha = 80, theta_beta = 13 (the smoothness
+# kernel as before: w2 = 3, theta_gamma = 3). w1 is how loudly a pixel hears the pixels of its
+# colour, theta_alpha how far away (in pixels) it hears them, theta_beta how different a colour
+# still counts as its own (a distance in RGB space, in grey levels). The scene has two colours,
+# 60 and 230 in every channel: a colour distance of 170 * sqrt(3), about 294.
+
+# %%
+base = dict(MSRC, w_bilateral=25.0)
+settings = {"w_bilateral": [0.0, 5.0, 10.0, 25.0, 50.0], "theta_alpha": [1.0, 3.0, 10.0, 30.0, 80.0],
+            "theta_beta": [3.0, 13.0, 100.0, 300.0, 1e5]}
+multiples = {(name, v): dense_crf(img, p_gap, **dict(base, **{name: v}))
+             for name, values in settings.items() for v in values}
+fig, ax = plt.subplots(3, 5, figsize=(15, 5.2))
+for r, (name, values) in enumerate(settings.items()):
+    for c, v in enumerate(values):
+        q = multiples[name, v]
+        ax[r, c].imshow(q[1], vmin=0, vmax=1)
+        ax[r, c].set_title(f"{name} = {v:g}\nstretch {kept(q, stretch):.0%}, rest {kept(q, rest):.0%}", fontsize=9)
+        ax[r, c].set_xticks([]); ax[r, c].set_yticks([])
+    ax[r, 0].set_ylabel(name)
+plt.tight_layout(); plt.show()
+whole = {name: [kept(multiples[name, v], line) for v in values] for name, values in settings.items()}
+print("fraction of the whole line labelled line:", {name: [round(k, 2) for k in ks] for name, ks in whole.items()})
+# measured: w1 erases the whole line below 25 and keeps it from 25 on; theta_alpha of 1 or 3
+# leaves the stretch wrong (76% and 64% of the line kept) and keeps all of it from 10 on;
+# theta_beta keeps it up to 100 and erases it from 300 on, where the kernel sees positions only
+assert max(whole["w_bilateral"][:3]) < 0.1 and min(whole["w_bilateral"][3:]) > 0.9
+assert max(kept(multiples["theta_alpha", t], stretch) for t in (1.0, 3.0)) < 0.1 and min(whole["theta_alpha"][2:]) > 0.9
+assert min(whole["theta_beta"][:3]) > 0.9 and max(whole["theta_beta"][3:]) < 0.1
+
+# %% [markdown]
+# The line lives or dies as a whole in the first and last rows, and only theta_alpha splits it:
+# a short range leaves the wrong stretch to its own unary. theta_beta does nothing until it nears
+# the colour distance between line and background; beyond it the appearance kernel becomes the
+# positions-only Gaussian of the sweep above. With ipywidgets installed, the three sliders below
+# redraw the result for any combination (on the lattice, each run is quick).
+
+# %%
+def show(w1=25.0, theta_alpha=80.0, theta_beta=13.0):
+    """The dense CRF on the line with the wrong stretch: Q(line) and the labels."""
+    q = dense_crf(img, p_gap, **dict(base, w_bilateral=w1, theta_alpha=theta_alpha, theta_beta=theta_beta))
+    fig, ax = plt.subplots(1, 2, figsize=(10, 2.6))
+    ax[0].imshow(q[1], vmin=0, vmax=1); ax[0].set_title("Q(line)")
+    ax[1].imshow(q.argmax(0), vmin=0, vmax=1, cmap="gray")
+    ax[1].set_title(f"labels: stretch {kept(q, stretch):.0%}, rest of the line {kept(q, rest):.0%}")
+    for a in ax:
+        a.axis("off")
+    plt.show()
+
+
+try:
+    from ipywidgets import FloatLogSlider, FloatSlider, interact
+except ImportError:
+    pass  # no sliders: the small multiples above show the same
+else:
+    interact(show, w1=FloatSlider(value=25.0, min=0.0, max=60.0, step=1.0),
+             theta_alpha=FloatLogSlider(value=80.0, base=10, min=0, max=2.5, step=0.05),
+             theta_beta=FloatLogSlider(value=13.0, base=10, min=0, max=5, step=0.05))
+
+# %% [markdown]
 # ## One mean-field update by hand
 #
 # With Potts compatibility and the library's default symmetric normalisation, the update is
@@ -212,6 +275,21 @@ assert q1.shape == ref.shape and np.abs(q1 - ref).max() < 1e-5
 # (without the colour term, or without the normalisation, q1 differs from it by more than 0.7)
 
 # %% [markdown]
+# ## What you saw
+#
+# - At the library's defaults both CRFs can erase a 1-pixel line; whether it survives depends on
+#   the balance of the appearance kernel (w1) against the smoothness kernel (w2).
+# - What keeps it is the appearance kernel's colour term: a line pixel listens to the other pixels
+#   of its colour, i.e. to the line. The smoothness kernel, or the same Gaussian without colour,
+#   listens mostly to the background and erases the line.
+# - Long range (theta_alpha) lets a misclassified stretch be recovered by the rest of the line, and
+#   makes the segment live or die as a whole.
+# - theta_beta only has to stay below the colour distance between the line and the background;
+#   past it the kernel forgets colour and the line goes.
+#
+# **Next:** [11_permutohedral.ipynb](11_permutohedral.ipynb) — the permutohedral lattice, which
+# computes these N^2 sums in linear time.
+#
 # ## References
 #
 # - P. Krähenbühl, V. Koltun, *Efficient Inference in Fully Connected CRFs with Gaussian Edge
@@ -221,16 +299,3 @@ assert q1.shape == ref.shape and np.abs(q1 - ref).max() < 1e-5
 #   ``dense_crf`` (its cross-validated values for PASCAL VOC).
 # - J. Shotton, J. Winn, C. Rother, A. Criminisi, *TextonBoost for Image Understanding*, IJCV 2009:
 #   the contrast-sensitive grid CRF of lesson 9.
-#
-# ## What you saw
-#
-# - At the library's defaults both CRFs can erase a 1-pixel line; whether it survives depends on
-#   the balance of the appearance kernel (w1) against the smoothness kernel (w2).
-# - What keeps it is the appearance kernel's colour term: a line pixel listens to the other pixels
-#   of its colour, i.e. to the line. The smoothness kernel, or the same Gaussian without colour,
-#   listens mostly to the background and erases the line.
-# - Long range lets a misclassified stretch be recovered by the rest of the line, and makes the
-#   segment live or die as a whole.
-#
-# Next: [Lesson 11 — making it fast: the permutohedral lattice](11_permutohedral.ipynb)
-# (`lessons/11_permutohedral.py`), which computes these N^2 sums in linear time.
