@@ -179,7 +179,8 @@ assert w_hat_mf > w_hat_exact + 0.15     # mean field's learning is biased
 # disagree more often than correlated ones, so it takes a larger w to bring its cut count
 # down to the data's. DeepLab does not learn its CRF's weights this way: it picks them by
 # cross-validation on held-out images. CRF-as-RNN later learned them by backpropagating
-# through the mean-field iterations themselves, approximation included.
+# through the mean-field iterations themselves, approximation included. Further on, learning w
+# by backpropagating through mean field: [16_learning_crf.ipynb](16_learning_crf.ipynb).
 #
 # ## What you saw
 #
