@@ -57,6 +57,21 @@ def _mixed_backward(dout, cache, input_grad=True):
 conv.conv2d_im2col_forward, conv.conv2d_im2col_backward = _mixed, _mixed_backward
 """
 
+# lesson 2: max pooling with its grid of windows aligned to the end of the map instead of its
+# start (as a "centred" pooling would be): right for even maps, such as the training patches',
+# but on the whole image the one-pass net then samples the other phase of the sliding window
+POOL_GRID_AT_END = """
+import minideeplab.nn as nn, minideeplab.nn.layers as layers, minideeplab.nn.pool as pool
+_maxpool = pool.maxpool2d_forward
+def _at_end(x, kernel_size, stride=None, padding=0):
+    k = kernel_size if isinstance(kernel_size, int) else kernel_size[0]
+    s = k if stride is None else (stride if isinstance(stride, int) else stride[0])
+    H, W = x.shape[2:]
+    return _maxpool(x[:, :, (H - k) % s:, (W - k) % s:], kernel_size, stride, padding)
+nn.maxpool2d_forward = pool.maxpool2d_forward = _at_end
+layers.MaxPool2d._fwd = staticmethod(_at_end)
+"""
+
 # lessons 3 and 4: the receptive field recursion without the dilation (RF += (k - 1) * J)
 RF_IGNORES_DILATION = """
 import minideeplab.models as models, minideeplab.models.receptive as receptive
@@ -135,6 +150,10 @@ def test_01_catches_absent_class_counted_in_miou(tmp_path):
 
 def test_02_catches_batch_mixed_conv(tmp_path):
     assert_checks_catch("02", tmp_path, BATCH_MIXED_CONV)
+
+
+def test_02_catches_pooling_grid_at_the_end(tmp_path):
+    assert_checks_catch("02", tmp_path, POOL_GRID_AT_END)
 
 
 def test_03_catches_rf_without_stride(tmp_path):
