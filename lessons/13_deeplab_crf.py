@@ -110,6 +110,58 @@ print("score range of class", c, "by iteration:", {it: (round(float(s.min()), 1)
 # the score rises inside the object, the belief fills it out and settles by about iteration 5.
 # The belief saturates at 0 and 1; the score keeps the margin.
 #
+# ## Step through the iterations
+#
+# How much does each iteration still change? Below, for t = 1 to 10, the mean absolute change of
+# the beliefs, $|Q_t - Q_{t-1}|$ averaged over pixels and labels, and the share of pixels whose
+# label (the argmax) changes.
+
+# %%
+change = [float(np.abs(history[t] - history[t - 1]).mean()) for t in range(1, 11)]
+flips = [float((history[t].argmax(0) != history[t - 1].argmax(0)).mean()) for t in range(1, 11)]
+fig, ax = plt.subplots(1, 2, figsize=(11, 2.8))
+ax[0].semilogy(range(1, 11), change, "o-"); ax[0].set_ylabel("mean |Q_t - Q_t-1|")
+ax[1].plot(range(1, 11), [100 * f for f in flips], "o-"); ax[1].set_ylabel("pixels changing label (%)")
+for a in ax:
+    a.set_xlabel("iteration t"); a.set_xticks(range(1, 11))
+plt.tight_layout(); plt.show()
+print("mean |Q_t - Q_t-1|:", [f"{v:.1e}" for v in change])
+print("pixels changing label (%):", [round(100 * f, 2) for f in flips])
+# measured: 1.8, 2.5, 3.1, 2.1 and 0.7% of the pixels change label in iterations 1 to 5, at most
+# 0.11% in any later one; the beliefs' change falls from 3.9e-2 to 2.1e-5
+assert max(flips[5:]) < 0.005 and sum(flips[5:]) < 0.1 * sum(flips[:5]) and change[-1] < 0.01 * change[0]
+
+# %% [markdown]
+# The labels keep changing for four or five iterations, on this scene most of them in the third:
+# each pixel's message is built from the other pixels' beliefs, which are moving too, so a change
+# takes several iterations to spread. From iteration 6 on, fewer than half a percent of the pixels change label
+# in any iteration, and the beliefs move less and less. With ipywidgets installed, the slider
+# below steps through the iterations: the score and belief of the class above, and the labels of
+# all classes.
+
+# %%
+def show_iteration(t=1):
+    """Iteration t of the mean field: the score of class c, its belief, and the labels."""
+    s = -U[c] if t == 0 else score(history[t - 1])[c]
+    labels = history[t].argmax(0)
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.2))
+    ax[0].imshow(s, cmap="magma", vmin=lo, vmax=hi); ax[0].set_title(f"score of class {c}, iteration {t}")
+    ax[1].imshow(history[t][c], vmin=0, vmax=1); ax[1].set_title(f"belief, iteration {t}")
+    ax[2].imshow(labels, cmap="viridis", vmin=0, vmax=L - 1, interpolation="nearest")
+    ax[2].set_title(f"labels: pixel accuracy {(labels == truth).mean():.3f}")
+    for a in ax:
+        a.axis("off")
+    plt.show()
+
+
+try:
+    from ipywidgets import IntSlider, interact
+except ImportError:
+    pass  # no slider: the figure above shows iterations 0, 1, 2, 5 and 10
+else:
+    interact(show_iteration, t=IntSlider(value=1, min=0, max=10))
+
+# %% [markdown]
 # ## Does it help? And what do w1, theta_alpha and theta_beta do?
 #
 # Pixel accuracy on the 10 held-out scenes, the DCNN alone and with the CRF; then the CRF with
@@ -167,6 +219,18 @@ plt.tight_layout(); plt.show()
 # large one ignores colour, and the appearance kernel becomes a wide blur that erases small
 # objects, far below the DCNN.
 #
+# ## What you saw
+#
+# - Each mean-field iteration computes a score, the unary minus the pairwise message, and the
+#   belief is its softmax; you wrote the score and it reproduced every iteration of ``dense_crf``.
+# - The first iterations move the score along the image's edges; the belief saturates early, and
+#   the labels settle within about five iterations.
+# - The CRF's gain on the DCNN comes from the appearance kernel's colour term: without it, or with
+#   the smoothness kernel alone, the CRF does worse than the DCNN.
+#
+# **Next:** [14_results.ipynb](14_results.ipynb) — the results: the CRF's gain near object
+# boundaries, and the paper's PASCAL VOC tables.
+#
 # ## References
 #
 # - L.-C. Chen, G. Papandreou, I. Kokkinos, K. Murphy, A. Yuille, *Semantic Image Segmentation with
@@ -178,13 +242,3 @@ plt.tight_layout(); plt.show()
 #   Lattice*, Eurographics 2010.
 # - S. Zheng et al., *Conditional Random Fields as Recurrent Neural Networks*, ICCV 2015: the same
 #   mean-field iterations as layers of the network, trained end to end.
-#
-# ## What you saw
-#
-# - Each mean-field iteration computes a score, the unary minus the pairwise message, and the
-#   belief is its softmax; you wrote the score and it reproduced every iteration of ``dense_crf``.
-# - The first iterations move the score along the image's edges; the belief saturates early.
-# - The CRF's gain on the DCNN comes from the appearance kernel's colour term: without it, or with
-#   the smoothness kernel alone, the CRF does worse than the DCNN.
-#
-# Next: [Lesson 14 — results](14_results.ipynb) (`lessons/14_results.py`).
