@@ -49,12 +49,17 @@ def train(args):
     if args.init_from:
         from .models import load_model
 
-        start, _ = load_model(args.init_from)
+        start, start_meta = load_model(args.init_from)
         if start.variant != model.variant or start.width != model.width or start.num_classes != classes:
             raise ValueError(f"--init-from {args.init_from} is a {start.variant} of width {start.width:g} with "
                              f"{start.num_classes} classes; this run builds a {model.variant} of width "
                              f"{model.width:g} with {classes}")
         model.load_state_dict(start.params)
+    crf_init = None
+    if args.crf_head and args.init_from:  # start from the model's CRF: learned, else cross-validated
+        crf_init = ((start_meta.get("learned_crf") or {}).get("params") or start_meta.get("dense_crf") or None)
+    if args.crf_head and args.supervision != "strong":
+        raise ValueError(f"--crf-head needs pixel labels (--supervision strong), got --supervision {args.supervision}")
     background = 0 if dataset == "synthetic" else None  # MSRC has no background class
     target_fn = None
     if args.supervision in ("bbox-rect", "bbox-seg"):
@@ -72,8 +77,9 @@ def train(args):
                       step_size=args.step_size, seed=args.seed, snapshot_every=args.snapshot_every,
                       classifier_lr_mult=args.classifier_lr_mult, scales=tuple(args.scales or ()),
                       optimizer=args.optimizer, weight_decay=args.weight_decay,
-                      color_jitter=args.color_jitter, class_weighting=args.class_weights)
-    trainer = Trainer(model, ds, cfg, out_dir=args.out, target_fn=target_fn)
+                      color_jitter=args.color_jitter, class_weighting=args.class_weights,
+                      crf_head=args.crf_head, crf_head_scale=args.crf_head_scale, crf_head_lr=args.crf_lr)
+    trainer = Trainer(model, ds, cfg, out_dir=args.out, target_fn=target_fn, crf_init=crf_init)
     if trainer.class_weights is not None and not args.quiet:
         print("class weights (median frequency): " + " ".join(f"{w:.2f}" for w in trainer.class_weights))
     if args.resume and trainer.resume():
@@ -95,6 +101,10 @@ def train(args):
         from .datasets.msrc import CLASSES, palette21
 
         extra = dict(class_names=list(CLASSES), palette=palette21().tolist())
+    if trainer.head is not None:  # what compare-crf's "learned CRF" row and segment --crf learned use
+        extra["learned_crf"] = {"params": trainer.head.dense_crf_params(), "source": "train --crf-head",
+                                "steps": trainer.iteration, "crf_head_scale": args.crf_head_scale,
+                                "lr": args.crf_lr}
     save_model(path, model, data=dataset, supervision=args.supervision, iterations=trainer.iteration, **extra,
                train_config={k: v for k, v in vars(args).items() if k != "func"})
     print(f"saved {path}; final loss {trainer.log[-1]['loss']:.4f}")

@@ -81,6 +81,12 @@ def build_parser():
                    help="MSRC: score the validation split every N iterations (logged in train_log.json)")
     t.add_argument("--init-from", default=None, metavar="MODEL",
                    help="start from this model file's weights (a second schedule; optimizer state starts fresh)")
+    t.add_argument("--crf-head", action="store_true",
+                   help="train end to end through a mean-field CRF (CRF-as-RNN); the learned CRF is stored with "
+                        "the model (compare-crf's 'learned CRF', segment --crf learned)")
+    t.add_argument("--crf-head-scale", type=float, default=0.5, metavar="S",
+                   help="with --crf-head: the CRF runs on the crop resized by S (a CPU budget)")
+    t.add_argument("--crf-lr", type=float, default=0.01, help="with --crf-head: Adam's learning rate for the CRF")
     t.add_argument("--seed", type=int, default=0, help="seed of the weights, the data order and the augmentation")
     t.add_argument("--out", default="runs/train", help="folder for checkpoint.npz, train_log.json and model.npz")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz if present")

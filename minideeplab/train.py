@@ -20,7 +20,7 @@ from ._io import (FileFormatError, atomic_write_bytes, file_in_the_way, read_npz
 from ._validate import real_number
 from .backend import asnumpy, get_array_module
 from .datasets.balance import median_frequency_weights
-from .datasets.transforms import color_jitter, preprocess, random_crop_mirror, resize_image_and_label
+from .datasets.transforms import MEAN_BGR, color_jitter, preprocess, random_crop_mirror, resize_image_and_label
 from .nn import functional as F
 from .nn.functional import NORMALIZATIONS
 from .optim import SGD, Adam, deeplab_multipliers, make_schedule
@@ -53,6 +53,10 @@ class TrainConfig:
     optimizer: str = "sgd"      # "sgd" (Caffe's, DeepLab's) or "adam" (momentum = beta1)
     color_jitter: float = 0.0   # brightness/contrast/saturation factors in [1 - j, 1 + j]; 0 = off
     class_weighting: str = "none"  # "none" or "median-frequency" (class-balanced loss)
+    crf_head: bool = False      # train through a mean-field CRF (minideeplab.crf_head, CRF-as-RNN)
+    crf_head_scale: float = 0.5  # the CRF's grid relative to the crop
+    crf_head_iters: int = 5     # mean-field iterations in the loop
+    crf_head_lr: float = 0.01   # Adam's learning rate for the CRF's weights and compatibilities
     extra: dict = field(default_factory=dict)
 
     def validate(self):
@@ -74,6 +78,13 @@ class TrainConfig:
         real_number(self.color_jitter, "color_jitter", 0.0, 1.0, high_open=True)
         if self.class_weighting not in CLASS_WEIGHTINGS:
             raise ValueError(f"class_weighting must be one of {CLASS_WEIGHTINGS}, got {self.class_weighting!r}")
+        if not isinstance(self.crf_head, (bool, np.bool_)):
+            raise TypeError(f"crf_head must be True or False, got {self.crf_head!r}")
+        real_number(self.crf_head_scale, "crf_head_scale", 0.0, 1.0, low_open=True)
+        real_number(self.crf_head_lr, "crf_head_lr", 0.0, np.inf, low_open=True, high_open=True)
+        if isinstance(self.crf_head_iters, bool) or not isinstance(self.crf_head_iters, (int, np.integer)) \
+                or self.crf_head_iters < 1:
+            raise ValueError(f"crf_head_iters must be an int >= 1, got {self.crf_head_iters!r}")
         if self.scales and (len(self.scales) != 2 or not 0 < self.scales[0] <= self.scales[1]):
             raise ValueError(f"scales must be () or (low, high) with 0 < low <= high, got {self.scales}")
         make_schedule(self.lr_policy, self.base_lr, max_iter=self.max_iter, power=self.power,
@@ -95,9 +106,15 @@ class Trainer:
     target_fn : optional ``(index, image, label, scores) -> label`` that replaces
         the training target per image (weak supervision); ``scores`` are the
         current unbiased scores at the label's resolution, ``(L, h, w)``.
+    crf_init : with ``config.crf_head``, the CRF's starting parameters (``dense_crf``'s keyword
+        arguments, e.g. a model's cross-validated ones; default: its defaults)
+
+    With ``config.crf_head`` the loss is that of :class:`minideeplab.crf_head.CRFHead`: the
+    net's scores go through a mean-field CRF whose weights and compatibilities are learned
+    with the net (their own Adam, ``crf_head_lr``); ``self.head`` holds it.
     """
 
-    def __init__(self, model, dataset, config=None, out_dir=None, target_fn=None):
+    def __init__(self, model, dataset, config=None, out_dir=None, target_fn=None, crf_init=None):
         self.model, self.dataset = model, dataset
         self.config = (config or TrainConfig()).validate()
         if len(dataset) == 0:
@@ -126,6 +143,15 @@ class Trainer:
         if c.class_weighting == "median-frequency":
             self.class_weights = median_frequency_weights((dataset[i][1] for i in range(len(dataset))),
                                                           model.num_classes)
+        self.head = self.head_optimizer = None
+        if c.crf_head:
+            from .crf_head import CRFHead
+
+            if target_fn is not None:
+                raise ValueError("crf_head needs pixel labels: it cannot be combined with a target_fn (weak supervision)")
+            self.head = CRFHead(model.num_classes, c.crf_head_scale, c.crf_head_iters, init=crf_init,
+                                class_weights=None if self.class_weights is None else asnumpy(self.class_weights))
+            self.head_optimizer = Adam(self.head.params, c.crf_head_lr)
 
     # ----------------------------------------------------------------- data
     def _sample(self):
@@ -151,10 +177,15 @@ class Trainer:
         """One SGD iteration (``iter_size`` forward/backward passes); returns the mean loss."""
         c, model = self.config, self.model
         model.train()
-        grads, losses = None, []
+        grads, head_grads, losses = None, None, []
         for _ in range(c.iter_size):
             x, labels, idx = self._sample()
             scores = model.forward(x)
+            if self.head is not None:
+                losses.append(self._head_pass(x, scores, labels))
+                grads = _accumulate(grads, model.grads)
+                head_grads = _accumulate(head_grads, self.head.grads)
+                continue
             small = F.shrink_labels(labels, scores.shape[2:])
             if self.target_fn is not None:
                 small = np.stack([self.target_fn(i, None, small[k], asnumpy(scores[k]))
@@ -164,22 +195,31 @@ class Trainer:
                                                           normalization=c.normalization,
                                                           class_weights=self.class_weights)
             model.backward(F.softmax_cross_entropy_backward(cache), input_grad=False)
-            if grads is None:
-                grads = {k: v.copy() for k, v in model.grads.items()}
-            else:
-                for k, v in model.grads.items():
-                    grads[k] += v
+            grads = _accumulate(grads, model.grads)
             losses.append(loss)
         if c.iter_size > 1:  # Caffe's SGDSolver::Normalize
-            for v in grads.values():
+            for v in list(grads.values()) + list((head_grads or {}).values()):
                 v *= 1.0 / c.iter_size
         lr = self.schedule(self.iteration)
         self.optimizer.step(grads, lr)
+        if self.head is not None:
+            self.head_optimizer.step(head_grads)
+            for k in ("w_bilateral", "w_gaussian"):  # kernel weights stay >= 0 (a projected step)
+                np.maximum(self.head.params[k], 0.0, out=self.head.params[k])
         self.iteration += 1
         loss = float(np.mean(losses))
         if not np.isfinite(loss):
             raise FloatingPointError(f"loss became {loss} at iteration {self.iteration}; lower base_lr")
         self.log.append({"iter": self.iteration, "loss": loss, "lr": lr})
+        return loss
+
+    def _head_pass(self, x, scores, labels):
+        """Loss through the CRF head, and the backward pass into the net; returns the loss."""
+        xp = get_array_module(scores)
+        bgr = asnumpy(x).transpose(0, 2, 3, 1) + np.asarray(MEAN_BGR, np.float32)
+        loss = self.head.forward(asnumpy(scores), bgr[..., ::-1], labels)
+        dscores = xp.asarray(self.head.backward().astype(scores.dtype))
+        self.model.backward(dscores, input_grad=False)
         return loss
 
     def fit(self, max_iter=None, progress=True, callback=None):
@@ -232,6 +272,9 @@ class Trainer:
         }
         arrays = {f"param/{k}": asnumpy(v) for k, v in self.model.params.items()}
         arrays.update(self.optimizer.state_dict())
+        if self.head is not None:
+            arrays.update({f"crf/param/{k}": np.asarray(v) for k, v in self.head.params.items()})
+            arrays.update({f"crf/opt/{k}": v for k, v in self.head_optimizer.state_dict().items()})
         save_npz(path, arrays, meta)
         if self.out_dir:
             atomic_write_bytes(os.path.join(self.out_dir, "train_log.json"),
@@ -249,8 +292,17 @@ class Trainer:
         arrays, meta = read_npz(path)
         meta = _check_meta(path, meta)
         params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
-        state = {k: v for k, v in arrays.items() if not k.startswith("param/")}
+        head = {k[len("crf/"):]: v for k, v in arrays.items() if k.startswith("crf/")}
+        state = {k: v for k, v in arrays.items() if not k.startswith(("param/", "crf/"))}
         _check_optimizer_state(path, state, self.optimizer.state_dict(), self.config.optimizer)
+        if bool(head) != (self.head is not None):
+            raise FileFormatError(path, "was written by a run " + ("with" if head else "without") +
+                                  " a CRF head (crf_head); resume it with the same setting")
+        if head:
+            own = {f"param/{k}": np.asarray(v) for k, v in self.head.params.items()}
+            own.update({f"opt/{k}": v for k, v in self.head_optimizer.state_dict().items()})
+            if set(head) != set(own) or any(tuple(head[k].shape) != tuple(v.shape) for k, v in own.items()):
+                raise FileFormatError(path, f"its CRF head does not fit this run: {sorted(head)[:4]}")
         rng = np.random.default_rng()
         try:
             rng.bit_generator.state = meta["rng"]
@@ -264,6 +316,10 @@ class Trainer:
         except (ValueError, TypeError) as exc:
             raise FileFormatError(path, f"its weights do not fit this model: {exc}") from exc
         self.optimizer.load_state_dict(state)
+        if head:
+            for k in self.head.params:
+                self.head.params[k][...] = head[f"param/{k}"]
+            self.head_optimizer.load_state_dict({k[4:]: v for k, v in head.items() if k.startswith("opt/")})
         self.iteration = iteration
         self.rng.bit_generator.state = rng.bit_generator.state
         self.log = meta["log"]
@@ -275,6 +331,15 @@ class Trainer:
             self.load_checkpoint()
             return True
         return False
+
+
+def _accumulate(total, grads):
+    """``total + grads`` per key (a copy of ``grads`` when ``total`` is None)."""
+    if total is None:
+        return {k: v.copy() for k, v in grads.items()}
+    for k, v in grads.items():
+        total[k] += v
+    return total
 
 
 def read_checkpoint_meta(path):
