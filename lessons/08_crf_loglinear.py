@@ -180,7 +180,7 @@ assert w_hat_mf > w_hat_exact + 0.15     # mean field's learning is biased
 # down to the data's. DeepLab does not learn its CRF's weights this way: it picks them by
 # cross-validation on held-out images. CRF-as-RNN later learned them by backpropagating
 # through the mean-field iterations themselves, approximation included. Further on, learning w
-# by backpropagating through mean field: [16_learning_crf.ipynb](16_learning_crf.ipynb).
+# by backpropagating through mean field: [14_learning_crf.ipynb](14_learning_crf.ipynb).
 #
 # ## What you saw
 #

@@ -228,8 +228,8 @@ plt.tight_layout(); plt.show()
 # - The CRF's gain on the DCNN comes from the appearance kernel's colour term: without it, or with
 #   the smoothness kernel alone, the CRF does worse than the DCNN.
 #
-# **Next:** [14_results.ipynb](14_results.ipynb) — the results: the CRF's gain near object
-# boundaries, and the paper's PASCAL VOC tables.
+# **Next:** [14_learning_crf.ipynb](14_learning_crf.ipynb) — learning the CRF's weights and
+# compatibilities by backpropagating through these iterations.
 #
 # ## References
 #

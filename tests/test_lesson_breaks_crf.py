@@ -1,4 +1,4 @@
-"""Break the concept of lessons 9, 10, 13 and 14 (the CRFs), and their own checks must fail
+"""Break the concept of lessons 9, 10, 13 and 15 (the CRFs), and their own checks must fail
 (see tests/lessonrun.py).
 
 Each prelude breaks one thing in minideeplab.crf the way a wrong implementation would; the
@@ -37,9 +37,9 @@ def _inverted(image, connectivity=4, w_smooth=1.0, w_contrast=3.0, beta=None):
 grid.edge_weights = _inverted
 """
 
-# lessons 10 and 14: the appearance (bilateral) kernel built on positions only, i.e. the spatial
+# lessons 10 and 15: the appearance (bilateral) kernel built on positions only, i.e. the spatial
 # Gaussian of width theta_alpha, the colour term forgotten; caught by lesson 10's w1 sweep and
-# by lesson 14's trimap check
+# by lesson 15's trimap check
 BILATERAL_WITHOUT_COLOUR = """
 import minideeplab.crf.dense as dense
 _features = dense.pixel_features
@@ -61,7 +61,7 @@ mf.LatticeMeanField.__init__ = _zero_weights
 mf.mean_field_energies = lambda minus_unary, Q, kernels, compats: np.array(minus_unary, dtype=np.float64)
 """
 
-# lesson 14: a "CRF" that returns the DCNN's probabilities unchanged; caught by the trimap check
+# lesson 15: a "CRF" that returns the DCNN's probabilities unchanged; caught by the trimap check
 CRF_RETURNS_UNARY = """
 import numpy as np
 import minideeplab.crf as crf, minideeplab.crf.dense as dense
@@ -90,9 +90,9 @@ def test_13_deeplab_crf_catches_update_without_message(tmp_path):
     assert_checks_catch("13", tmp_path, NO_PAIRWISE_MESSAGE, timeout=600)
 
 
-def test_14_results_catches_crf_returning_unary(tmp_path):
-    assert_checks_catch("14", tmp_path, CRF_RETURNS_UNARY, timeout=600)
+def test_15_results_catches_crf_returning_unary(tmp_path):
+    assert_checks_catch("15", tmp_path, CRF_RETURNS_UNARY, timeout=600)
 
 
-def test_14_results_catches_bilateral_without_colour(tmp_path):
-    assert_checks_catch("14", tmp_path, BILATERAL_WITHOUT_COLOUR, timeout=600)
+def test_15_results_catches_bilateral_without_colour(tmp_path):
+    assert_checks_catch("15", tmp_path, BILATERAL_WITHOUT_COLOUR, timeout=600)

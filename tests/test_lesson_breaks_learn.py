@@ -1,4 +1,4 @@
-"""Break the concept of the lesson on learning the CRF (lessons/16_learning_crf.py), and its own
+"""Break the concept of the lesson on learning the CRF (lessons/14_learning_crf.py), and its own
 checks must fail (see tests/lessonrun.py).
 
 Each prelude breaks the unrolled mean field's backward pass the way a wrong implementation would;
@@ -46,13 +46,13 @@ pairwise.GaussianKernel.apply = _forward_only
 """
 
 
-def test_16_learning_crf_catches_zero_compat_gradient(tmp_path):
-    assert_checks_catch("16", tmp_path, COMPAT_GRADIENT_ZERO)
+def test_14_learning_crf_catches_zero_compat_gradient(tmp_path):
+    assert_checks_catch("14", tmp_path, COMPAT_GRADIENT_ZERO)
 
 
-def test_16_learning_crf_catches_compat_gradient_sign(tmp_path):
-    assert_checks_catch("16", tmp_path, COMPAT_GRADIENT_SIGN)
+def test_14_learning_crf_catches_compat_gradient_sign(tmp_path):
+    assert_checks_catch("14", tmp_path, COMPAT_GRADIENT_SIGN)
 
 
-def test_16_learning_crf_catches_lattice_without_transpose(tmp_path):
-    assert_checks_catch("16", tmp_path, LATTICE_TRANSPOSE_IGNORED)
+def test_14_learning_crf_catches_lattice_without_transpose(tmp_path):
+    assert_checks_catch("14", tmp_path, LATTICE_TRANSPOSE_IGNORED)

@@ -1,4 +1,4 @@
-"""Break the concept of lesson 15 (weak supervision), and its own checks must fail
+"""Break the concept of lesson 16 (weak supervision), and its own checks must fail
 (see tests/lessonrun.py).
 
 Each prelude breaks one thing in minideeplab.weak the way a wrong implementation would; the
@@ -35,13 +35,13 @@ weak.em_adapt = lambda scores, present, background=0, rho_bg=0.4, rho_fg=0.2, ro
 """
 
 
-def test_15_weak_supervision_catches_bbox_rect_largest_wins(tmp_path):
-    assert_checks_catch("15", tmp_path, BBOX_RECT_LARGEST_WINS)
+def test_16_weak_supervision_catches_bbox_rect_largest_wins(tmp_path):
+    assert_checks_catch("16", tmp_path, BBOX_RECT_LARGEST_WINS)
 
 
-def test_15_weak_supervision_catches_bbox_seg_without_crf(tmp_path):
-    assert_checks_catch("15", tmp_path, BBOX_SEG_WITHOUT_CRF)
+def test_16_weak_supervision_catches_bbox_seg_without_crf(tmp_path):
+    assert_checks_catch("16", tmp_path, BBOX_SEG_WITHOUT_CRF)
 
 
-def test_15_weak_supervision_catches_em_adapt_without_fractions(tmp_path):
-    assert_checks_catch("15", tmp_path, EM_ADAPT_WITHOUT_FRACTIONS)
+def test_16_weak_supervision_catches_em_adapt_without_fractions(tmp_path):
+    assert_checks_catch("16", tmp_path, EM_ADAPT_WITHOUT_FRACTIONS)

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 13b — Learning the CRF
+# # Lesson 14 — Learning the CRF
 #
 # CRF **learning** starts from samples $D = \{(x_n, y_n)\}$ (images and their labellings),
 # features $\phi(x, y)$ and weights $w$ in the log-linear model
@@ -423,7 +423,7 @@ for k in ("w_bilateral", "w_gaussian"):
 #   classifier's systematic fault (box called disc) and fixed most of it, where a Potts CRF
 #   with learned weights could not.
 #
-# **Next:** [14_results.ipynb](14_results.ipynb) — results: what the CRF adds, near boundaries
+# **Next:** [15_results.ipynb](15_results.ipynb) — results: what the CRF adds, near boundaries
 # and in the tables.
 #
 # ## References

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 15 — Weaker annotations: boxes, image labels and EM
+# # Lesson 16 — Weaker annotations: boxes, image labels and EM
 #
 # Pixel-accurate labels are expensive. Drawing a box around each object is about 15 times
 # faster than labelling its pixels (the figure Papandreou et al. quote), and saying which
@@ -492,7 +492,7 @@ assert min(synthetic["Bbox-Rect (12 scenes)"], synthetic["Bbox-Seg (12 scenes)"]
 #
 # **Next:** this is the last lesson. Back to the start:
 # [01_semantic_segmentation.ipynb](01_semantic_segmentation.ipynb) — what the task is and how it
-# is scored; the previous lesson: [14_results.ipynb](14_results.ipynb); the library and its
+# is scored; the previous lesson: [15_results.ipynb](15_results.ipynb); the library and its
 # commands: the [README](../README.md).
 #
 # ## References

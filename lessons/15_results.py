@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 14 — Results: what the CRF adds, near boundaries and in the tables
+# # Lesson 15 — Results: what the CRF adds, near boundaries and in the tables
 #
 # The paper's qualitative figures show rows of *input / DCNN output / CRF-DCNN output*; its
 # tables report PASCAL VOC 2012 mean IoU with and without the CRF; its trimap plot shows
@@ -328,7 +328,7 @@ assert result[200]["mean_iou"] > result[4]["mean_iou"] + 0.1
 #   thin, cluttered or boxy objects least; the better the network, the less it adds.
 # - A net trained on few images fits them better and generalises worse.
 #
-# **Next:** [15_weak_supervision.ipynb](15_weak_supervision.ipynb) — weaker annotations: training
+# **Next:** [16_weak_supervision.ipynb](16_weak_supervision.ipynb) — weaker annotations: training
 # from boxes and image labels.
 #
 # ## References
