@@ -203,9 +203,9 @@ print(f"{copied:,} of {finetuned.num_params():,} parameters copied from the trai
 fine_cfg = TrainConfig(crop_size=65, batch_size=2, max_iter=100, base_lr=1e-3, lr_policy="poly", seed=0,
                        classifier_lr_mult=10.0)  # DeepLab's fine-tuning rates: 0.001, fc8 0.01
 curves, scores = {}, {}
-for name, net in (("from scratch", scratch), ("pre-trained, fine-tuned", finetuned)):
-    curves[name] = Trainer(net, target, fine_cfg).fit(progress=False)  # the same batches for both
-    scores[name] = evaluate(net, target_test)
+for name, arm in (("from scratch", scratch), ("pre-trained, fine-tuned", finetuned)):
+    curves[name] = Trainer(arm, target, fine_cfg).fit(progress=False)  # the same batches for both
+    scores[name] = evaluate(arm, target_test)
     r = scores[name]
     print(f"{name:24s} training loss {np.mean(curves[name][-20:]):.3f} (last 20 iterations); held out: global "
           f"{r['global_acc']:.3f}  class-average {r['class_avg_acc']:.3f}  mean IoU {r['mean_iou']:.3f}  "
@@ -227,7 +227,7 @@ plt.tight_layout(); plt.show()
 fig, ax = plt.subplots(3, 4, figsize=(8, 6))
 for row in range(3):
     image, truth = target_test[row]
-    shown = [image, truth] + [predict_scores(net, image).argmax(0) for net in (scratch, finetuned)]
+    shown = [image, truth] + [predict_scores(arm, image).argmax(0) for arm in (scratch, finetuned)]
     for col, (a, im, title) in enumerate(zip(ax[row], shown, ["image", "truth", "from scratch", "fine-tuned"])):
         a.imshow(im, **({} if col == 0 else dict(vmin=0, vmax=2))); a.axis("off")
         if row == 0:
@@ -274,8 +274,8 @@ assert gain["mean_iou"] > 0.05 and gain["global_acc"] > 0.05
 #   labels held-out scenes far better than the same net trained on those 8 scenes from scratch:
 #   DeepLab's "more data helps", ImageNet before VOC.
 #
-# **Next:** [08_crf_loglinear.ipynb](08_crf_loglinear.ipynb) — the CRF that will sharpen those
-# boundaries, as a log-linear model.
+# **Next:** [08_crf_loglinear.ipynb](08_crf_loglinear.ipynb) — the CRF that will sharpen the
+# blobby boundaries seen above, as a log-linear model.
 #
 # ## References
 #
