@@ -49,6 +49,8 @@ class CRFHead:
     """
 
     def __init__(self, num_classes, scale=0.5, n_iter=5, init=None, class_weights=None, method="lattice"):
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
         self.scale = real_number(scale, "scale", 0.0, 1.0, low_open=True)
         if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
             raise ValueError(f"n_iter must be a positive int, got {n_iter!r}")
@@ -63,7 +65,8 @@ class CRFHead:
         self.crf = DenseCRF(num_classes, n_iter, p["w_bilateral"], p["w_gaussian"],
                             theta_alpha=self.thetas["theta_alpha"] * self.scale, theta_beta=self.thetas["theta_beta"],
                             theta_gamma=self.thetas["theta_gamma"] * self.scale, compat=p["compat"], method=method)
-        self.class_weights = None if class_weights is None else np.asarray(class_weights, np.float64)
+        self.class_weights = (None if class_weights is None
+                              else F._check_class_weights(class_weights, self.num_classes, np, np.float64))
         self._cache = None
 
     @property
@@ -101,6 +104,11 @@ class CRFHead:
             raise ValueError(f"images must be (N, H, W, 3) with N = {scores.shape[0]}, got {images.shape}")
         if labels.shape != images.shape[:3] or not np.issubdtype(labels.dtype, np.integer):
             raise ValueError(f"labels must be integers of shape {images.shape[:3]}, got {labels.dtype} {labels.shape}")
+        if not np.issubdtype(scores.dtype, np.floating) or not np.all(np.isfinite(scores)):
+            raise ValueError(f"scores must be finite floating-point numbers, got dtype {scores.dtype}"
+                             + ("" if not np.issubdtype(scores.dtype, np.floating) else " with NaN or inf"))
+        if not np.all(np.isfinite(images)):
+            raise ValueError("images contains NaN or infinite values")
         H, W = images.shape[1:3]
         size = (crf_size(H, self.scale), crf_size(W, self.scale))
         small, interp_cache = F.interp_forward(scores, size)

@@ -148,6 +148,18 @@ def test_head_refuses_weak_supervision_and_bad_input(rng):
         head.forward(scores[:, :2], images, labels)
     with pytest.raises(ValueError, match="unknown CRF parameters"):
         CRFHead(L, init=dict(w_bilatreal=1.0))
+    with pytest.raises(ValueError, match="scores must be finite"):
+        head.forward(np.where(scores > 1, np.nan, scores), images, labels)
+    with pytest.raises(ValueError, match="images contains NaN"):
+        head.forward(scores, np.where(images > 128, np.nan, images.astype(float)), labels)
+    with pytest.raises(ValueError, match="class_weights"):
+        CRFHead(L, class_weights=[1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match="class_weights"):
+        CRFHead(L, class_weights=[1.0, 1.0])
+    with pytest.raises(ValueError, match="num_classes"):
+        CRFHead(0)
+    with pytest.raises(ValueError, match="scale"):
+        CRFHead(L, scale=0.0)
     with pytest.raises(RuntimeError, match="before forward"):
         CRFHead(L).backward()
 
