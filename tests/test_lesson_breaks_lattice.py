@@ -9,6 +9,7 @@ test split."""
 import pytest
 
 from lessonrun import assert_checks_catch
+from test_lesson_breaks_crf import BILATERAL_WITHOUT_COLOUR
 
 pytestmark = pytest.mark.slow
 
@@ -30,15 +31,8 @@ def _mean(self, values, transpose=False):
 lattice.Lattice.filter = lattice.Lattice.__call__ = _mean
 """
 
-# lesson 12: the appearance (bilateral) kernel built on positions only, its colour term
-# forgotten: a wide blur that drags labels across the image's edges
-BILATERAL_WITHOUT_COLOUR = """
-import minideeplab.crf.dense as dense
-_features = dense.pixel_features
-def _positions_only(image, H, W, theta_xy, theta_rgb=None):
-    return _features(image, H, W, theta_xy)
-dense.pixel_features = _positions_only
-"""
+# lesson 12: the appearance (bilateral) kernel built on positions only (BILATERAL_WITHOUT_COLOUR,
+# shared with lessons 10 and 15): a wide blur that drags labels across the image's edges
 
 # lesson 12: a fully connected CRF that returns its input (the DCNN's probabilities), wherever
 # the lesson or minideeplab.compare looks it up
