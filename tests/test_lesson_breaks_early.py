@@ -125,6 +125,18 @@ optim.SGD.step = lambda self, grads, lr=None: None
 optim.Adam.step = lambda self, grads, lr=None: None
 """
 
+# lesson 7: the trainer re-draws the weights it is handed (its own init, seed 0), so the
+# fine-tuned net starts where the one from scratch does; caught by the fine-tuning gain
+TRAINER_REINITIALISES = """
+import minideeplab.train as train
+from minideeplab.models.deeplab import init_weights
+_init = train.Trainer.__init__
+def _reinit(self, model, *args, **kwargs):
+    init_weights(model, 0)
+    _init(self, model, *args, **kwargs)
+train.Trainer.__init__ = _reinit
+"""
+
 # lesson 8: the grid CRF ignores its pairwise weight
 PAIRWISE_IGNORED = """
 import minideeplab.crf as crf, minideeplab.crf.grid as grid
@@ -179,6 +191,11 @@ def test_06_catches_backward_without_onehot(tmp_path):
 
 def test_07_catches_noop_optimizer_step(tmp_path):
     assert_checks_catch("07", tmp_path, STEP_IS_NOOP)
+
+
+def test_07_catches_finetuning_from_scratch(tmp_path):
+    err = assert_checks_catch("07", tmp_path, TRAINER_REINITIALISES, timeout=600)
+    assert "gain[" in str(err), f"lesson 7 failed before its fine-tuning check:\n{err}"
 
 
 def test_08_catches_ignored_pairwise_weight(tmp_path):
