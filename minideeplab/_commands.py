@@ -255,14 +255,16 @@ def tune_crf(args):
             scales = [tuple(float(v) for v in c.split(",")) if "," in c else float(c) for c in args.input_scales]
         except ValueError:
             raise ValueError(f"--input-scales takes numbers or comma-separated numbers, got {args.input_scales}")
-    res = tune_crfs(model, ds, metric=args.metric, progress=not args.quiet, input_scales=scales)
-    for c, score in res["input_scale_history"]:
-        print(f"input scale {c}: unary {args.metric} {100 * score:.2f}")
+    flips = {"keep": None, "no": [False], "yes": [True], "choose": [False, True]}[args.test_flip]
+    res = tune_crfs(model, ds, metric=args.metric, progress=not args.quiet, input_scales=scales, test_flips=flips)
+    for (c, f), score in res["input_scale_history"]:
+        print(f"input scale {c}{', mirrored too' if f else ''}: unary {args.metric} {100 * score:.2f}")
     for name in ("dense_crf", "grid_crf"):
         print(f"{name}: {res[name]}  ({args.metric} on {args.split}: {100 * res['scores'][name]:.2f}, "
               f"unary {100 * res['scores']['unary']:.2f})")
     out = args.out or args.model
-    meta = {k: v for k, v in meta.items() if k not in ("variant", "num_classes", "width", "dropout", "input_scale")}
+    meta = {k: v for k, v in meta.items()
+            if k not in ("variant", "num_classes", "width", "dropout", "input_scale", "test_flip")}
     from .datasets.msrc import CLASSES, palette21
 
     meta.setdefault("class_names", list(CLASSES))
@@ -270,8 +272,8 @@ def tune_crf(args):
     meta.update(dense_crf=res["dense_crf"], grid_crf=res["grid_crf"],
                 crf_validation={"split": args.split, "metric": args.metric, "n_images": res["n_images"],
                                 "scores": res["scores"],
-                                "input_scales": [[list(c) if isinstance(c, tuple) else c, s]
-                                                 for c, s in res["input_scale_history"]]})
+                                "input_scales": [[list(c) if isinstance(c, tuple) else c, f, s]
+                                                 for (c, f), s in res["input_scale_history"]]})
     from ._io import remove_stale_temp_files
 
     remove_stale_temp_files(os.path.dirname(os.path.abspath(out)))  # of killed earlier runs
@@ -312,7 +314,8 @@ def learn_crf(args):
     print(f"learned CRF: {args.metric} on val {100 * res['score']:.2f} at step {res['step']}, "
           f"n_iter {res['params']['n_iter']}, w_bilateral {res['params']['w_bilateral']:.3f}, "
           f"w_gaussian {res['params']['w_gaussian']:.3f}")
-    meta = {k: v for k, v in meta.items() if k not in ("variant", "num_classes", "width", "dropout", "input_scale")}
+    meta = {k: v for k, v in meta.items()
+            if k not in ("variant", "num_classes", "width", "dropout", "input_scale", "test_flip")}
     meta["learned_crf"] = {"params": res["params"], "score": res["score"], "metric": args.metric, "step": res["step"],
                            "steps": args.steps, "crop": args.crop, "lr": args.lr, "split": args.split,
                            "history": res["history"]}

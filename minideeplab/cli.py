@@ -127,6 +127,9 @@ def build_parser():
     u.add_argument("--input-scales", nargs="+", default=None, metavar="S",
                    help="first choose the model's test-time input scale among these (e.g. 0.5 0.625 0.5,0.625: "
                         "a comma list averages the scores at several scales)")
+    u.add_argument("--test-flip", choices=("keep", "no", "yes", "choose"), default="keep",
+                   help="average the left-right mirrored image's scores too: keep the model's choice, "
+                        "no, yes, or choose on the split (with each --input-scales candidate)")
     u.add_argument("--quiet", action="store_true", help="no progress bar")
     u.set_defaults(func=commands.tune_crf)
 

@@ -89,12 +89,14 @@ def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=T
     return result
 
 
-def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=None):
+def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=None, test_flips=None):
     """Cross-validate both CRFs on ``dataset`` (the validation split), coarse to fine.
 
     With ``input_scales`` (candidates for the model's test-time ``input_scale``: numbers or
     tuples of numbers, see :func:`minideeplab.predict.predict_scores`), the candidate whose
-    unaries score best is chosen first and set on the model. The model then runs once per
+    unaries score best is chosen first and set on the model; with ``test_flips`` (e.g.
+    ``[False, True]``) every scale candidate is tried with each, and the best pair sets the
+    model's ``input_scale`` and ``test_flip``. The model then runs once per
     image; then :func:`minideeplab.crf.tune.tune_dense_crf`
     (w1, theta_alpha, theta_beta; w2 = 3, theta_gamma = 3) and
     :func:`~minideeplab.crf.tune.tune_grid_crf` (contrast and smoothness weights) search
@@ -102,8 +104,9 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=N
 
     Returns
     -------
-    dict with ``dense_crf`` and ``grid_crf`` (the chosen keyword arguments), ``input_scale``
-    and ``input_scale_history`` (each candidate with its score), ``metric``,
+    dict with ``dense_crf`` and ``grid_crf`` (the chosen keyword arguments), ``input_scale``,
+    ``test_flip`` and ``input_scale_history`` (each ``(scale, flip)`` candidate with its
+    score), ``metric``,
     ``scores`` (the validation ``metric`` of the unaries and of each chosen CRF) and
     ``history`` (every setting tried with its score)
     """
@@ -115,13 +118,17 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=N
     if len(dataset) == 0:
         raise ValueError("dataset is empty")
     tried = []
-    if input_scales is not None:
-        candidates = [check_scales(c, "input_scales") for c in input_scales]
-        if not candidates:
-            raise ValueError("input_scales must hold at least one candidate")
-        for c in tqdm(candidates, desc="input scale", disable=not progress):
-            tried.append((c, evaluate(model, dataset, scale=c)[metric]))
-        model.input_scale = max(tried, key=lambda r: r[1])[0]
+    if input_scales is not None or test_flips is not None:
+        scales = [model.input_scale] if input_scales is None else [check_scales(c, "input_scales") for c in input_scales]
+        flips = [model.test_flip] if test_flips is None else list(test_flips)
+        if not scales or not flips:
+            raise ValueError("input_scales and test_flips must each hold at least one candidate")
+        if not all(isinstance(f, (bool, np.bool_)) for f in flips):
+            raise TypeError(f"test_flips must hold True or False, got {test_flips!r}")
+        candidates = [(s, bool(f)) for s in scales for f in flips]
+        for s, f in tqdm(candidates, desc="test-time scale / flip", disable=not progress):
+            tried.append(((s, f), evaluate(model, dataset, scale=s, flip=f)[metric]))
+        model.input_scale, model.test_flip = max(tried, key=lambda r: r[1])[0]
     images, probs, labels = [], [], []
     for i in tqdm(range(len(dataset)), desc="unaries", disable=not progress):
         image, label = dataset[i]
@@ -136,7 +143,7 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=N
         confusion_matrix(lab, p.argmax(0), L, out=conf)
     return {
         "dense_crf": dense, "grid_crf": grid, "metric": metric, "n_images": len(dataset),
-        "input_scale": model.input_scale, "input_scale_history": tried,
+        "input_scale": model.input_scale, "test_flip": model.test_flip, "input_scale_history": tried,
         "scores": {"unary": summarize(conf)[metric],
                    "dense_crf": score_setting(dense_crf, dense, images, probs, labels, L, metric),
                    "grid_crf": score_setting(grid_crf, grid, images, probs, labels, L, metric)},

@@ -15,19 +15,22 @@ from .nn import functional as F
 from .nn.layers import no_grad
 
 
-def predict_scores(model, image, scale=None):
+def predict_scores(model, image, scale=None, flip=None):
     """Class scores at full resolution for one image, DeepLab's test-time way.
 
     The image is rescaled by ``scale`` (default: the model's ``input_scale``, 1 for the
     paper's models), preprocessed and padded to ``8k + 1``; the stride-8 scores are
     zoomed by 8 with bilinear interpolation (aligned corners), cropped to the (rescaled)
     image and, if it was rescaled, resized bilinearly back to ``(H, W)``. A sequence of
-    scales averages the scores obtained at each.
+    scales averages the scores obtained at each. With ``flip`` (default: the model's
+    ``test_flip``, False for the paper's models) the left-right mirrored image is run too and
+    its mirrored scores enter the average.
 
     Parameters
     ----------
     image : (H, W, 3) uint8 RGB
     scale : float in (0, 4], a sequence of them, or None
+    flip : bool or None
 
     Returns
     -------
@@ -35,9 +38,17 @@ def predict_scores(model, image, scale=None):
     """
     check_image(image)
     scale = check_scales(getattr(model, "input_scale", 1.0) if scale is None else scale)
-    if isinstance(scale, tuple):
-        return (sum(_scores_at(model, image, s) for s in scale) / len(scale)).astype(np.float32)
-    return _scores_at(model, image, scale)
+    flip = getattr(model, "test_flip", False) if flip is None else flip
+    if not isinstance(flip, (bool, np.bool_)):
+        raise TypeError(f"flip must be True, False or None, got {flip!r}")
+    scales = scale if isinstance(scale, tuple) else (scale,)
+    runs = [_scores_at(model, image, s) for s in scales]
+    if flip:
+        mirrored = np.ascontiguousarray(image[:, ::-1])
+        runs += [_scores_at(model, mirrored, s)[:, :, ::-1] for s in scales]
+    if len(runs) == 1:
+        return runs[0]
+    return (sum(runs) / len(runs)).astype(np.float32)
 
 
 def _scores_at(model, image, scale):
@@ -59,13 +70,14 @@ def _scores_at(model, image, scale):
     return asnumpy(up[0]).astype(np.float32)
 
 
-def predict_probs(model, image, scale=None):
+def predict_probs(model, image, scale=None, flip=None):
     """Softmax of :func:`predict_scores`: ``(L, H, W)`` probabilities."""
-    return F.softmax(predict_scores(model, image, scale), axis=0)
+    return F.softmax(predict_scores(model, image, scale, flip), axis=0)
 
 
-def evaluate(model, dataset, scale=None, progress=False):
-    """Metrics of the model's argmax labelling over ``dataset`` (pairs ``(image, label)``).
+def evaluate(model, dataset, scale=None, progress=False, flip=None):
+    """Metrics of the model's argmax labelling over ``dataset`` (pairs ``(image, label)``),
+    with :func:`predict_scores`'s ``scale`` and ``flip``.
 
     Returns
     -------
@@ -81,5 +93,5 @@ def evaluate(model, dataset, scale=None, progress=False):
     conf = np.zeros((L, L), np.int64)
     for i in tqdm(range(len(dataset)), desc="evaluate", disable=not progress, leave=False):
         image, label = dataset[i]
-        conf += confusion_matrix(label, predict_scores(model, image, scale).argmax(0), L)
+        conf += confusion_matrix(label, predict_scores(model, image, scale, flip).argmax(0), L)
     return summarize(conf)

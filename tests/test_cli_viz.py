@@ -197,13 +197,16 @@ def test_tune_crf_command_stores_the_best_settings(tmp_path, capsys):
 
     save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0), input_scale=0.5, note="kept")
     assert main(["tune-crf", "--model", str(tmp_path / "m.npz"), "--data", MSRC_DIR, "--limit", "2",
-                 "-o", str(tmp_path / "tuned.npz"), "--input-scales", "0.5", "0.25,0.5", "--quiet"]) == 0
-    assert "input scale (0.25, 0.5): unary global_acc" in capsys.readouterr().out
+                 "-o", str(tmp_path / "tuned.npz"), "--input-scales", "0.5", "0.25,0.5", "--test-flip", "choose",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "input scale (0.25, 0.5): unary global_acc" in out and "input scale 0.5, mirrored too: unary" in out
     model, meta = load_model(tmp_path / "tuned.npz")
     tried = meta["crf_validation"]["input_scales"]
-    assert [c for c, _ in tried] == [0.5, [0.25, 0.5]]
-    best = max(tried, key=lambda r: r[1])[0]
-    assert meta["input_scale"] == best and model.input_scale == (tuple(best) if isinstance(best, list) else best)
+    assert [(c, f) for c, f, _ in tried] == [(0.5, False), (0.5, True), ([0.25, 0.5], False), ([0.25, 0.5], True)]
+    best_scale, best_flip, _ = max(tried, key=lambda r: r[2])
+    assert meta["input_scale"] == best_scale and meta["test_flip"] == best_flip == model.test_flip
+    assert model.input_scale == (tuple(best_scale) if isinstance(best_scale, list) else best_scale)
     assert meta["note"] == "kept" and meta["crf_validation"]["n_images"] == 2
     assert set(meta["dense_crf"]) == {"w_bilateral", "theta_alpha", "theta_beta", "w_gaussian", "theta_gamma"}
     assert meta["dense_crf"]["w_gaussian"] == 3.0 and meta["dense_crf"]["theta_gamma"] == 3.0
@@ -235,12 +238,30 @@ def test_tune_crfs_chooses_the_input_scale_first():
     model = DeepLab("DeepLab-LargeFOV", 3, width=1 / 16, seed=0)
     ds = SyntheticScenes(2, (33, 41), 3, seed=1)
     res = tune_crfs(model, ds, progress=False, input_scales=[1.0, 0.5, (0.5, 1.0)])
-    assert [c for c, _ in res["input_scale_history"]] == [1.0, 0.5, (0.5, 1.0)]
-    for c, s in res["input_scale_history"]:
-        assert s == evaluate(model, ds, scale=c)["global_acc"]
-    assert model.input_scale == res["input_scale"] == max(res["input_scale_history"], key=lambda r: r[1])[0]
+    assert [c for c, _ in res["input_scale_history"]] == [(1.0, False), (0.5, False), ((0.5, 1.0), False)]
+    for (c, f), s in res["input_scale_history"]:
+        assert s == evaluate(model, ds, scale=c, flip=f)["global_acc"]
+    best = max(res["input_scale_history"], key=lambda r: r[1])[0]
+    assert (model.input_scale, model.test_flip) == (res["input_scale"], res["test_flip"]) == best
     with pytest.raises(ValueError, match="input_scales"):
         tune_crfs(model, ds, progress=False, input_scales=[0.0])
+
+
+def test_tune_crfs_chooses_the_test_flip_with_the_scale():
+    from minideeplab.compare import tune_crfs
+    from minideeplab.datasets import SyntheticScenes
+    from minideeplab.models import DeepLab
+    from minideeplab.predict import evaluate
+
+    model = DeepLab("DeepLab-LargeFOV", 3, width=1 / 16, seed=0)
+    ds = SyntheticScenes(2, (33, 41), 3, seed=1)
+    res = tune_crfs(model, ds, progress=False, input_scales=[1.0, 0.5], test_flips=[False, True])
+    assert [c for c, _ in res["input_scale_history"]] == [(1.0, False), (1.0, True), (0.5, False), (0.5, True)]
+    for (c, f), s in res["input_scale_history"]:
+        assert s == evaluate(model, ds, scale=c, flip=f)["global_acc"]
+    assert (model.input_scale, model.test_flip) == max(res["input_scale_history"], key=lambda r: r[1])[0]
+    with pytest.raises(TypeError, match="test_flips"):
+        tune_crfs(model, ds, progress=False, test_flips=["yes"])
 
 
 def test_show_compat_figure():

@@ -34,6 +34,36 @@ def test_predict_scores_at_another_scale_is_resized_scores_of_the_resized_image(
             predict_scores(m, image, scale=bad)
 
 
+def test_test_time_flip_averages_the_mirrored_images_mirrored_scores():
+    m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 16, seed=0, dropout=0.0)
+    image = SyntheticScenes(1, (50, 70), 4, seed=3)[0][0]
+    plain = predict_scores(m, image, scale=(0.5, 1.0))
+    mirrored = predict_scores(m, np.ascontiguousarray(image[:, ::-1]), scale=(0.5, 1.0))[:, :, ::-1]
+    assert not np.allclose(plain, mirrored, atol=1e-3)  # the net itself is not symmetric
+    out = predict_scores(m, image, scale=(0.5, 1.0), flip=True)
+    assert np.allclose(out, (plain + mirrored) / 2, atol=1e-6)
+    assert out.dtype == np.float32
+    symmetric = np.concatenate([image[:, :35], image[:, :35][:, ::-1]], axis=1)  # a mirror-symmetric image
+    s = predict_scores(m, symmetric, flip=True)
+    assert np.allclose(s, s[:, :, ::-1], atol=1e-5)  # its flip-averaged scores are symmetric too
+    m.test_flip = True  # the model's own choice is the default
+    assert np.array_equal(predict_scores(m, image, scale=(0.5, 1.0)), out)
+    assert np.array_equal(predict_scores(m, image, scale=(0.5, 1.0), flip=False), plain)
+    for bad in ("yes", 1, 0.5):
+        with pytest.raises(TypeError, match="flip"):
+            predict_scores(m, image, flip=bad)
+    with pytest.raises(TypeError, match="test_flip"):
+        DeepLab("DeepLab-LargeFOV", 4, width=1 / 16, test_flip="no")
+
+
+def test_test_flip_is_saved_with_the_model(tmp_path):
+    from minideeplab.models import load_model, save_model
+
+    save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 4, width=1 / 16, input_scale=(0.5, 1.0), test_flip=True))
+    model, meta = load_model(tmp_path / "m.npz")
+    assert model.test_flip is True and meta["test_flip"] is True and model.input_scale == (0.5, 1.0)
+
+
 def test_evaluate_counts_pixels_like_a_hand_confusion_matrix():
     m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 16, seed=0)
     ds = SyntheticScenes(3, (30, 30), 4, seed=2)

@@ -126,19 +126,25 @@ class DeepLab(Model):
     dtype : float32 (default) or float64 (for gradient checks)
     seed : seeds the weight init and the dropout masks
     dropout : drop probability after fc6 and fc7 (and in the MSc heads); 0.5 in the paper
+    input_scale, test_flip : how :func:`minideeplab.predict.predict_scores` runs this model by
+        default (the image rescaled by ``input_scale``, or the scores averaged over several;
+        with ``test_flip`` also over the left-right mirrored image)
 
     ``forward(x)``: ``(N, 3, H, W)`` -> ``(N, L, h, w)`` with
     ``h = ceil(ceil(ceil(H / 2) / 2) / 2)`` (41 for 321).
     """
 
     def __init__(self, variant="DeepLab-LargeFOV", num_classes=21, width=1.0, dtype=np.float32, seed=0,
-                 dropout=0.5, input_scale=1.0):
+                 dropout=0.5, input_scale=1.0, test_flip=False):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
         _check_common(num_classes, width, dtype)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.input_scale = check_scales(input_scale, "input_scale")  # test time, see predict.predict_scores
+        if not isinstance(test_flip, (bool, np.bool_)):
+            raise TypeError(f"test_flip must be True or False, got {test_flip!r}")
+        self.test_flip = bool(test_flip)  # test time: also average the mirrored image's scores
         self.rng = np.random.default_rng(seed)
         k, dil, c_fc = VARIANTS[variant]
         pools = [(3, 2, 1)] * 3 + [(3, 1, 1)] * 2

@@ -15,7 +15,8 @@ def _jsonable(scale):
 def save_model(path, model, **meta):
     """Write ``model``'s parameters and ``meta`` (JSON-able: class names, CRF parameters, ...)."""
     info = {"variant": model.variant, "num_classes": model.num_classes, "width": model.width,
-            "dropout": getattr(model, "dropout", 0.5), "input_scale": _jsonable(getattr(model, "input_scale", 1.0))}
+            "dropout": getattr(model, "dropout", 0.5), "input_scale": _jsonable(getattr(model, "input_scale", 1.0)),
+            "test_flip": bool(getattr(model, "test_flip", False))}
     info.update(meta)
     save_npz(path, model.params, info)
 
@@ -35,7 +36,8 @@ def load_model(path):
         raise FileFormatError(path, f"its description lacks {missing}; was it written by save_model?")
     try:
         model = DeepLab(meta["variant"], meta["num_classes"], width=meta["width"],
-                        dropout=meta.get("dropout", 0.5), input_scale=meta.get("input_scale", 1.0))
+                        dropout=meta.get("dropout", 0.5), input_scale=meta.get("input_scale", 1.0),
+                        test_flip=meta.get("test_flip", False))
     except (ValueError, TypeError) as exc:
         raise FileFormatError(path, f"its description is not a valid model ({exc})") from exc
     try:
