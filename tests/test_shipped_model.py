@@ -13,7 +13,7 @@ from minideeplab.predict import evaluate
 
 def test_shipped_model_describes_itself():
     model, meta = load_msrc_model()
-    assert os.path.getsize(MSRC_MODEL) < 5 * 2 ** 20  # a few MB at most
+    assert os.path.getsize(MSRC_MODEL) < 6 * 2 ** 20  # a few MB at most (1.29M float32 parameters)
     assert model.variant == "DeepLab-LargeFOV" and model.num_classes == 21 and meta["class_names"] == CLASSES
     assert meta["train_config"]["split"] == "train"  # never trained on validation or test images
     assert meta["crf_validation"]["split"] == "val"
@@ -47,7 +47,9 @@ def test_segment_command_defaults_to_the_shipped_model(tmp_path, capsys):
 
 @needs_msrc
 def test_shipped_model_meets_the_floor_on_the_test_split():
-    """The issue's floor: at least 70% global pixel accuracy on the 256 test images, unaries alone."""
-    model, _ = load_msrc_model()
+    """Unaries alone on the 256 test images: the 70% floor of the first shipped model, and the
+    level of the width-1/4 model that replaced it (76.2 / 67.5 measured, RESULTS.md)."""
+    model, meta = load_msrc_model()
+    assert model.width == 0.25 and model.test_flip and model.input_scale == 0.7
     s = evaluate(model, MSRC(MSRC_DIR, "test"))
-    assert s["global_acc"] >= 0.70
+    assert s["global_acc"] >= 0.75 and s["class_avg_acc"] >= 0.66
