@@ -294,8 +294,10 @@ def learn_crf(args):
     checkpoint = args.checkpoint or os.path.splitext(out)[0] + ".learn-crf.npz"
     remove_stale_temp_files(os.path.dirname(os.path.abspath(out)))  # of killed earlier runs
 
-    def samples(split, limit=0):
+    def samples(split, limit=0, half=None):
         ds = MSRC(args.data, split)
+        if half is not None:  # every other image, from position `half`
+            ds.names = ds.names[half::2]
         if limit:
             ds.names = ds.names[:limit]
         from tqdm.auto import tqdm
@@ -306,7 +308,10 @@ def learn_crf(args):
             rows.append((image, predict_probs(model, image).astype(np.float16), label))
         return rows
 
-    train, val = samples(args.split, args.limit), samples("val", args.val_limit)
+    if args.split == "val-half":  # held-out unaries on both sides: learn on val 0, 2, 4, ..., pick on 1, 3, 5, ...
+        train, val = samples("val", args.limit, half=0), samples("val", args.val_limit, half=1)
+    else:
+        train, val = samples(args.split, args.limit), samples("val", args.val_limit)
     start = {k: v for k, v in (meta.get("dense_crf") or {}).items() if k != "n_iter"}
     res = learn(train, model.num_classes, val=val, steps=args.steps, crop=args.crop, lr=args.lr, n_iter=args.n_iter,
                 init=start, val_every=args.val_every, metric=args.metric, seed=args.seed, checkpoint=checkpoint,

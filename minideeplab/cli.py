@@ -137,7 +137,10 @@ def build_parser():
                                           "on MSRC's training split, store them in the model")
     lc.add_argument("--model", required=True, help="a model file (its unaries); the learned CRF is written into it")
     lc.add_argument("--data", default=None, metavar="DIR", help=msrc_help)
-    lc.add_argument("--split", default="train", choices=["train", "trainval"], help="MSRC split to learn on")
+    lc.add_argument("--split", default="train", choices=["train", "trainval", "val-half"],
+                    help="MSRC split to learn on; val-half: learn on every other validation image and pick on "
+                         "the others (unaries the net was not trained on; on its own training images they are "
+                         "far more confident and right than on new ones)")
     lc.add_argument("--steps", type=int, default=2000, help="Adam steps, one random crop each")
     lc.add_argument("--crop", type=int, default=128, help="crop side in pixels")
     lc.add_argument("--lr", type=float, default=0.02, help="Adam's learning rate")

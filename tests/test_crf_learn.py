@@ -94,6 +94,33 @@ def test_learn_crf_command_stores_it_for_compare_and_segment(tmp_path):
     assert main(["segment", image, "--crf", "learned", "-o", str(tmp_path / "t.png")]) == 2  # none shipped
 
 
+@needs_msrc
+def test_learn_crf_on_held_out_unaries_learns_and_picks_on_disjoint_halves_of_val(tmp_path, monkeypatch):
+    """--split val-half: the learning images are val's even positions, the picking ones its odd."""
+    import shutil
+
+    import minideeplab.crf.learn as learn_module
+    from minideeplab.cli import main
+    from minideeplab.datasets import MSRC
+    from minideeplab.models import MSRC_MODEL
+
+    seen = {}
+    real = learn_module.learn_crf
+
+    def spy(train, num_classes, *, val=None, **kw):
+        seen["train"], seen["val"] = [r[2] for r in train], [r[2] for r in val]
+        return real(train, num_classes, val=val, **kw)
+
+    monkeypatch.setattr(learn_module, "learn_crf", spy)
+    model = str(tmp_path / "m.npz")
+    shutil.copy(MSRC_MODEL, model)
+    assert main(["learn-crf", "--model", model, "--data", MSRC_DIR, "--split", "val-half", "--limit", "2",
+                 "--val-limit", "2", "--steps", "2", "--val-every", "2", "--crop", "32", "--quiet"]) == 0
+    ds = MSRC(MSRC_DIR, "val")
+    for got, positions in ((seen["train"], (0, 2)), (seen["val"], (1, 3))):
+        assert len(got) == 2 and all(np.array_equal(g, ds[i][1]) for g, i in zip(got, positions))
+
+
 @pytest.mark.parametrize("bad", [dict(steps=0), dict(crop=-3), dict(val_every=0), dict(checkpoint_every=1.5),
                                  dict(stop_after=0), dict(metric="accuracy")])
 def test_learn_crf_bad_arguments(bad):
