@@ -61,3 +61,10 @@ def test_layer_kernel_twin_tests_pass_without_jit():
 @pytest.mark.slow
 def test_texture_layout_kernel_passes_without_jit():
     _pytest_without_jit(os.path.join(HERE, "test_unaries.py"), "-k", "layout")
+
+
+@pytest.mark.slow
+def test_unary_kernel_twin_tests_pass_without_jit():
+    """The classic unaries' kernels (layout and colour rectangles, boosted trees) as Python."""
+    _pytest_without_jit(os.path.join(HERE, "test_unaries.py"), os.path.join(HERE, "test_boost.py"),
+                        os.path.join(HERE, "test_textonboost.py"))
