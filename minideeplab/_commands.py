@@ -362,3 +362,40 @@ def crf(args):
     print(f"{args.method} CRF: {len(s['done'])} done, {len(s['skipped'])} already done, {len(s['failed'])} failed "
           f"in {s['seconds']:.1f} s; outputs in {args.out}")
     return 1 if s["failed"] else 0
+
+
+def train_unaries(args):
+    from .datasets import MSRC
+    from .metrics import confusion_matrix, summarize
+    from .unaries import TextonBoost
+
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        print("train-unaries needs scikit-learn: pip install minideeplab[textonboost]", file=sys.stderr)
+        return 2
+    ds = MSRC(args.data, args.split)
+    if args.limit:
+        ds.names = ds.names[:: max(1, len(ds.names) // args.limit)][: args.limit]
+    t = time.perf_counter()
+    tb = TextonBoost.fit(ds, num_classes=21, k=args.k, n_layout=args.n_layout, sample_stride=args.sample_stride,
+                         max_iter=args.max_iter, learning_rate=args.learning_rate, seed=args.seed,
+                         progress=not args.quiet)
+    print(f"trained on {len(ds)} images ({tb.params['n_samples']:,} pixels, {tb.num_features} features) "
+          f"in {time.perf_counter() - t:.0f} s")
+    tb.save(args.out)
+    print(f"wrote {args.out}")
+    if args.split == "train":  # the validation subset is not in the training images: score it
+        from tqdm.auto import tqdm
+
+        val = MSRC(args.data, "val")
+        if args.val_limit:
+            val.names = val.names[: args.val_limit]
+        conf = np.zeros((21, 21), np.int64)
+        for i in tqdm(range(len(val)), desc="val", disable=args.quiet, leave=False):
+            image, label = val[i]
+            confusion_matrix(label, tb.predict_proba(image).argmax(0), 21, out=conf)
+        s = summarize(conf)
+        print(f"val ({len(val)} images): global {100 * s['global_acc']:.1f}, class-average "
+              f"{100 * s['class_avg_acc']:.1f}, mIoU {100 * s['mean_iou']:.1f}")
+    return 0

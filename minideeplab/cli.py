@@ -7,6 +7,7 @@ Sub-commands:
 * ``minideeplab compare-crf`` - unary vs grid CRF vs fully connected CRF on MSRC-21: table and figures
 * ``minideeplab segment IMAGE`` - a colour label map and an overlay, with a dense/grid/no CRF
 * ``minideeplab crf IMAGES_DIR PROBS_DIR --out DIR`` - the dense or grid CRF over a folder of saved probabilities
+* ``minideeplab train-unaries`` - the TextonBoost-style classic unaries (boosted trees over texton features)
 * ``minideeplab info``  - parameter count, output stride and receptive field of a variant
 """
 from __future__ import annotations
@@ -158,6 +159,24 @@ def build_parser():
     lc.add_argument("--resume", action="store_true", help="continue from the state file if present")
     lc.add_argument("--quiet", action="store_true", help="no progress bar")
     lc.set_defaults(func=commands.learn_crf)
+
+    tb = sub.add_parser("train-unaries", help="train the TextonBoost-style classic unaries on MSRC-21 "
+                                              "(needs scikit-learn: pip install minideeplab[textonboost])")
+    tb.add_argument("--data", default=None, metavar="DIR", help=msrc_help)
+    tb.add_argument("--split", default="train", choices=["train", "trainval"], help="MSRC split to train on")
+    tb.add_argument("-o", "--out", required=True, metavar="FILE", help="the model file to write (.npz)")
+    tb.add_argument("--k", type=int, default=400, help="textons (k-means centres)")
+    tb.add_argument("--n-layout", type=int, default=300, help="texture-layout features (rectangle, texton)")
+    tb.add_argument("--sample-stride", type=int, default=8, help="train on every N-th pixel of every N-th row")
+    tb.add_argument("--max-iter", type=int, default=300, help="boosting rounds (one tree per class each)")
+    tb.add_argument("--learning-rate", type=float, default=0.1, help="boosting's shrinkage")
+    tb.add_argument("--limit", type=int, default=0,
+                    help="only N training images, evenly spread over the split (it is sorted by scene type)")
+    tb.add_argument("--val-limit", type=int, default=0,
+                    help="score only the first N validation images afterwards (with --split train)")
+    tb.add_argument("--seed", type=int, default=0, help="seeds textons, layout features, sampling and boosting")
+    tb.add_argument("--quiet", action="store_true", help="no progress bars")
+    tb.set_defaults(func=commands.train_unaries)
 
     r = sub.add_parser("crf", help="the dense or grid CRF over a folder of images and saved probability maps",
                        description="For each image IMAGES_DIR/NAME.* and its probabilities PROBS_DIR/NAME.npy "

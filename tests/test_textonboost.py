@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import MSRC_DIR, needs_msrc
 from scipy import ndimage
 
 from minideeplab import FileFormatError
@@ -282,3 +283,27 @@ def test_fit_refuses_bad_datasets():
         TextonBoost.fit(scenes, k=2, learning_rate=0.0, progress=False)
     with pytest.raises(ValueError, match="class_weight"):
         TextonBoost.fit(scenes, k=2, class_weight="equal", progress=False)
+
+
+@needs_msrc
+def test_train_unaries_command_writes_a_model_and_scores_val(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from minideeplab.cli import main
+
+    out = str(tmp_path / "tb.npz")
+    assert main(["train-unaries", "--data", MSRC_DIR, "--limit", "3", "--val-limit", "1", "--k", "8",
+                 "--n-layout", "10", "--sample-stride", "8", "--max-iter", "3", "-o", out, "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "trained on 3 images" in printed and "val (1 images): global" in printed
+    tb = TextonBoost.load(out)
+    assert tb.textons.k == 8 and tb.params["max_iter"] == 3 and tb.params["n_images"] == 3
+    assert main(["train-unaries", "--data", MSRC_DIR, "--limit", "3", "--k", "0", "-o", out, "--quiet"]) == 2
+    assert "k must be" in capsys.readouterr().err
+
+
+def test_train_unaries_command_says_what_it_needs_without_sklearn(monkeypatch, capsys):
+    from minideeplab.cli import main
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn raises ImportError
+    assert main(["train-unaries", "-o", "unused.npz", "--quiet"]) == 2
+    assert "pip install minideeplab[textonboost]" in capsys.readouterr().err
