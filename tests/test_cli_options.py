@@ -60,7 +60,8 @@ def test_defaults_find_msrc_themselves():
 def test_every_option_has_help_text():
     p = build_parser()
     subs = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(subs.choices) == {"demo", "train", "segment", "compare-crf", "tune-crf", "learn-crf", "crf", "info"}
+    assert set(subs.choices) == {"demo", "train", "segment", "compare-crf", "tune-crf", "learn-crf", "crf", "info",
+                                 "train-unaries"}
     for name, sub in subs.choices.items():
         for action in sub._actions:
             assert action.help, f"{name} {action.option_strings or action.dest} has no help text"
