@@ -8,6 +8,7 @@ since it shows nothing about the lesson's checks.
 """
 import importlib.util
 import os
+import textwrap
 
 import nbformat
 import pytest
@@ -26,13 +27,46 @@ def lesson_path(name):
     return hits[0]
 
 
+WIDGETS_STUB = textwrap.dedent('''\
+    def _stub_ipywidgets():
+        import sys, types
+
+        class Slider:
+            def __init__(self, value=0, **kwargs):
+                self.value = value
+
+        def interact(fn, **sliders):
+            """Call fn once with the sliders' starting values, as a frontend first draws it."""
+            return fn(**{k: getattr(v, "value", v) for k, v in sliders.items()})
+
+        def __getattr__(name):
+            if name.endswith("Slider"):
+                return Slider
+            raise AttributeError(name)
+
+        stub = types.ModuleType("ipywidgets")
+        stub.interact, stub.__getattr__ = interact, __getattr__
+        sys.modules["ipywidgets"] = stub
+
+    _stub_ipywidgets()
+    del _stub_ipywidgets
+''')
+"""The kernel's ``ipywidgets``, replaced before a lesson runs: ``interact`` calls the function
+once with each slider's starting value, without widget messages. With the real package, nbclient
+(0.11, ipykernel 7.4) sometimes waits for the whole cell timeout after an ``interact`` cell that
+draws into its output widget, then goes on: lesson 13's slider cell took 600.0 s with a 600 s
+timeout (and 300+ s in CI), the same cell 0.1 s without widgets. The stub runs the same code
+path (the import, the call, the drawing function) deterministically."""
+
+
 def run_lesson(name, tmp_path, prelude=None, timeout=300):
-    """Execute lesson ``name`` (its solution) in a fresh kernel in ``tmp_path``."""
+    """Execute lesson ``name`` (its solution) in a fresh kernel in ``tmp_path``, with
+    :data:`WIDGETS_STUB` and then ``prelude`` run before its first cell."""
     from nbclient import NotebookClient
 
     nb = build.notebook(lesson_path(name))
-    if prelude:
-        nb.cells.insert(0, nbformat.v4.new_code_cell(prelude))
+    cells = [WIDGETS_STUB] + ([prelude] if prelude else [])
+    nb.cells[:0] = [nbformat.v4.new_code_cell(c) for c in cells]
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     return nb
