@@ -16,6 +16,7 @@ from minideeplab._io import save_npz
 from minideeplab.datasets import SyntheticScenes
 from minideeplab.unaries import BoostedTrees, Textons, TextonBoost, colour_features, filter_bank, rgb_to_lab
 from minideeplab.unaries.layout import random_layout_features
+from minideeplab.unaries.orientation import ORIENTATION_RECTS, orientation_features
 from minideeplab.unaries.textonboost import COLOUR_RECTS, upsample_bilinear
 
 U32 = 2.0 ** -24  # float32's unit roundoff
@@ -78,20 +79,22 @@ def tiny_image():
     return SyntheticScenes(n=1, size=(23, 31), num_classes=4, objects=(2, 2), seed=3)[0][0]
 
 
-def hand_model(rng, classes=(0, 2, 3), num_classes=5, stride=4):
+def hand_model(rng, classes=(0, 2, 3), num_classes=5, stride=4, orientation_rects=ORIENTATION_RECTS):
     """Textons (k = 3) from the tiny image, 4 layout features and three stumps:
     class classes[0]: L* <= 50 ? 2 : -1; classes[1]: y / H <= 0.5 ? 1 : 0;
     classes[2]: layout feature 0 <= 0.3 ? 0 : 1.5."""
     textons = Textons.fit(filter_bank(tiny_image()).reshape(-1, 17), k=3, seed=0)
     rects, tex = random_layout_features(4, 3, rng, reach=8, min_side=2, max_side=6)
-    F = 4 + 3 + 3 * len(COLOUR_RECTS) + 2 + 17
-    L_star, y_over_H = 4, 4 + 3 + 3 * len(COLOUR_RECTS)
+    n_orient = 0 if orientation_rects is None else 9 * len(orientation_rects)
+    F = 4 + 3 + 3 * len(COLOUR_RECTS) + n_orient + 2 + 17
+    L_star, y_over_H = 4, 4 + 3 + 3 * len(COLOUR_RECTS) + n_orient
     trees = BoostedTrees(feature=[L_star, -1, -1, y_over_H, -1, -1, 0, -1, -1],
                          threshold=[50.0, 0, 0, 0.5, 0, 0, 0.3, 0, 0],
                          left=[1, -1, -1, 4, -1, -1, 7, -1, -1], right=[2, -1, -1, 5, -1, -1, 8, -1, -1],
                          value=[0, 2.0, -1.0, 0, 1.0, 0.0, 0, 0.0, 1.5], tree_offset=[0, 3, 6, 9],
                          tree_class=[0, 1, 2], baseline=[0.1, -0.2, 0.3], num_features=F)
-    return TextonBoost(textons, rects, tex, trees, list(classes), num_classes, stride=stride)
+    return TextonBoost(textons, rects, tex, trees, list(classes), num_classes, stride=stride,
+                       orientation_rects=orientation_rects)
 
 
 def hand_scores(f):
@@ -111,8 +114,8 @@ def test_features_in_the_documented_order(rng):
     f = model.features(image)
     assert f.shape == (H, W, model.num_features) and f.dtype == np.float32
     g = model.feature_groups
-    assert list(g) == ["layout", "lab", "colour_rects", "location", "responses"]
-    assert [g[k].stop - g[k].start for k in g] == [4, 3, 21, 2, 17] and g["responses"].stop == f.shape[2] == 47
+    assert list(g) == ["layout", "lab", "colour_rects", "orientation", "location", "responses"]
+    assert [g[k].stop - g[k].start for k in g] == [4, 3, 21, 63, 2, 17] and g["responses"].stop == f.shape[2] == 110
     assert all(g[a].stop == g[b].start for a, b in zip(list(g), list(g)[1:])) and g["layout"].start == 0
     # layout: counted by hand in the texton map
     tm = model.textons.assign(filter_bank(image))
@@ -128,6 +131,7 @@ def test_features_in_the_documented_order(rng):
         for y, x in [(0, 0), (H - 1, W - 1), (11, 3), (5, 20)]:
             np.testing.assert_allclose(f[y, x, g["colour_rects"]][3 * r:3 * r + 3],
                                        mean_in_rect_twin(lab.astype(np.float64), y, x, rect), rtol=U32, atol=1e-10)
+    np.testing.assert_array_equal(f[:, :, g["orientation"]], orientation_features(lab[..., 0]))
     yy, xx = np.mgrid[0:H, 0:W]
     np.testing.assert_array_equal(f[:, :, g["location"]], np.stack([yy / H, xx / W], -1).astype(np.float32))
     np.testing.assert_array_equal(f[:, :, g["responses"]], filter_bank(image))
@@ -169,8 +173,26 @@ def test_save_load_round_trip_without_sklearn(tmp_path, rng):
     subprocess.run([sys.executable, "-c", code], check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), model.predict_proba(tiny_image()))
     back = TextonBoost.load(path)
-    assert (back.num_classes, back.stride, back.num_features) == (5, 4, 47)
+    assert (back.num_classes, back.stride, back.num_features) == (5, 4, 110)
     np.testing.assert_array_equal(back.classes, [0, 2, 3])
+
+
+def test_a_model_without_orientation_features_still_loads_and_predicts(tmp_path, rng):
+    """Files written before the orientation features hold no ``orientation_rects``."""
+    model = hand_model(rng, orientation_rects=None)
+    assert "orientation" not in model.feature_groups and model.num_features == 47
+    f = model.features(tiny_image())
+    full = hand_model(np.random.default_rng(0)).features(tiny_image())
+    g = hand_model(np.random.default_rng(0)).feature_groups
+    np.testing.assert_array_equal(f[..., 4:28], full[..., g["lab"].start:g["colour_rects"].stop])
+    np.testing.assert_array_equal(f[..., 28:], full[..., g["location"].start:])
+    model.save(tmp_path / "old.npz")
+    from minideeplab._io import read_npz
+
+    assert "orientation_rects" not in read_npz(tmp_path / "old.npz")[0]
+    back = TextonBoost.load(tmp_path / "old.npz")
+    assert back.orientation_rects is None
+    np.testing.assert_array_equal(back.predict_proba(tiny_image()), model.predict_proba(tiny_image()))
 
 
 def test_load_refuses_other_files(tmp_path, rng):
@@ -183,9 +205,9 @@ def test_load_refuses_other_files(tmp_path, rng):
     arrays, meta = read_npz(tmp_path / "good.npz")
     save_npz(tmp_path / "short.npz", {k: v for k, v in arrays.items() if k != "layout_rects"}, meta)
     save_npz(tmp_path / "wrong.npz", dict(arrays, classes=np.array([0, 2, 9])), meta)
-    save_npz(tmp_path / "narrow.npz", arrays, dict(meta, num_features=46))
+    save_npz(tmp_path / "narrow.npz", arrays, dict(meta, num_features=109))
     for name, what in [("noise", "not an .npz"), ("trees", "not a TextonBoost"), ("short", "lacks"),
-                       ("wrong", "classes"), ("narrow", "trees must read 47 features, they read 46")]:
+                       ("wrong", "classes"), ("narrow", "trees must read 110 features, they read 109")]:
         with pytest.raises(FileFormatError, match=what) as e:
             TextonBoost.load(tmp_path / f"{name}.npz")
         assert e.value.path.endswith(f"{name}.npz")

@@ -7,6 +7,8 @@ A pixel i of an image is described by F numbers, in this order (:attr:`TextonBoo
     lab           3          CIE L*, a*, b* of i                                  (:func:`.rgb_to_lab`)
     colour_rects  3 R        mean L*, a*, b* in each colour rectangle around i    (:func:`colour_features`)
                              (rectangle 0's L*, a*, b*, then rectangle 1's, ...)
+    orientation   9 R'       gradient-orientation shares (8 per rectangle), then  (:mod:`.orientation`)
+                             log(1 + mean magnitude) per rectangle, in R' rectangles around i
     location      2          y / H, x / W
     responses     17         the filter bank's responses at i                     (:func:`.filter_bank`)
 
@@ -30,6 +32,7 @@ from .boost import ARRAYS as TREE_ARRAYS
 from .boost import BoostedTrees
 from .filterbank import FILTERS, filter_bank, rgb_to_lab
 from .layout import layout_features, random_layout_features
+from .orientation import BINS, ORIENTATION_RECTS, orientation_features
 from .textons import Textons, sample_responses
 
 # (dy0, dx0, dy1, dx1) relative to the pixel: three centred squares (5, 15 and 41 pixels a
@@ -100,16 +103,21 @@ def location_features(H, W):
     return np.stack([yy / H, xx / W], axis=-1).astype(np.float32)
 
 
-def pixel_features(image, textons, layout_rects, layout_textons, colour_rects=COLOUR_RECTS):
+def pixel_features(image, textons, layout_rects, layout_textons, colour_rects=COLOUR_RECTS,
+                   orientation_rects=ORIENTATION_RECTS):
     """The features of every pixel, in the order of the module docstring: (H, W, F) float32
-    with F = len(layout_rects) + 3 + 3 * len(colour_rects) + 2 + 17. Arguments as
-    :class:`TextonBoost` holds them; ``image`` is checked, the rest is not."""
+    with F = len(layout_rects) + 3 + 3 * len(colour_rects) + 9 * len(orientation_rects) + 2 + 17
+    (``orientation_rects=None``: no orientation features). Arguments as :class:`TextonBoost`
+    holds them; ``image`` is checked, the rest is not."""
     image = check_uint8_image(image)
     H, W, _ = image.shape
     responses = filter_bank(image)
     lab = rgb_to_lab(image)
-    return np.concatenate([layout_features(textons.assign(responses), layout_rects, layout_textons), lab,
-                           colour_features(lab, colour_rects), location_features(H, W), responses], axis=-1)
+    parts = [layout_features(textons.assign(responses), layout_rects, layout_textons), lab,
+             colour_features(lab, colour_rects)]
+    if orientation_rects is not None:
+        parts.append(orientation_features(lab[..., 0], orientation_rects))
+    return np.concatenate(parts + [location_features(H, W), responses], axis=-1)
 
 
 def upsample_bilinear(grid, stride, size):
@@ -149,12 +157,14 @@ class TextonBoost:
         labels never seen in training get probability 0
     num_classes : L, the number of labels predicted
     colour_rects : (R, 4) colour rectangles (default :data:`COLOUR_RECTS`)
+    orientation_rects : (R', 4) orientation rectangles (default
+        :data:`.orientation.ORIENTATION_RECTS`), or None for a model without them
     stride : the trees run on every ``stride``-th pixel (:meth:`predict_proba`)
     params : the hyper-parameters of :meth:`fit`, kept for the record (JSON-able dict)
     """
 
     def __init__(self, textons, layout_rects, layout_textons, trees, classes, num_classes,
-                 colour_rects=COLOUR_RECTS, stride=4, params=None):
+                 colour_rects=COLOUR_RECTS, stride=4, params=None, orientation_rects=ORIENTATION_RECTS):
         if not isinstance(textons, Textons):
             raise TypeError(f"textons must be a Textons, got {type(textons).__name__}")
         D = len(FILTERS)
@@ -174,6 +184,7 @@ class TextonBoost:
             raise ValueError(f"layout_textons must be textons in [0, {textons.k})")
         self.layout_textons = t.astype(np.int64)
         self.colour_rects = _rects(colour_rects, "colour_rects")
+        self.orientation_rects = None if orientation_rects is None else _rects(orientation_rects, "orientation_rects")
         self.num_classes = positive_int(num_classes, "num_classes", 2)
         if not isinstance(trees, BoostedTrees):
             raise TypeError(f"trees must be a BoostedTrees, got {type(trees).__name__}")
@@ -193,18 +204,24 @@ class TextonBoost:
     def feature_groups(self):
         """``{name: slice}`` of the feature vector, in order (module docstring)."""
         sizes = [("layout", self.layout_rects.shape[0]), ("lab", 3), ("colour_rects", 3 * self.colour_rects.shape[0]),
-                 ("location", 2), ("responses", len(FILTERS))]
+                 ("orientation", self._n_orientation), ("location", 2), ("responses", len(FILTERS))]
+        sizes = [(name, n) for name, n in sizes if n]      # no orientation group in older models
         bounds = np.cumsum([0] + [n for _, n in sizes])
         return {name: slice(int(a), int(b)) for (name, _), a, b in zip(sizes, bounds[:-1], bounds[1:])}
 
     @property
+    def _n_orientation(self):
+        return 0 if self.orientation_rects is None else (BINS + 1) * self.orientation_rects.shape[0]
+
+    @property
     def num_features(self):
-        return self.layout_rects.shape[0] + 3 + 3 * self.colour_rects.shape[0] + 2 + len(FILTERS)
+        return self.layout_rects.shape[0] + 3 + 3 * self.colour_rects.shape[0] + self._n_orientation + 2 + len(FILTERS)
 
     def features(self, image):
         """The features of every pixel: image (H, W, 3) uint8 -> (H, W, F) float32, in the
         order of :attr:`feature_groups`."""
-        return pixel_features(image, self.textons, self.layout_rects, self.layout_textons, self.colour_rects)
+        return pixel_features(image, self.textons, self.layout_rects, self.layout_textons, self.colour_rects,
+                              self.orientation_rects)
 
     def predict_proba(self, image, stride=None):
         """Class probabilities of every pixel: image (H, W, 3) uint8 -> (L, H, W) float32.
@@ -230,7 +247,7 @@ class TextonBoost:
 
     @classmethod
     def fit(cls, dataset, *, num_classes=None, images=None, k=400, n_layout=300, colour_rects=COLOUR_RECTS,
-            responses_per_image=300, kmeans_iters=20, sample_stride=8, max_iter=300, learning_rate=0.1,
+            orientation_rects=ORIENTATION_RECTS, responses_per_image=300, kmeans_iters=20, sample_stride=8, max_iter=300, learning_rate=0.1,
             max_leaf_nodes=31, min_samples_leaf=20, l2_regularization=1.0, class_weight=None, stride=4, seed=0,
             progress=True):
         """Train on ``dataset[i] -> (image (H, W, 3) uint8, label (H, W) int)`` (255: void).
@@ -280,6 +297,8 @@ class TextonBoost:
         if class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
         colour_rects = _rects(colour_rects, "colour_rects")
+        if orientation_rects is not None:
+            orientation_rects = _rects(orientation_rects, "orientation_rects")
         rng = np.random.default_rng(seed)
 
         def pair(i):
@@ -303,7 +322,8 @@ class TextonBoost:
             image, label = pair(i)
             oy, ox = rng.integers(0, s, size=2)
             keep = label[oy::s, ox::s] != VOID
-            X.append(pixel_features(image, textons, layout_rects, layout_textons, colour_rects)[oy::s, ox::s][keep])
+            f = pixel_features(image, textons, layout_rects, layout_textons, colour_rects, orientation_rects)
+            X.append(f[oy::s, ox::s][keep])
             y.append(label[oy::s, ox::s][keep])
         X, y = np.concatenate(X), np.concatenate(y).astype(np.int64)
         if len(np.unique(y)) < 2:
@@ -315,15 +335,16 @@ class TextonBoost:
             random_state=seed).fit(X, y)
         params["n_samples"] = int(len(y))
         return cls(textons, layout_rects, layout_textons, BoostedTrees.from_sklearn(clf), clf.classes_, num_classes,
-                   colour_rects, stride, params)
+                   colour_rects, stride, params, orientation_rects)
 
     # --- files ------------------------------------------------------------------------------
 
     def save(self, path):
-        """One ``.npz`` file (atomically): the textons, the layout and colour rectangles, the
+        """One ``.npz`` file (atomically): the textons, the layout, colour and orientation rectangles, the
         classes, the trees' arrays (``trees_<name>``) and a JSON description."""
         arrays = dict(self.textons.state(), layout_rects=self.layout_rects, layout_textons=self.layout_textons,
                       colour_rects=self.colour_rects, classes=self.classes,
+                      **({} if self.orientation_rects is None else {"orientation_rects": self.orientation_rects}),
                       **{f"trees_{k}": getattr(self.trees, k) for k in TREE_ARRAYS})
         meta = {"kind": "TextonBoost", "num_classes": self.num_classes, "num_features": self.num_features,
                 "stride": self.stride, "params": self.params}
@@ -344,6 +365,7 @@ class TextonBoost:
             textons = Textons(arrays["texton_mean"], arrays["texton_scale"], arrays["texton_centers"])
             trees = BoostedTrees(*(arrays[f"trees_{k}"] for k in TREE_ARRAYS), meta.get("num_features"))
             return cls(textons, arrays["layout_rects"], arrays["layout_textons"], trees, arrays["classes"],
-                       meta.get("num_classes"), arrays["colour_rects"], meta.get("stride"), meta.get("params"))
+                       meta.get("num_classes"), arrays["colour_rects"], meta.get("stride"), meta.get("params"),
+                       arrays.get("orientation_rects"))  # None: a model saved before orientation features
         except (ValueError, TypeError) as exc:
             raise FileFormatError(path, f"does not hold a valid TextonBoost model ({exc})") from exc
