@@ -219,33 +219,41 @@ def compare_crf(args):
     from .compare import compare_crfs, format_per_class, format_table, write_outputs
     from .datasets import MSRC
     from .datasets.msrc import CLASSES, palette21
-    from .models import load_model, load_msrc_model
+    from .models import load_msrc_model
+    from .unaries.sources import load_shipped_textonboost, load_unaries
 
-    model, meta = load_model(args.model) if args.model else load_msrc_model()
+    loaders = {"dcnn": lambda: load_unaries(args.model) if args.model else load_msrc_model(),
+               "textonboost": lambda: load_unaries(args.textonboost) if args.textonboost else load_shipped_textonboost()}
+    sources = list(loaders) if args.unaries == "all" else [args.unaries]
     ds = MSRC(args.data, args.split)
     if args.limit:
         ds.names = ds.names[: args.limit]
-    remove_stale_temp_files(args.out)  # of killed earlier runs
-    learned = (meta.get("learned_crf") or {}).get("params")
-    result = compare_crfs(model, ds, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet,
-                          learned_params=learned)
-    print(format_table(result))
-    print("trimap (global accuracy, %) by band width: " + "; ".join(
-        f"{m}: " + " ".join(f"{w}px {100 * a:.1f}" for w, a in t.items()) for m, t in result["trimap"].items()))
-    names = meta.get("class_names", CLASSES)
-    names = names if len(names) == model.num_classes else None
-    print(format_per_class(result, names))
-    write_outputs(result, args.out, palette21(), names)
-    print(f"wrote {args.out}/results.json, results.md, examples.png, trimap.png")
+    for source in sources:
+        model, meta = loaders[source]()
+        out = os.path.join(args.out, source) if len(sources) > 1 else args.out
+        remove_stale_temp_files(out)  # of killed earlier runs
+        learned = (meta.get("learned_crf") or {}).get("params")
+        result = compare_crfs(model, ds, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet,
+                              learned_params=learned)
+        result["unaries"] = source
+        print(f"unaries: {source}")
+        print(format_table(result))
+        print("trimap (global accuracy, %) by band width: " + "; ".join(
+            f"{m}: " + " ".join(f"{w}px {100 * a:.1f}" for w, a in t.items()) for m, t in result["trimap"].items()))
+        names = meta.get("class_names", CLASSES)
+        names = names if len(names) == model.num_classes else None
+        print(format_per_class(result, names))
+        write_outputs(result, out, palette21(), names)
+        print(f"wrote {out}/results.json, results.md, examples.png, trimap.png")
     return 0
 
 
 def tune_crf(args):
     from .compare import tune_crfs
     from .datasets import MSRC
-    from .models import load_model, save_model
+    from .unaries.sources import load_unaries, save_unaries
 
-    model, meta = load_model(args.model)
+    model, meta = load_unaries(args.model)
     ds = MSRC(args.data, args.split)
     if args.limit:
         ds.names = ds.names[: args.limit]
@@ -277,7 +285,7 @@ def tune_crf(args):
     from ._io import remove_stale_temp_files
 
     remove_stale_temp_files(os.path.dirname(os.path.abspath(out)))  # of killed earlier runs
-    save_model(out, model, **meta)
+    save_unaries(out, model, meta)
     print(f"wrote the chosen parameters into {out}")
     return 0
 

@@ -108,15 +108,22 @@ def build_parser():
     c = sub.add_parser("compare-crf", help="unary vs grid CRF vs fully connected CRF on MSRC-21")
     c.add_argument("--data", default=None, metavar="DIR", help=msrc_help)
     c.add_argument("--split", default="test", choices=["train", "val", "trainval", "test"], help="MSRC split to score")
-    c.add_argument("--model", default=None, help="a model file (default: the shipped MSRC model)")
+    c.add_argument("--unaries", default="dcnn", choices=["dcnn", "textonboost", "all"],
+                   help="the unary source: the DCNN (--model), TextonBoost (--textonboost) or both, one after the other")
+    c.add_argument("--model", default=None, help="a DCNN model file (default: the shipped MSRC model)")
+    c.add_argument("--textonboost", default=None, metavar="FILE",
+                   help="a TextonBoost file from train-unaries, tuned by tune-crf (default: the shipped one)")
     c.add_argument("--out", default="out/compare",
-                   help="folder for results.json, results.md, examples.png and trimap.png")
+                   help="folder for results.json, results.md, examples.png and trimap.png "
+                        "(with --unaries all: one subfolder per source)")
     c.add_argument("--limit", type=int, default=0, help="only the first N images")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=commands.compare_crf)
 
     u = sub.add_parser("tune-crf", help="cross-validate both CRFs on MSRC's validation split, store them in the model")
-    u.add_argument("--model", required=True, help="a model file; the chosen parameters are written into it")
+    u.add_argument("--model", required=True,
+                   help="a DCNN model file or a TextonBoost file (train-unaries); the chosen parameters are written "
+                        "into it")
     u.add_argument("--data", default=None, metavar="DIR", help=msrc_help)
     u.add_argument("--split", default="val", choices=["train", "val", "trainval"], help="MSRC split to tune on")
     u.add_argument("--metric", default="global_acc", choices=["global_acc", "class_avg_acc", "mean_iou"],

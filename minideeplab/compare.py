@@ -1,6 +1,7 @@
 """The grid vs fully connected CRF comparison: unaries from a model, both CRFs, one table.
 
-``compare_crfs`` runs the model over a dataset, refines its probabilities with the grid CRF
+The model is any unary source of :mod:`minideeplab.unaries.sources` (a DeepLab model or a
+TextonBoost classifier). ``compare_crfs`` runs it over a dataset, refines its probabilities with the grid CRF
 and the fully connected CRF, and scores all three (global and class-average accuracy, mean
 IoU, the CRF step's time per image, and the trimap curve around boundaries).
 """
@@ -16,7 +17,8 @@ import numpy as np
 from .crf import dense_crf, grid_crf
 from ._io import atomic_write_bytes
 from .metrics import confusion_matrix, summarize, trimap_scores
-from .predict import evaluate, predict_probs
+from .predict import evaluate
+from .unaries.sources import is_textonboost, unary_probs
 
 PAPER_MSRC = [  # Krähenbühl & Koltun, NIPS 2011, Table 1 (standard ground truth, TextonBoost unaries)
     {"method": "unary (TextonBoost)", "global": 84.0, "class_avg": 76.6, "seconds": None},
@@ -53,7 +55,7 @@ def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=T
     for i in tqdm(range(len(dataset)), desc="compare-crf", disable=not progress):
         image, label = dataset[i]
         t = time.perf_counter()
-        probs = predict_probs(model, image)
+        probs = unary_probs(model, image)
         secs["unary"].append(time.perf_counter() - t)
         out = {"unary": probs.argmax(0)}
         t = time.perf_counter()
@@ -118,6 +120,8 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=N
     if len(dataset) == 0:
         raise ValueError("dataset is empty")
     tried = []
+    if (input_scales is not None or test_flips is not None) and is_textonboost(model):
+        raise ValueError("input_scales and test_flips apply to a DeepLab model, not to TextonBoost unaries")
     if input_scales is not None or test_flips is not None:
         scales = [model.input_scale] if input_scales is None else [check_scales(c, "input_scales") for c in input_scales]
         flips = [model.test_flip] if test_flips is None else list(test_flips)
@@ -134,7 +138,7 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=N
         image, label = dataset[i]
         images.append(image)
         labels.append(label)
-        probs.append(predict_probs(model, image))
+        probs.append(unary_probs(model, image))
     L = model.num_classes
     dense, dense_hist = tune_dense_crf(images, probs, labels, L, metric=metric, progress=progress)
     grid, grid_hist = tune_grid_crf(images, probs, labels, L, metric=metric, progress=progress)
@@ -143,7 +147,8 @@ def tune_crfs(model, dataset, metric="global_acc", progress=True, input_scales=N
         confusion_matrix(lab, p.argmax(0), L, out=conf)
     return {
         "dense_crf": dense, "grid_crf": grid, "metric": metric, "n_images": len(dataset),
-        "input_scale": model.input_scale, "test_flip": model.test_flip, "input_scale_history": tried,
+        "input_scale": getattr(model, "input_scale", None),           # None: TextonBoost
+        "test_flip": getattr(model, "test_flip", None), "input_scale_history": tried,
         "scores": {"unary": summarize(conf)[metric],
                    "dense_crf": score_setting(dense_crf, dense, images, probs, labels, L, metric),
                    "grid_crf": score_setting(grid_crf, grid, images, probs, labels, L, metric)},

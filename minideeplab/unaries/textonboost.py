@@ -40,6 +40,7 @@ from .textons import Textons, sample_responses
 COLOUR_RECTS = np.array([(-2, -2, 3, 3), (-7, -7, 8, 8), (-20, -20, 21, 21),
                          (-40, -10, -10, 11), (11, -10, 41, 11), (-10, -40, 11, -10), (-10, 11, 11, 41)], np.int64)
 VOID = 255
+_OWN_META = ("kind", "num_classes", "num_features", "stride", "params")
 
 
 def _rects(rects, name):
@@ -161,10 +162,12 @@ class TextonBoost:
         :data:`.orientation.ORIENTATION_RECTS`), or None for a model without them
     stride : the trees run on every ``stride``-th pixel (:meth:`predict_proba`)
     params : the hyper-parameters of :meth:`fit`, kept for the record (JSON-able dict)
+    meta : anything else to keep with the model (JSON-able dict), e.g. the CRF parameters that
+        ``minideeplab tune-crf`` chose for these unaries (``dense_crf``, ``grid_crf``)
     """
 
     def __init__(self, textons, layout_rects, layout_textons, trees, classes, num_classes,
-                 colour_rects=COLOUR_RECTS, stride=4, params=None, orientation_rects=ORIENTATION_RECTS):
+                 colour_rects=COLOUR_RECTS, stride=4, params=None, orientation_rects=ORIENTATION_RECTS, meta=None):
         if not isinstance(textons, Textons):
             raise TypeError(f"textons must be a Textons, got {type(textons).__name__}")
         D = len(FILTERS)
@@ -199,6 +202,10 @@ class TextonBoost:
         self.classes = c.astype(np.int64)
         self.stride = positive_int(stride, "stride")
         self.params = dict(params or {})
+        self.meta = dict(meta or {})
+        clash = set(self.meta) & set(_OWN_META)
+        if clash:
+            raise ValueError(f"meta must not hold the keys {sorted(clash)} (the file's own description)")
 
     @property
     def feature_groups(self):
@@ -346,8 +353,8 @@ class TextonBoost:
                       colour_rects=self.colour_rects, classes=self.classes,
                       **({} if self.orientation_rects is None else {"orientation_rects": self.orientation_rects}),
                       **{f"trees_{k}": getattr(self.trees, k) for k in TREE_ARRAYS})
-        meta = {"kind": "TextonBoost", "num_classes": self.num_classes, "num_features": self.num_features,
-                "stride": self.stride, "params": self.params}
+        meta = dict(self.meta, kind="TextonBoost", num_classes=self.num_classes, num_features=self.num_features,
+                    stride=self.stride, params=self.params)
         save_npz(path, arrays, meta)
 
     @classmethod
@@ -366,6 +373,7 @@ class TextonBoost:
             trees = BoostedTrees(*(arrays[f"trees_{k}"] for k in TREE_ARRAYS), meta.get("num_features"))
             return cls(textons, arrays["layout_rects"], arrays["layout_textons"], trees, arrays["classes"],
                        meta.get("num_classes"), arrays["colour_rects"], meta.get("stride"), meta.get("params"),
-                       arrays.get("orientation_rects"))  # None: a model saved before orientation features
+                       arrays.get("orientation_rects"),  # None: a model saved before orientation features
+                       {k: v for k, v in meta.items() if k not in _OWN_META})
         except (ValueError, TypeError) as exc:
             raise FileFormatError(path, f"does not hold a valid TextonBoost model ({exc})") from exc
