@@ -41,9 +41,15 @@ def train(args):
         classes = args.classes
     else:
         ds = MSRC(args.data, args.split)
-        classes = MSRC.num_classes
         if args.val_every and args.split == "train":
             val = MSRC(args.data, "val")
+        if args.protocol == "voc-style":  # objects on one background class, boxes around objects only
+            from .datasets.voc_style import VOCStyle
+
+            ds, val = VOCStyle(ds), (VOCStyle(val) if val is not None else None)
+        classes = ds.num_classes
+    if dataset == "synthetic" and args.protocol != "all-classes":
+        raise ValueError("--protocol voc-style relabels MSRC-21; it does not apply to the synthetic scenes")
     model = DeepLab(args.arch, classes, width=args.width, seed=args.seed, dropout=args.dropout,
                     input_scale=args.input_scale)
     if args.init_from:
@@ -60,7 +66,8 @@ def train(args):
         crf_init = ((start_meta.get("learned_crf") or {}).get("params") or start_meta.get("dense_crf") or None)
     if args.crf_head and args.supervision != "strong":
         raise ValueError(f"--crf-head needs pixel labels (--supervision strong), got --supervision {args.supervision}")
-    background = 0 if dataset == "synthetic" else None  # MSRC has no background class
+    # MSRC has no background class; the VOC-style protocol and the synthetic scenes have one, 0
+    background = 0 if dataset == "synthetic" or args.protocol == "voc-style" else None
     target_fn = None
     if args.supervision in ("bbox-rect", "bbox-seg"):
         from .weak import BoxTargets
@@ -97,7 +104,11 @@ def train(args):
     trainer.fit(progress=not args.quiet, callback=score_val)
     path = os.path.join(args.out, "model.npz")
     extra = {}
-    if dataset == "msrc":
+    if dataset == "msrc" and args.protocol == "voc-style":
+        from .datasets.voc_style import VOC_STYLE_CLASSES, voc_style_palette
+
+        extra = dict(class_names=list(VOC_STYLE_CLASSES), palette=voc_style_palette().tolist(), protocol="voc-style")
+    elif dataset == "msrc":
         from .datasets.msrc import CLASSES, palette21
 
         extra = dict(class_names=list(CLASSES), palette=palette21().tolist())
@@ -214,6 +225,16 @@ def segment(args):
     return 0
 
 
+def _in_protocol(ds, meta):
+    """The MSRC split ``ds`` as the model was trained on it: VOC-style labels if its
+    description says ``protocol: voc-style``, else the 21 classes."""
+    if meta.get("protocol") == "voc-style":
+        from .datasets.voc_style import VOCStyle
+
+        return VOCStyle(ds)
+    return ds
+
+
 def compare_crf(args):
     from ._io import remove_stale_temp_files
     from .compare import compare_crfs, format_per_class, format_table, write_outputs
@@ -230,10 +251,11 @@ def compare_crf(args):
         ds.names = ds.names[: args.limit]
     for source in sources:
         model, meta = loaders[source]()
+        data = _in_protocol(ds, meta)
         out = os.path.join(args.out, source) if len(sources) > 1 else args.out
         remove_stale_temp_files(out)  # of killed earlier runs
         learned = (meta.get("learned_crf") or {}).get("params")
-        result = compare_crfs(model, ds, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet,
+        result = compare_crfs(model, data, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet,
                               learned_params=learned)
         result["unaries"] = source
         print(f"unaries: {source}")
@@ -243,7 +265,8 @@ def compare_crf(args):
         names = meta.get("class_names", CLASSES)
         names = names if len(names) == model.num_classes else None
         print(format_per_class(result, names))
-        write_outputs(result, out, palette21(), names)
+        palette = np.asarray(meta["palette"], np.uint8) if "palette" in meta else palette21()
+        write_outputs(result, out, palette, names)
         print(f"wrote {out}/results.json, results.md, examples.png, trimap.png")
     return 0
 
@@ -264,7 +287,7 @@ def tune_crf(args):
         except ValueError:
             raise ValueError(f"--input-scales takes numbers or comma-separated numbers, got {args.input_scales}")
     flips = {"keep": None, "no": [False], "yes": [True], "choose": [False, True]}[args.test_flip]
-    res = tune_crfs(model, ds, metric=args.metric, progress=not args.quiet, input_scales=scales, test_flips=flips)
+    res = tune_crfs(model, _in_protocol(ds, meta), metric=args.metric, progress=not args.quiet, input_scales=scales, test_flips=flips)
     for (c, f), score in res["input_scale_history"]:
         print(f"input scale {c}{', mirrored too' if f else ''}: unary {args.metric} {100 * score:.2f}")
     for name in ("dense_crf", "grid_crf"):

@@ -47,6 +47,9 @@ def build_parser():
     t.add_argument("--data", default=None, metavar="DIR", action=TrainData, help=msrc_help)
     t.add_argument("--root", dest="data", metavar="DIR", action=Renamed, new="--data")
     t.add_argument("--split", default="train", choices=["train", "trainval"], help="MSRC split to train on")
+    t.add_argument("--protocol", default="all-classes", choices=["all-classes", "voc-style"],
+                   help="MSRC: the 21 classes, or VOC's way (stuff merged into background, objects 1..15, "
+                        "boxes around objects only)")
     t.add_argument("--supervision", default="strong",
                    choices=["strong", "semi", "bbox-rect", "bbox-seg", "em-adapt"],
                    help="pixel labels, a quarter pixel + the rest image labels (EM-Fixed), boxes, image labels")
