@@ -69,6 +69,16 @@ def train(args):
     # MSRC has no background class; the VOC-style protocol and the synthetic scenes have one, 0
     background = 0 if dataset == "synthetic" or args.protocol == "voc-style" else None
     target_fn = None
+    if args.strong_images is not None and args.supervision not in ("strong", "semi"):
+        raise ValueError(f"--strong-images applies to --supervision strong (strong-only) or semi, "
+                         f"not {args.supervision}")
+    if args.strong_images is not None and args.supervision == "strong":  # the baseline of the semi runs
+        if args.strong_images < 1:
+            raise ValueError(f"--strong-images must be >= 1 with --supervision strong, got {args.strong_images}")
+        from .weak import Subset, strong_subset
+
+        ds = Subset(ds, strong_subset(len(ds), args.strong_images, args.seed))
+        print(f"strong-only: {len(ds)} pixel-labelled images")
     if args.supervision in ("bbox-rect", "bbox-seg"):
         from .weak import BoxTargets
 
@@ -76,7 +86,8 @@ def train(args):
     elif args.supervision in ("semi", "em-adapt"):
         from .weak import em_target_fn
 
-        target_fn, strong = em_target_fn(ds, args.supervision, classes, background, seed=args.seed)
+        target_fn, strong = em_target_fn(ds, args.supervision, classes, background, seed=args.seed,
+                                         strong_images=args.strong_images)
         if strong:
             print(f"semi-supervised: {len(strong)} of {len(ds)} images keep their pixel labels")
     cfg = TrainConfig(crop_size=args.crop, batch_size=args.batch_size, iter_size=args.iter_size,

@@ -50,6 +50,9 @@ def build_parser():
     t.add_argument("--protocol", default="all-classes", choices=["all-classes", "voc-style"],
                    help="MSRC: the 21 classes, or VOC's way (stuff merged into background, objects 1..15, "
                         "boxes around objects only)")
+    t.add_argument("--strong-images", type=int, default=None, metavar="N",
+                   help="pixel labels for N training images only (drawn from --seed): with --supervision strong "
+                        "train on them alone (strong-only), with semi the rest have image labels (default: a quarter)")
     t.add_argument("--supervision", default="strong",
                    choices=["strong", "semi", "bbox-rect", "bbox-seg", "em-adapt"],
                    help="pixel labels, a quarter pixel + the rest image labels (EM-Fixed), boxes, image labels")

@@ -239,12 +239,41 @@ class BoxTargets:
         return image, self._cache[i]
 
 
-def em_target_fn(dataset, method, num_classes, background=0, strong_fraction=0.25, seed=0):
+def strong_subset(n, size, seed=0):
+    """The images that keep their pixel labels: ``size`` of ``range(n)`` drawn without
+    replacement from ``seed`` (a set). The strong-only baseline and the semi-supervised run of
+    one subset size draw the same images when they use the same seed."""
+    if not 0 <= int(size) <= n:
+        raise ValueError(f"the number of pixel-labelled images must be in [0, {n}], got {size}")
+    rng = np.random.default_rng(seed)
+    return set(rng.choice(n, size=int(size), replace=False).tolist())
+
+
+class Subset:
+    """``Subset(dataset, indices)[j] = dataset[indices[j]]``; ``num_classes`` and
+    ``class_names`` are the dataset's."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, sorted(int(i) for i in indices)
+        if any(not 0 <= i < len(dataset) for i in self.indices):
+            raise ValueError(f"indices must lie in [0, {len(dataset)})")
+        self.num_classes = getattr(dataset, "num_classes", None)
+        self.class_names = getattr(dataset, "class_names", None)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, j):
+        return self.dataset[self.indices[j]]
+
+
+def em_target_fn(dataset, method, num_classes, background=0, strong_fraction=0.25, seed=0, strong_images=None):
     """A ``Trainer`` target function for the EM methods.
 
     ``"em-adapt"``: every image has only its image-level labels (EM-Adapt on the current
-    scores). ``"semi"``: a fixed ``strong_fraction`` of the images keep their pixel labels,
-    the others get EM-Fixed targets from their image-level labels. With ``background=None``
+    scores). ``"semi"``: a fixed ``strong_fraction`` of the images (or ``strong_images`` of
+    them, :func:`strong_subset`) keep their pixel labels, the others get EM-Fixed targets from
+    their image-level labels. With ``background=None``
     (MSRC), EM-Adapt gives every present class the foreground fraction.
 
     Pixels void in the crop's label stay void in every target: that keeps the crop's padding
@@ -256,9 +285,8 @@ def em_target_fn(dataset, method, num_classes, background=0, strong_fraction=0.2
     if method not in ("em-adapt", "semi"):
         raise ValueError(f"method must be 'em-adapt' or 'semi', got {method!r}")
     n = len(dataset)
-    rng = np.random.default_rng(seed)
-    strong = set(rng.choice(n, size=int(round(strong_fraction * n)), replace=False).tolist()) \
-        if method == "semi" else set()
+    size = int(round(strong_fraction * n)) if strong_images is None else int(strong_images)
+    strong = strong_subset(n, size, seed) if method == "semi" else set()
     tags = {}
 
     def fn(index, image, small_label, scores):

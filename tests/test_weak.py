@@ -155,3 +155,41 @@ def test_bad_scores():
             fn()
     with pytest.raises(ValueError, match="box class 7 out of range"):
         em_fixed_boxes(np.zeros((3, 4, 5)), [(7, 0, 0, 2, 2)])
+
+
+def test_strong_only_and_semi_draw_the_same_pixel_labelled_images():
+    from minideeplab.datasets import SyntheticScenes
+    from minideeplab.weak import Subset, em_target_fn, strong_subset
+
+    ds = SyntheticScenes(12, (33, 33), 4, objects=(1, 2), seed=2)
+    for size in (1, 3, 12):
+        chosen = strong_subset(len(ds), size, seed=5)
+        assert len(chosen) == size and chosen <= set(range(12))
+        _, strong = em_target_fn(ds, "semi", 4, background=0, seed=5, strong_images=size)
+        assert strong == chosen
+        sub = Subset(ds, chosen)
+        assert len(sub) == size and sub.num_classes == 4
+        for j, i in enumerate(sorted(chosen)):
+            assert np.array_equal(sub[j][1], ds[i][1])
+    assert strong_subset(12, 3, seed=5) != strong_subset(12, 3, seed=6)
+    _, quarter = em_target_fn(ds, "semi", 4, background=0, seed=5)    # the default: a quarter
+    assert quarter == strong_subset(12, 3, seed=5)
+    with pytest.raises(ValueError, match="pixel-labelled images"):
+        strong_subset(12, 13)
+    with pytest.raises(ValueError, match="indices"):
+        Subset(ds, [12])
+
+
+def test_train_command_strong_images(tmp_path, capsys):
+    from minideeplab.cli import main
+
+    args = ["train", "--width", "0.0625", "--size", "33", "--crop", "33", "--images", "8", "--batch-size", "2",
+            "--max-iter", "1", "--strong-images", "3", "--quiet"]
+    assert main(args + ["--supervision", "strong", "--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--supervision", "semi", "--out", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "strong-only: 3 pixel-labelled images" in out and "semi-supervised: 3 of 8 images" in out
+    assert main(args + ["--supervision", "bbox-rect", "--out", str(tmp_path / "c")]) == 2
+    assert "--strong-images applies to" in capsys.readouterr().err
+    assert main(args[:-3] + ["--strong-images", "0", "--supervision", "strong", "--out", str(tmp_path / "d")]) == 2
+    assert "--strong-images must be >= 1" in capsys.readouterr().err
