@@ -69,6 +69,8 @@ def train(args):
     # MSRC has no background class; the VOC-style protocol and the synthetic scenes have one, 0
     background = 0 if dataset == "synthetic" or args.protocol == "voc-style" else None
     target_fn = None
+    if args.e_step_every and args.supervision not in ("semi", "em-adapt"):
+        raise ValueError(f"--e-step-every applies to --supervision semi or em-adapt, not {args.supervision}")
     if args.strong_images is not None and args.supervision not in ("strong", "semi"):
         raise ValueError(f"--strong-images applies to --supervision strong (strong-only) or semi, "
                          f"not {args.supervision}")
@@ -83,6 +85,14 @@ def train(args):
         from .weak import BoxTargets
 
         ds = BoxTargets(ds, args.supervision, classes, background)
+    elif args.supervision in ("semi", "em-adapt") and args.e_step_every:  # EM with explicit E-steps
+        from .weak import EMTargets, strong_subset
+
+        size = int(round(0.25 * len(ds))) if args.strong_images is None else args.strong_images
+        strong = strong_subset(len(ds), size, args.seed) if args.supervision == "semi" else set()
+        ds = EMTargets(ds, args.supervision, classes, background, strong)
+        if strong:
+            print(f"semi-supervised: {len(strong)} of {len(ds)} images keep their pixel labels")
     elif args.supervision in ("semi", "em-adapt"):
         from .weak import em_target_fn
 
@@ -96,7 +106,8 @@ def train(args):
                       classifier_lr_mult=args.classifier_lr_mult, scales=tuple(args.scales or ()),
                       optimizer=args.optimizer, weight_decay=args.weight_decay,
                       color_jitter=args.color_jitter, class_weighting=args.class_weights,
-                      crf_head=args.crf_head, crf_head_scale=args.crf_head_scale, crf_head_lr=args.crf_lr)
+                      crf_head=args.crf_head, crf_head_scale=args.crf_head_scale, crf_head_lr=args.crf_lr,
+                      e_step_every=args.e_step_every)
     trainer = Trainer(model, ds, cfg, out_dir=args.out, target_fn=target_fn, crf_init=crf_init)
     if trainer.class_weights is not None and not args.quiet:
         print("class weights (median frequency): " + " ".join(f"{w:.2f}" for w in trainer.class_weights))

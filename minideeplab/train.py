@@ -57,11 +57,12 @@ class TrainConfig:
     crf_head_scale: float = 0.5  # the CRF's grid relative to the crop
     crf_head_iters: int = 5     # mean-field iterations in the loop
     crf_head_lr: float = 0.01   # Adam's learning rate for the CRF's weights and compatibilities
+    e_step_every: int = 0       # with an EMTargets dataset: iterations between E-steps (0: no E-step)
     extra: dict = field(default_factory=dict)
 
     def validate(self):
         for name, low in (("crop_size", 1), ("batch_size", 1), ("iter_size", 1), ("max_iter", 1), ("seed", 0),
-                          ("snapshot_every", 0)):
+                          ("snapshot_every", 0), ("e_step_every", 0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
@@ -109,6 +110,12 @@ class Trainer:
     crf_init : with ``config.crf_head``, the CRF's starting parameters (``dense_crf``'s keyword
         arguments, e.g. a model's cross-validated ones; default: its defaults)
 
+    EM, explicitly: when ``dataset`` is a :class:`minideeplab.weak.EMTargets` and
+    ``config.e_step_every`` is k > 0, :meth:`fit` runs its E-step (re-estimating the weak
+    images' targets with the current model) before iterations 0, k, 2k, ... and the iterations
+    in between are M-steps on the cached targets; each E-step's statistics go into the log entry
+    of the iteration after it (``"e_step"``), and the targets into the checkpoint.
+
     With ``config.crf_head`` the loss is that of :class:`minideeplab.crf_head.CRFHead`: the
     net's scores go through a mean-field CRF whose weights and compatibilities are learned
     with the net (their own Adam, ``crf_head_lr``); ``self.head`` holds it.
@@ -126,6 +133,12 @@ class Trainer:
                 raise NotADirectoryError(f"out_dir {out_dir}: {in_the_way} is a file, not a folder")
             remove_stale_temp_files(out_dir)
         self.target_fn = target_fn
+        from .weak import EMTargets
+
+        self.em = dataset if isinstance(dataset, EMTargets) and self.config.e_step_every else None
+        self.em_iteration = None    # the iteration of the last E-step
+        if self.em is not None and target_fn is not None:
+            raise ValueError("an EMTargets dataset brings its own targets: pass no target_fn")
         self.rng = np.random.default_rng(self.config.seed)
         model.reseed(self.rng)
         lr_mult, decay_mult = deeplab_multipliers(model.params, self.config.classifier_lr_mult)
@@ -240,7 +253,14 @@ class Trainer:
         n_img = 0
         with bar:
             while self.iteration < end:
+                e_step = None
+                if self.em is not None and self.iteration % self.config.e_step_every == 0 \
+                        and self.em_iteration != self.iteration:
+                    e_step = dict(self.em.e_step(self.model), iteration=self.iteration)
+                    self.em_iteration = self.iteration
                 loss = self.step()
+                if e_step is not None:
+                    self.log[-1]["e_step"] = e_step
                 losses.append(loss)
                 n_img += self.config.batch_size * self.config.iter_size
                 bar.update(1)
@@ -270,11 +290,15 @@ class Trainer:
             "num_classes": getattr(self.model, "num_classes", None),
             "width": getattr(self.model, "width", None),
         }
+        if self.em is not None:
+            meta["em"] = {"rounds": self.em.rounds, "iteration": self.em_iteration}
         arrays = {f"param/{k}": asnumpy(v) for k, v in self.model.params.items()}
         arrays.update(self.optimizer.state_dict())
         if self.head is not None:
             arrays.update({f"crf/param/{k}": np.asarray(v) for k, v in self.head.params.items()})
             arrays.update({f"crf/opt/{k}": v for k, v in self.head_optimizer.state_dict().items()})
+        if self.em is not None:
+            arrays.update({f"em/{k}": v for k, v in self.em.state().items()})
         save_npz(path, arrays, meta)
         if self.out_dir:
             atomic_write_bytes(os.path.join(self.out_dir, "train_log.json"),
@@ -293,7 +317,11 @@ class Trainer:
         meta = _check_meta(path, meta)
         params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
         head = {k[len("crf/"):]: v for k, v in arrays.items() if k.startswith("crf/")}
-        state = {k: v for k, v in arrays.items() if not k.startswith(("param/", "crf/"))}
+        em = {k[len("em/"):]: v for k, v in arrays.items() if k.startswith("em/")}
+        state = {k: v for k, v in arrays.items() if not k.startswith(("param/", "crf/", "em/"))}
+        if ("em" in meta) != (self.em is not None):
+            raise FileFormatError(path, "was written by a run " + ("with" if "em" in meta else "without") +
+                                  " explicit E-steps (e_step_every); resume it with the same setting")
         _check_optimizer_state(path, state, self.optimizer.state_dict(), self.config.optimizer)
         if bool(head) != (self.head is not None):
             raise FileFormatError(path, "was written by a run " + ("with" if head else "without") +
@@ -320,6 +348,9 @@ class Trainer:
             for k in self.head.params:
                 self.head.params[k][...] = head[f"param/{k}"]
             self.head_optimizer.load_state_dict({k[4:]: v for k, v in head.items() if k.startswith("opt/")})
+        if self.em is not None:
+            self.em.load_state(em, meta["em"]["rounds"])
+            self.em_iteration = meta["em"]["iteration"]
         self.iteration = iteration
         self.rng.bit_generator.state = rng.bit_generator.state
         self.log = meta["log"]

@@ -305,3 +305,88 @@ def em_target_fn(dataset, method, num_classes, background=0, strong_fraction=0.2
         return out
 
     return fn, strong
+
+
+class EMTargets:
+    """Weak labels re-estimated by an explicit E-step: the EM loop of Papandreou et al.
+
+    ``EMTargets(dataset, method, num_classes)[i] -> (image, current target)``. The images in
+    ``strong`` keep their pixel labels; for the others, :meth:`e_step` runs the model on the
+    whole image (:func:`minideeplab.predict.predict_scores`, full resolution) and replaces the
+    target by EM-Fixed (``method="semi"``: :func:`em_fixed`) or EM-Adapt (``"em-adapt"``:
+    :func:`em_adapt`) of those scores under the image's labels (:func:`image_tags`). The
+    training loop alternates: an E-step every k iterations, then k M-step iterations of plain
+    supervised training on the cached targets. Before the first E-step, a weak image's target is
+    all void. Void pixels of the ground truth stay void (as in :func:`em_target_fn`).
+    """
+
+    def __init__(self, dataset, method, num_classes, background=0, strong=()):
+        if method not in ("em-adapt", "semi"):
+            raise ValueError(f"method must be 'em-adapt' or 'semi', got {method!r}")
+        self.dataset, self.method, self.num_classes, self.background = dataset, method, int(num_classes), background
+        self.strong = {int(i) for i in strong}
+        self.weak = [i for i in range(len(dataset)) if i not in self.strong]
+        self.targets = {}           # image index -> (H, W) uint8
+        self.rounds = 0             # E-steps run so far
+        self._tags = {}
+        self.class_names = getattr(dataset, "class_names", None)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        image, label = self.dataset[i]
+        if i in self.strong:
+            return image, label
+        target = self.targets.get(i)
+        return image, (np.full(label.shape, IGNORE_INDEX, np.uint8) if target is None else target)
+
+    def estimate(self, model, i):
+        """The E-step for image ``i``: (H, W) uint8 target from the model's current scores."""
+        from .predict import predict_scores
+
+        image, label = self.dataset[i]
+        if i not in self._tags:
+            self._tags[i] = image_tags(label, self.num_classes)
+        present = self._tags[i] or list(range(self.num_classes))
+        scores = predict_scores(model, image)
+        if self.method == "em-adapt":
+            bg = self.background if self.background is not None else -1
+            out = em_adapt(scores, present, background=bg, rho_bg=0.4 if self.background is not None else 0.2)
+        else:
+            out = em_fixed(scores, present, background=self.background if self.background is not None else -1)
+        out[np.asarray(label) == IGNORE_INDEX] = IGNORE_INDEX
+        return out
+
+    def e_step(self, model, progress=False):
+        """Re-estimate every weak image's target with ``model`` (in eval mode, no caches; its
+        mode is restored). Returns ``{"round", "images", "changed"}``: the share of the weak
+        images' non-void pixels whose target changed (1.0 in the first round)."""
+        from tqdm.auto import tqdm
+
+        from .nn import no_grad
+
+        was_training = getattr(model, "training", False)
+        model.eval()
+        changed = total = 0
+        with no_grad():
+            for i in tqdm(self.weak, desc=f"E-step {self.rounds + 1}", disable=not progress, leave=False):
+                new = self.estimate(model, i)
+                valid = new != IGNORE_INDEX
+                old = self.targets.get(i)
+                changed += int(valid.sum() if old is None else ((new != old) & valid).sum())
+                total += int(valid.sum())
+                self.targets[i] = new
+        if was_training:
+            model.train()
+        self.rounds += 1
+        return {"round": self.rounds, "images": len(self.weak), "changed": changed / max(total, 1)}
+
+    def state(self):
+        """The cached targets as arrays (for a checkpoint): ``{"target_<i>": (H, W) uint8}``."""
+        return {f"target_{i}": t for i, t in self.targets.items()}
+
+    def load_state(self, arrays, rounds):
+        self.targets = {int(k[len("target_"):]): np.asarray(v, np.uint8) for k, v in arrays.items()
+                        if k.startswith("target_")}
+        self.rounds = int(rounds)
