@@ -239,6 +239,19 @@ class BoxTargets:
         return image, self._cache[i]
 
 
+def e_step(method, scores, present, background=0):
+    """The E-step of an image-label method on one image's scores (L, H, W): EM-Fixed
+    (``"semi"``, :func:`em_fixed`) or EM-Adapt (``"em-adapt"``, :func:`em_adapt`) under the
+    classes ``present``; (H, W) uint8. With ``background=None`` (MSRC's 21 classes) there is no
+    background class, and EM-Adapt gives every present class the foreground fraction."""
+    bg = background if background is not None else -1
+    if method == "em-adapt":
+        return em_adapt(scores, present, background=bg, rho_bg=0.4 if background is not None else 0.2)
+    if method == "semi":
+        return em_fixed(scores, present, background=bg)
+    raise ValueError(f"method must be 'em-adapt' or 'semi', got {method!r}")
+
+
 def strong_subset(n, size, seed=0):
     """The images that keep their pixel labels: ``size`` of ``range(n)`` drawn without
     replacement from ``seed`` (a set). The strong-only baseline and the semi-supervised run of
@@ -294,13 +307,7 @@ def em_target_fn(dataset, method, num_classes, background=0, strong_fraction=0.2
             return small_label
         if index not in tags:
             tags[index] = image_tags(dataset[index][1], num_classes)
-        present = tags[index] or list(range(num_classes))
-        if method == "em-adapt":
-            bg = background if background is not None else -1
-            rho_bg = 0.4 if background is not None else 0.2
-            out = em_adapt(scores, present, background=bg, rho_bg=rho_bg)
-        else:
-            out = em_fixed(scores, present, background=background if background is not None else -1)
+        out = e_step(method, scores, tags[index] or list(range(num_classes)), background)
         out[small_label == IGNORE_INDEX] = IGNORE_INDEX
         return out
 
@@ -348,13 +355,8 @@ class EMTargets:
         image, label = self.dataset[i]
         if i not in self._tags:
             self._tags[i] = image_tags(label, self.num_classes)
-        present = self._tags[i] or list(range(self.num_classes))
-        scores = predict_scores(model, image)
-        if self.method == "em-adapt":
-            bg = self.background if self.background is not None else -1
-            out = em_adapt(scores, present, background=bg, rho_bg=0.4 if self.background is not None else 0.2)
-        else:
-            out = em_fixed(scores, present, background=self.background if self.background is not None else -1)
+        out = e_step(self.method, predict_scores(model, image), self._tags[i] or list(range(self.num_classes)),
+                     self.background)
         out[np.asarray(label) == IGNORE_INDEX] = IGNORE_INDEX
         return out
 

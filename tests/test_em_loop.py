@@ -86,6 +86,10 @@ def test_a_checkpoint_without_e_steps_is_refused(tmp_path):
 
 
 def test_bad_settings_are_named():
+    from minideeplab.weak import e_step
+
+    with pytest.raises(ValueError, match="method"):
+        e_step("em-fixed", np.zeros((3, 4, 4)), [0, 1])
     with pytest.raises(ValueError, match="method"):
         EMTargets(scenes(), "bbox-rect", 4)
     with pytest.raises(ValueError, match="e_step_every"):
