@@ -410,8 +410,11 @@ assert np.ptp(adapt_q[:, 2]) < 0.5 * np.ptp(fixed_q[:, 2])  # adaptive biases ho
 # The paper's semi-supervised EM-Fixed starts from ImageNet weights and from VOC's own
 # pixel-labelled training images, so its first estimates are good; it uses EM-Adapt where there
 # are no pixel labels at all. It also runs the E-step online, on every mini-batch, not in rounds:
-# the library's `em_target_fn` does that inside the `Trainer`, and
-# `minideeplab train --supervision semi|em-adapt|bbox-rect|bbox-seg` trains each setting.
+# the library's `em_target_fn` does that inside the `Trainer`. The rounds of this lesson are
+# `minideeplab.weak.EMTargets` with `TrainConfig(e_step_every=K)` (an E-step on whole images
+# every K iterations, its share of changed pixels in the log), and
+# `minideeplab train --supervision semi|em-adapt|bbox-rect|bbox-seg [--e-step-every K]` trains
+# each setting.
 #
 # ## Beside the paper
 #
