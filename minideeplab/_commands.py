@@ -271,6 +271,7 @@ def compare_crf(args):
     ds = MSRC(args.data, args.split)
     if args.limit:
         ds.names = ds.names[: args.limit]
+    results = []
     for source in sources:
         model, meta = loaders[source]()
         data = _in_protocol(ds, meta)
@@ -290,6 +291,14 @@ def compare_crf(args):
         palette = np.asarray(meta["palette"], np.uint8) if "palette" in meta else palette21()
         write_outputs(result, out, palette, names)
         print(f"wrote {out}/results.json, results.md, examples.png, trimap.png")
+        results.append(result)
+    if len(results) > 1:
+        from .compare import format_combined, write_combined
+
+        print("all unary sources:")
+        print(format_combined(results))
+        write_combined(results, args.out, palette, names)
+        print(f"wrote {args.out}/results.json, results.md, examples.png")
     return 0
 
 

@@ -28,6 +28,18 @@ PAPER_MSRC = [  # Krähenbühl & Koltun, NIPS 2011, Table 1 (standard ground tru
 METHODS = ("unary", "grid CRF", "fully connected CRF")
 LEARNED = "learned CRF"  # the fully connected CRF with learned weights and compatibilities
 TRIMAP_WIDTHS = (1, 2, 4, 8, 16, 32)
+SHORT = {"unary": "unary", "grid CRF": "grid", "fully connected CRF": "dense", LEARNED: "learned"}
+"""The method names of :func:`table_rows` (``results.json``'s ``table``)."""
+
+
+def table_rows(result, unaries=None):
+    """The comparison in a few keys, one dict per method: ``unaries`` (the source's name),
+    ``method`` (unary, grid, dense, learned), ``global``, ``class_avg``, ``miou`` (fractions)
+    and ``median_seconds``."""
+    name = unaries or result.get("unaries", "dcnn")
+    return [{"unaries": name, "method": SHORT[r["method"]], "global": r["global_acc"],
+             "class_avg": r["class_avg_acc"], "miou": r["mean_iou"], "median_seconds": r["median_seconds"]}
+            for r in result["rows"]]
 
 
 def compare_crfs(model, dataset, dense_params=None, grid_params=None, progress=True, keep=4, learned_params=None):
@@ -162,12 +174,56 @@ def format_table(result):
     for r in result["rows"]:
         lines.append(f"| {r['method']} | {100 * r['global_acc']:.1f} | {100 * r['class_avg_acc']:.1f} | "
                      f"{100 * r['mean_iou']:.1f} | {r['median_seconds']:.3f} |")
-    lines += ["", "Krähenbühl & Koltun (NIPS 2011), MSRC-21, standard ground truth, TextonBoost unaries:", "",
-              "| method | global | class-average | s/image |", "|---|---|---|---|"]
+    return "\n".join(lines + _paper_table())
+
+
+def format_combined(results):
+    """One Markdown table, a row per (unary source, method), for the results of several
+    sources (each with its ``unaries`` name), and the paper's table after it."""
+    lines = ["| unaries | method | global | class-average | mIoU | median s/image |", "|---|---|---|---|---|---|"]
+    for result in results:
+        for r in table_rows(result):
+            lines.append(f"| {r['unaries']} | {r['method']} | {100 * r['global']:.1f} | {100 * r['class_avg']:.1f} | "
+                         f"{100 * r['miou']:.1f} | {r['median_seconds']:.3f} |")
+    return "\n".join(lines + _paper_table())
+
+
+def _paper_table():
+    lines = ["", "Krähenbühl & Koltun (NIPS 2011), MSRC-21, standard ground truth, TextonBoost unaries:", "",
+             "| method | global | class-average | s/image |", "|---|---|---|---|"]
     for r in PAPER_MSRC:
         lines.append(f"| {r['method']} | {r['global']:.1f} | {r['class_avg']:.1f} | "
                      f"{'' if r['seconds'] is None else r['seconds']} |")
-    return "\n".join(lines)
+    return lines
+
+
+def write_combined(results, out_dir, palette=None, class_names=None):
+    """For several unary sources' results (same images): results.json (``table``: the rows of
+    :func:`table_rows` of every source), results.md (:func:`format_combined`) and examples.png
+    (image, truth, then each source's unary, grid and dense labellings)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .viz import figure_bytes, show_rows
+
+    os.makedirs(out_dir, exist_ok=True)
+    data = {"table": [r for result in results for r in table_rows(result)], "n_images": results[0]["n_images"]}
+    atomic_write_bytes(os.path.join(out_dir, "results.json"), json.dumps(data, indent=1).encode())
+    atomic_write_bytes(os.path.join(out_dir, "results.md"), (format_combined(results) + "\n").encode())
+    titles = ["image", "ground truth"] + [f"{res['unaries']}: {SHORT[r['method']]}" for res in results
+                                          for r in res["rows"] if r["method"] in METHODS]
+    rows = []
+    for k in range(min(len(res["examples"]) for res in results)):
+        image, label, _ = results[0]["examples"][k]
+        outs = [out for res in results
+                for r, out in zip(res["rows"], res["examples"][k][2]) if r["method"] in METHODS]
+        rows.append([image, label] + outs)
+    if rows:
+        fig = show_rows(rows, titles, palette, class_names=class_names)
+        atomic_write_bytes(os.path.join(out_dir, "examples.png"), figure_bytes(fig))
+        plt.close(fig)
 
 
 def format_per_class(result, class_names=None):
@@ -203,6 +259,7 @@ def write_outputs(result, out_dir, palette=None, class_names=None):
 
     os.makedirs(out_dir, exist_ok=True)
     data = {k: v for k, v in result.items() if k != "examples"}
+    data["table"] = table_rows(result)
     data["trimap"] = {m: {str(w): a for w, a in t.items()} for m, t in result["trimap"].items()}
     atomic_write_bytes(os.path.join(out_dir, "results.json"), json.dumps(data, indent=1).encode())
     md = format_table(result) + "\n\nPer-class accuracy (%):\n\n" + format_per_class(result, class_names) + "\n"

@@ -79,3 +79,12 @@ def test_tune_and_compare_with_textonboost_unaries(tmp_path, rng, capsys):
         confusion_matrix(label, tb.predict_proba(image).argmax(0), 21, out=conf)
     assert res["textonboost"]["rows"][0]["global_acc"] == pytest.approx(summarize(conf)["global_acc"])
     assert res["dcnn"]["rows"][0]["global_acc"] != res["textonboost"]["rows"][0]["global_acc"]
+    for source in ("dcnn", "textonboost"):           # the short table, per source and all together
+        assert [(r["unaries"], r["method"]) for r in res[source]["table"]] == [
+            (source, "unary"), (source, "grid"), (source, "dense")]
+        assert [set(r) for r in res[source]["table"]] == [
+            {"unaries", "method", "global", "class_avg", "miou", "median_seconds"}] * 3
+    both = json.loads((out / "results.json").read_text())
+    assert both["table"] == res["dcnn"]["table"] + res["textonboost"]["table"] and both["n_images"] == 2
+    assert (out / "examples.png").exists() and "| textonboost | dense |" in (out / "results.md").read_text()
+    assert "| dcnn | unary |" in text and "Krähenbühl & Koltun" in text
