@@ -29,15 +29,28 @@ def lesson_path(name):
 
 WIDGETS_STUB = textwrap.dedent('''\
     def _stub_ipywidgets():
-        import sys, types
+        import inspect, sys, types
 
         class Slider:
             def __init__(self, value=0, **kwargs):
                 self.value = value
 
+        def start(fn, name, slider):
+            """A slider's starting value: its ``value``; for an abbreviation (a (min, max[, step])
+            tuple), the function's default for that argument, else the middle, as ipywidgets."""
+            if hasattr(slider, "value"):
+                return slider.value
+            if isinstance(slider, tuple):
+                default = inspect.signature(fn).parameters[name].default
+                if default is not inspect.Parameter.empty:
+                    return default
+                lo, hi = slider[:2]
+                return (lo + hi) // 2 if isinstance(lo, int) and isinstance(hi, int) else (lo + hi) / 2
+            return slider
+
         def interact(fn, **sliders):
             """Call fn once with the sliders' starting values, as a frontend first draws it."""
-            return fn(**{k: getattr(v, "value", v) for k, v in sliders.items()})
+            return fn(**{k: start(fn, k, v) for k, v in sliders.items()})
 
         def __getattr__(name):
             if name.endswith("Slider"):
