@@ -147,28 +147,36 @@ def train(args):
 def demo(args):
     if args.synthetic:
         return _demo_synthetic(args)
-    from .compare import compare_crfs, format_table
+    from .compare import combined_rows, compare_crfs, format_combined
     from .datasets import MSRCSamples
     from .datasets.msrc import palette21
     from .models import load_model, load_msrc_model
+    from .unaries.sources import load_shipped_textonboost
 
     t0 = time.perf_counter()
-    model, meta = load_model(args.model) if args.model else load_msrc_model()
     ds = MSRCSamples()
-    print(f"{model.variant} (width {model.width:g}, {model.num_params():,} parameters, trained on MSRC-21) "
-          f"on {len(ds)} embedded MSRC test images; unary vs grid CRF vs fully connected CRF")
-    result = compare_crfs(model, ds, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet,
-                          keep=len(ds))
-    print(format_table(result))
+    loaders = {"dcnn": lambda: load_model(args.model) if args.model else load_msrc_model(),
+               "textonboost": load_shipped_textonboost}
+    results = []
+    for source in (list(loaders) if args.unaries == "all" else [args.unaries]):
+        model, meta = loaders[source]()
+        what = (f"{model.variant} (width {model.width:g}, {model.num_params():,} parameters)" if source == "dcnn"
+                else f"TextonBoost ({model.trees.num_trees:,} boosted trees over {model.num_features} features)")
+        print(f"{source}: {what}, trained on MSRC-21, on {len(ds)} embedded MSRC test images")
+        result = compare_crfs(model, ds, meta.get("dense_crf"), meta.get("grid_crf"), progress=not args.quiet,
+                              keep=len(ds))
+        result["unaries"] = source
+        results.append(result)
+    print("unary vs grid CRF vs fully connected CRF:")
+    print(format_combined(results))
     if args.out:
         from ._io import remove_stale_temp_files
         from .viz import save_rows
 
         remove_stale_temp_files(args.out)  # of killed earlier runs
         path = os.path.join(args.out, "demo.png")
-        save_rows(path, [[img, lab] + outs for img, lab, outs in result["examples"]],
-                  ["image", "ground truth", "unary", "grid CRF", "fully connected CRF"], palette21(),
-                  class_names=meta.get("class_names") or ds.class_names)
+        titles, rows = combined_rows(results)
+        save_rows(path, rows, titles, palette21(), class_names=meta.get("class_names") or ds.class_names)
         print(f"wrote {path}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -131,16 +131,16 @@ def remove_stale_temp_files(folder, older_than_s=STALE_AFTER_S):
     return removed
 
 
-def save_npz(path, arrays: dict, meta: dict | None = None) -> None:
-    """``np.savez`` of host copies of ``arrays`` and, if given, the JSON-able ``meta``
-    (under ``"__meta__"``), written atomically."""
+def save_npz(path, arrays: dict, meta: dict | None = None, *, compress: bool = False) -> None:
+    """``np.savez`` (``np.savez_compressed`` if ``compress``) of host copies of ``arrays`` and,
+    if given, the JSON-able ``meta`` (under ``"__meta__"``), written atomically."""
     if META_KEY in arrays or any(k in arrays for k in OLD_META_KEYS):
         raise ValueError(f"array names {(META_KEY,) + OLD_META_KEYS} are reserved for the description")
     host = {k: asnumpy(v) for k, v in arrays.items()}
     if meta is not None:
         host[META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
-    np.savez(buf, **host)
+    (np.savez_compressed if compress else np.savez)(buf, **host)
     atomic_write_bytes(path, buf.getvalue())
 
 

@@ -32,8 +32,10 @@ def build_parser():
     p = argparse.ArgumentParser(prog="minideeplab", description="DeepLab from scratch")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    d = sub.add_parser("demo", help="the shipped MSRC model and both CRFs on the embedded MSRC images")
-    d.add_argument("--model", default=None, help="another model file (default: the shipped MSRC model)")
+    d = sub.add_parser("demo", help="the shipped MSRC unaries (DCNN, TextonBoost) and both CRFs on the embedded MSRC images")
+    d.add_argument("--unaries", default="all", choices=["dcnn", "textonboost", "all"],
+                   help="the unary source: the DCNN, the TextonBoost classifier, or both (default)")
+    d.add_argument("--model", default=None, help="another DCNN model file (default: the shipped MSRC model)")
     d.add_argument("--synthetic", action="store_true",
                    help="instead, train a small DeepLab on generated scenes and segment held-out ones")
     d.add_argument("--iters", type=int, default=1000, help="with --synthetic: training iterations")

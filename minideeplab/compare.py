@@ -212,6 +212,16 @@ def write_combined(results, out_dir, palette=None, class_names=None):
     data = {"table": [r for result in results for r in table_rows(result)], "n_images": results[0]["n_images"]}
     atomic_write_bytes(os.path.join(out_dir, "results.json"), json.dumps(data, indent=1).encode())
     atomic_write_bytes(os.path.join(out_dir, "results.md"), (format_combined(results) + "\n").encode())
+    titles, rows = combined_rows(results)
+    if rows:
+        fig = show_rows(rows, titles, palette, class_names=class_names)
+        atomic_write_bytes(os.path.join(out_dir, "examples.png"), figure_bytes(fig))
+        plt.close(fig)
+
+
+def combined_rows(results):
+    """``(titles, rows)`` of the combined figure: per kept image, the image, its truth, then
+    each source's unary, grid and dense labellings (for :func:`minideeplab.viz.show_rows`)."""
     titles = ["image", "ground truth"] + [f"{res['unaries']}: {SHORT[r['method']]}" for res in results
                                           for r in res["rows"] if r["method"] in METHODS]
     rows = []
@@ -220,10 +230,7 @@ def write_combined(results, out_dir, palette=None, class_names=None):
         outs = [out for res in results
                 for r, out in zip(res["rows"], res["examples"][k][2]) if r["method"] in METHODS]
         rows.append([image, label] + outs)
-    if rows:
-        fig = show_rows(rows, titles, palette, class_names=class_names)
-        atomic_write_bytes(os.path.join(out_dir, "examples.png"), figure_bytes(fig))
-        plt.close(fig)
+    return titles, rows
 
 
 def format_per_class(result, class_names=None):

@@ -185,9 +185,10 @@ def test_demo_command_with_a_given_model(tmp_path, capsys):
     from minideeplab.models import DeepLab, save_model
 
     save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0), input_scale=0.5)
-    assert main(["demo", "--model", str(tmp_path / "m.npz"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert main(["demo", "--unaries", "dcnn", "--model", str(tmp_path / "m.npz"), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "on 6 embedded MSRC test images" in out and "| fully connected CRF |" in out
+    assert "on 6 embedded MSRC test images" in out and "| dcnn | dense |" in out and "textonboost" not in out
     assert (tmp_path / "o" / "demo.png").read_bytes()[:4] == b"\x89PNG"
 
 

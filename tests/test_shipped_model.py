@@ -1,4 +1,5 @@
-"""The DeepLab-LargeFOV trained on MSRC-21 that ships with the package (benchmarks/RESULTS.md)."""
+"""The unaries trained on MSRC-21 that ship with the package (benchmarks/RESULTS.md): the
+DeepLab-LargeFOV and the TextonBoost classifier."""
 import os
 
 import numpy as np
@@ -7,8 +8,10 @@ from conftest import MSRC_DIR, needs_msrc
 from minideeplab.cli import main
 from minideeplab.datasets import MSRC, MSRCSamples
 from minideeplab.datasets.msrc import CLASSES
+from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.models import MSRC_MODEL, load_msrc_model
 from minideeplab.predict import evaluate
+from minideeplab.unaries.sources import TEXTONBOOST_MODEL, load_shipped_textonboost
 
 
 def test_shipped_model_describes_itself():
@@ -27,10 +30,29 @@ def test_shipped_model_segments_the_embedded_samples():
     assert s["global_acc"] > 0.6  # chance (the largest class everywhere) is about 0.3 on these images
 
 
+def test_shipped_textonboost_describes_itself():
+    model, meta = load_shipped_textonboost()
+    assert os.path.getsize(TEXTONBOOST_MODEL) < 3 * 2 ** 20  # 4,200 trees, compressed
+    assert model.num_classes == 21 and meta["class_names"] == CLASSES and model.num_features == 406
+    assert model.params["n_images"] == 279  # the train split: never validation or test images
+    assert meta["crf_validation"]["split"] == "val"
+    assert set(meta["dense_crf"]) == {"w_bilateral", "theta_alpha", "theta_beta", "w_gaussian", "theta_gamma"}
+    assert set(meta["grid_crf"]) == {"connectivity", "w_contrast", "w_smooth"}
+
+
+def test_shipped_textonboost_segments_the_embedded_samples():
+    model, _ = load_shipped_textonboost()
+    ds = MSRCSamples()
+    conf = sum(confusion_matrix(ds[i][1], model.predict_proba(ds[i][0]).argmax(0), 21) for i in range(len(ds)))
+    assert summarize(conf)["global_acc"] > 0.6  # chance (the largest class everywhere) is about 0.3
+
+
 def test_demo_command(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "| unary |" in out and "| grid CRF |" in out and "| fully connected CRF |" in out
+    for source in ("dcnn", "textonboost"):
+        for method in ("unary", "grid", "dense"):
+            assert f"| {source} | {method} |" in out
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -53,3 +75,14 @@ def test_shipped_model_meets_the_floor_on_the_test_split():
     assert model.width == 0.25 and model.test_flip and model.input_scale == 0.7
     s = evaluate(model, MSRC(MSRC_DIR, "test"))
     assert s["global_acc"] >= 0.75 and s["class_avg_acc"] >= 0.66
+
+
+@needs_msrc
+def test_shipped_textonboost_meets_the_floor_on_the_test_split():
+    """TextonBoost's unaries alone on the 256 test images: the 75% floor (75.9 / 60.7 measured,
+    RESULTS.md)."""
+    model, _ = load_shipped_textonboost()
+    ds = MSRC(MSRC_DIR, "test")
+    conf = sum(confusion_matrix(ds[i][1], model.predict_proba(ds[i][0]).argmax(0), 21) for i in range(len(ds)))
+    s = summarize(conf)
+    assert s["global_acc"] >= 0.75 and s["class_avg_acc"] >= 0.60

@@ -347,15 +347,16 @@ class TextonBoost:
     # --- files ------------------------------------------------------------------------------
 
     def save(self, path):
-        """One ``.npz`` file (atomically): the textons, the layout, colour and orientation rectangles, the
-        classes, the trees' arrays (``trees_<name>``) and a JSON description."""
+        """One compressed ``.npz`` file (atomically): the textons, the layout, colour and orientation
+        rectangles, the classes, the trees' arrays (``trees_<name>``) and a JSON description. (The
+        trees' thresholds repeat a few thousand histogram bin edges: zip keeps them at a third.)"""
         arrays = dict(self.textons.state(), layout_rects=self.layout_rects, layout_textons=self.layout_textons,
                       colour_rects=self.colour_rects, classes=self.classes,
                       **({} if self.orientation_rects is None else {"orientation_rects": self.orientation_rects}),
                       **{f"trees_{k}": getattr(self.trees, k) for k in TREE_ARRAYS})
         meta = dict(self.meta, kind="TextonBoost", num_classes=self.num_classes, num_features=self.num_features,
                     stride=self.stride, params=self.params)
-        save_npz(path, arrays, meta)
+        save_npz(path, arrays, meta, compress=True)
 
     @classmethod
     def load(cls, path):
