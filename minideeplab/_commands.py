@@ -313,9 +313,12 @@ def compare_crf(args):
 def tune_crf(args):
     from .compare import tune_crfs
     from .datasets import MSRC
-    from .unaries.sources import load_unaries, save_unaries
+    from .unaries.sources import is_textonboost, load_unaries, save_unaries
 
     model, meta = load_unaries(args.model)
+    kind = "textonboost" if is_textonboost(model) else "dcnn"
+    if args.unaries is not None and args.unaries != kind:
+        raise ValueError(f"--unaries {args.unaries}: --model {args.model} holds {kind} unaries")
     ds = MSRC(args.data, args.split)
     if args.limit:
         ds.names = ds.names[: args.limit]

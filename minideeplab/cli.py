@@ -135,6 +135,8 @@ def build_parser():
     u.add_argument("--model", required=True,
                    help="a DCNN model file or a TextonBoost file (train-unaries); the chosen parameters are written "
                         "into it")
+    u.add_argument("--unaries", default=None, choices=["dcnn", "textonboost"],
+                   help="the kind of unary source --model must be (default: whichever it is)")
     u.add_argument("--data", default=None, metavar="DIR", help=msrc_help)
     u.add_argument("--split", default="val", choices=["train", "val", "trainval"], help="MSRC split to tune on")
     u.add_argument("--metric", default="global_acc", choices=["global_acc", "class_avg_acc", "mean_iou"],

@@ -54,8 +54,11 @@ def test_tune_and_compare_with_textonboost_unaries(tmp_path, rng, capsys):
     from minideeplab.datasets import MSRC
 
     save_unaries(tmp_path / "tb.npz", hand_model(rng, num_classes=21), {"note": "kept"})
-    assert main(["tune-crf", "--model", str(tmp_path / "tb.npz"), "--data", MSRC_DIR, "--limit", "1",
-                 "-o", str(tmp_path / "tuned.npz"), "--quiet"]) == 0
+    assert main(["tune-crf", "--model", str(tmp_path / "tb.npz"), "--unaries", "dcnn", "--data", MSRC_DIR,
+                 "--limit", "1", "-o", str(tmp_path / "tuned.npz"), "--quiet"]) == 2
+    assert "--unaries dcnn" in capsys.readouterr().err and not (tmp_path / "tuned.npz").exists()
+    assert main(["tune-crf", "--model", str(tmp_path / "tb.npz"), "--unaries", "textonboost", "--data", MSRC_DIR,
+                 "--limit", "1", "-o", str(tmp_path / "tuned.npz"), "--quiet"]) == 0
     tb, meta = load_unaries(tmp_path / "tuned.npz")
     assert isinstance(tb, TextonBoost) and meta["note"] == "kept" and meta["crf_validation"]["n_images"] == 1
     assert set(meta["dense_crf"]) == {"w_bilateral", "theta_alpha", "theta_beta", "w_gaussian", "theta_gamma"}
