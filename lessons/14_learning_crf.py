@@ -402,8 +402,9 @@ for k in ("w_bilateral", "w_gaussian"):
 #
 # ## On MSRC-21
 #
-# ``minideeplab learn-crf`` runs this learning on MSRC-21 with the shipped DeepLab model's
-# unaries (``benchmarks/RESULTS.md``, "A learned CRF on the width-1/4 model's unaries"). On the
+# ``minideeplab learn-crf`` runs this learning on MSRC-21. With the unaries of the width-1/4
+# DeepLab model after its first training schedule (``benchmarks/RESULTS.md``, "A learned CRF on
+# the width-1/4 model's unaries"; the shipped model has trained longer since), on the
 # 256 test images, global / class-average accuracy / mean IoU: unary 76.2 / 67.5 / 51.5, the
 # cross-validated Potts CRF 78.7 / 69.0 / 54.2, the CRF learned on the training images 77.2 /
 # 68.0 / 52.8. Learning lost to cross-validation here, and the reason is a lesson of its own:
