@@ -74,6 +74,9 @@ def train(args):
     if args.strong_images is not None and args.supervision not in ("strong", "semi"):
         raise ValueError(f"--strong-images applies to --supervision strong (strong-only) or semi, "
                          f"not {args.supervision}")
+    if args.strong_per_batch and args.supervision != "semi":
+        raise ValueError(f"--strong-per-batch applies to --supervision semi, not {args.supervision}")
+    strong = None  # semi: the indices of the pixel-labelled images
     if args.strong_images is not None and args.supervision == "strong":  # the baseline of the semi runs
         if args.strong_images < 1:
             raise ValueError(f"--strong-images must be >= 1 with --supervision strong, got {args.strong_images}")
@@ -107,8 +110,8 @@ def train(args):
                       optimizer=args.optimizer, weight_decay=args.weight_decay,
                       color_jitter=args.color_jitter, class_weighting=args.class_weights,
                       crf_head=args.crf_head, crf_head_scale=args.crf_head_scale, crf_head_lr=args.crf_lr,
-                      e_step_every=args.e_step_every)
-    trainer = Trainer(model, ds, cfg, out_dir=args.out, target_fn=target_fn, crf_init=crf_init)
+                      e_step_every=args.e_step_every, strong_per_batch=args.strong_per_batch)
+    trainer = Trainer(model, ds, cfg, out_dir=args.out, target_fn=target_fn, crf_init=crf_init, strong=strong)
     if trainer.class_weights is not None and not args.quiet:
         print("class weights (median frequency): " + " ".join(f"{w:.2f}" for w in trainer.class_weights))
     if args.resume and trainer.resume():

@@ -55,6 +55,9 @@ def build_parser():
     t.add_argument("--strong-images", type=int, default=None, metavar="N",
                    help="pixel labels for N training images only (drawn from --seed): with --supervision strong "
                         "train on them alone (strong-only), with semi the rest have image labels (default: a quarter)")
+    t.add_argument("--strong-per-batch", type=int, default=0, metavar="K",
+                   help="semi: K of each batch's images from the pixel-labelled ones, the rest from the "
+                        "image-labelled ones, as Papandreou et al. mix them (0: all drawn at random)")
     t.add_argument("--e-step-every", type=int, default=0, metavar="K",
                    help="semi / em-adapt: re-estimate the weak images' labels on whole images every K iterations "
                         "(explicit EM, targets kept in the checkpoint); 0: on every crop as it is drawn")

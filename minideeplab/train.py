@@ -58,11 +58,12 @@ class TrainConfig:
     crf_head_iters: int = 5     # mean-field iterations in the loop
     crf_head_lr: float = 0.01   # Adam's learning rate for the CRF's weights and compatibilities
     e_step_every: int = 0       # with an EMTargets dataset: iterations between E-steps (0: no E-step)
+    strong_per_batch: int = 0   # semi-supervised: this many pixel-labelled images in every batch (0: drawn at random)
     extra: dict = field(default_factory=dict)
 
     def validate(self):
         for name, low in (("crop_size", 1), ("batch_size", 1), ("iter_size", 1), ("max_iter", 1), ("seed", 0),
-                          ("snapshot_every", 0), ("e_step_every", 0)):
+                          ("snapshot_every", 0), ("e_step_every", 0), ("strong_per_batch", 0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
@@ -121,11 +122,12 @@ class Trainer:
     with the net (their own Adam, ``crf_head_lr``); ``self.head`` holds it.
     """
 
-    def __init__(self, model, dataset, config=None, out_dir=None, target_fn=None, crf_init=None):
+    def __init__(self, model, dataset, config=None, out_dir=None, target_fn=None, crf_init=None, strong=None):
         self.model, self.dataset = model, dataset
         self.config = (config or TrainConfig()).validate()
         if len(dataset) == 0:
             raise ValueError("dataset is empty")
+        self.strong, self.weak = self._groups(strong)
         self.out_dir = out_dir
         if out_dir:
             in_the_way = file_in_the_way(out_dir)
@@ -167,11 +169,38 @@ class Trainer:
             self.head_optimizer = Adam(self.head.params, c.crf_head_lr)
 
     # ----------------------------------------------------------------- data
+    def _groups(self, strong):
+        """The pixel-labelled and the weakly labelled image indices, sorted, for
+        ``strong_per_batch``; ``(None, None)`` when batches are drawn at random."""
+        k, n = self.config.strong_per_batch, len(self.dataset)
+        if not k:
+            return None, None
+        if strong is None:
+            strong = getattr(self.dataset, "strong", None)  # EMTargets knows its own
+        if strong is None:
+            raise ValueError("strong_per_batch needs the pixel-labelled images: pass strong= (indices)")
+        strong = sorted({int(i) for i in strong})
+        if not strong or strong[0] < 0 or strong[-1] >= n:
+            raise ValueError(f"strong must hold image indices in [0, {n}), got {len(strong)} indices")
+        weak = sorted(set(range(n)) - set(strong))
+        if k > self.config.batch_size or (k < self.config.batch_size and not weak):
+            raise ValueError(f"strong_per_batch = {k} must be <= batch_size = {self.config.batch_size}, and "
+                             f"below it only if some images are weakly labelled ({len(weak)} are)")
+        return np.array(strong), np.array(weak)
+
+    def _draw(self, b):
+        """The image index of the ``b``-th crop of a batch: from the pixel-labelled images for the
+        first ``strong_per_batch`` crops and from the others after them, else from all images."""
+        if self.strong is None:
+            return int(self.rng.integers(len(self.dataset)))
+        group = self.strong if b < self.config.strong_per_batch else self.weak
+        return int(group[self.rng.integers(len(group))])
+
     def _sample(self):
         c = self.config
         xs, ys, idx = [], [], []
-        for _ in range(c.batch_size):
-            i = int(self.rng.integers(len(self.dataset)))
+        for b in range(c.batch_size):
+            i = self._draw(b)
             image, label = self.dataset[i]
             if c.scales:
                 image, label = resize_image_and_label(image, label, self.rng.uniform(*c.scales))
