@@ -64,6 +64,8 @@ def show_rows(rows, titles=None, palette=None, scale=2.0, class_names=None):
     """
     import matplotlib.pyplot as plt
 
+    if not len(rows) or not all(len(r) for r in rows):
+        raise ValueError("rows must hold at least one row, each with at least one cell")
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     aspect = [max((np.shape(a)[0] / np.shape(a)[1] for a in row if a is not None), default=1.0) for row in rows]
     gap, title_h = 0.04, (0.25 if titles is not None else 0.0)  # inches

@@ -65,6 +65,9 @@ def test_figure_rows_have_no_empty_bands():
         assert (upper.y0 - lower.y1) * h < 0.1  # inches between the pictures of consecutive rows
     assert boxes[0].height * h == pytest.approx(2.0 * 20 / 60, rel=0.02)  # 2 inches wide, as tall as the image
     plt.close(fig)
+    for empty in ([], [[]], [[wide], []]):
+        with pytest.raises(ValueError, match="rows"):
+            show_rows(empty)
 
 
 def test_info_command(capsys):
