@@ -156,8 +156,10 @@ class Trainer:
         self.log: list[dict] = []
         self.class_weights = None  # (L,) loss weights, or None
         if c.class_weighting == "median-frequency":
+            # semi-supervised EM: the weights come from the pixel-labelled images; a class only the
+            # weakly labelled ones hold gets the median class's weight, 1, so that EM can teach it
             self.class_weights = median_frequency_weights((dataset[i][1] for i in range(len(dataset))),
-                                                          model.num_classes)
+                                                          model.num_classes, absent=1.0 if self.em is not None else 0.0)
         self.head = self.head_optimizer = None
         if c.crf_head:
             from .crf_head import CRFHead

@@ -35,6 +35,12 @@ def test_median_frequency_weights_match_the_definition(rng):
     w = median_frequency_weights(labels, 5)  # class 4 never occurs
     np.testing.assert_allclose(w, _loop_weights(labels, 5), rtol=1e-12)
     assert w[4] == 0.0
+    w1 = median_frequency_weights(labels, 5, absent=1.0)  # targets EM estimates may hold class 4
+    np.testing.assert_array_equal(w1[:4], w[:4])
+    assert w1[4] == 1.0
+    for bad in (-1.0, np.nan):
+        with pytest.raises(ValueError, match="absent"):
+            median_frequency_weights(labels, 5, absent=bad)
     # a class half as frequent (where present) weighs twice as much
     two = [np.array([[0, 0, 1, 1]]), np.array([[0, 0, 0, 2]])]
     w2 = median_frequency_weights(two, 3)

@@ -112,3 +112,16 @@ def test_train_command_with_e_steps(tmp_path, capsys):
     assert [e["e_step"]["round"] for e in log if "e_step" in e] == [1, 2]
     assert main(args[:-5] + ["--supervision", "strong", "--e-step-every", "2", "--out", str(tmp_path / "b")]) == 2
     assert "--e-step-every applies to" in capsys.readouterr().err
+
+
+def test_semi_class_weights_keep_the_classes_only_weak_images_hold():
+    ds = scenes()
+    strong = [i for i in range(len(ds)) if 3 not in ds[i][1]]     # no pixel-labelled image shows class 3
+    assert len(strong) < len(ds) and strong
+    em = EMTargets(ds, "semi", 4, background=0, strong=strong)
+    tr = Trainer(net(), em, config(class_weighting="median-frequency"))
+    from minideeplab.datasets import median_frequency_weights
+
+    want = median_frequency_weights([ds[i][1] for i in strong], 4)
+    np.testing.assert_allclose(tr.class_weights[:3], want[:3])
+    assert want[3] == 0.0 and tr.class_weights[3] == 1.0            # EM may still teach it

@@ -16,17 +16,20 @@ import numpy as np
 from ..nn.functional import IGNORE_INDEX
 
 
-def median_frequency_weights(labels, num_classes, ignore_index=IGNORE_INDEX):
+def median_frequency_weights(labels, num_classes, ignore_index=IGNORE_INDEX, absent=0.0):
     """Median frequency weights from training label maps.
 
     Parameters
     ----------
     labels : iterable of (H, W) integer label maps, values in [0, num_classes) or ``ignore_index``
     num_classes : L
+    absent : the weight of a class that never occurs in ``labels``: 0 when it is never a target;
+        1 (the median class's weight) when other targets may hold it, e.g. the labels that EM
+        estimates for weakly labelled images, balanced by the pixel-labelled ones.
 
     Returns
     -------
-    (L,) float64 weights; a class that never occurs gets 0 (it is never a target).
+    (L,) float64 weights
     """
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
@@ -52,6 +55,9 @@ def median_frequency_weights(labels, num_classes, ignore_index=IGNORE_INDEX):
         raise ValueError("labels hold no pixel of any class (all void)")
     freq = np.zeros(num_classes)
     freq[present] = pixels[present] / image_pixels[present]
-    weights = np.zeros(num_classes)
+    absent = float(absent)
+    if not np.isfinite(absent) or absent < 0:
+        raise ValueError(f"absent must be a finite weight >= 0, got {absent!r}")
+    weights = np.full(num_classes, absent)
     weights[present] = np.median(freq[present]) / freq[present]
     return weights
