@@ -13,11 +13,13 @@ model), so that no weak setting is tuned on pixel labels it is not supposed to h
 
 ``--json`` gets one record per run (replacing an earlier record of the same run folder):
 ``run``, ``supervision`` (strong, strong-only, semi, bbox-rect, bbox-seg, em-adapt),
-``protocol`` (msrc21, voc-style), ``pixel_labelled_images``, ``iterations``, ``init_from``,
+``protocol`` (msrc21, voc-style), ``pixel_labelled_images``, ``iterations`` (this run's),
+``total_iterations`` (with those of the ``--init-from`` models before it), ``init_from``,
 ``strong_per_batch``, ``e_step_every``, ``n_images``, ``crf``, and ``unary`` / ``dense_crf``,
 each with test ``global``, ``class_avg`` and ``miou`` (fractions). ``--curve`` plots test mIoU
-against the number of pixel-labelled images for strong-only and semi (all records of the
-JSON file in the 21-class protocol), with full supervision as the ceiling. ``--figure`` draws
+against the number of pixel-labelled images for strong-only and semi (the records of the JSON
+file in the 21-class protocol; of several at one size, the longest schedule), with full
+supervision as the ceiling. ``--figure`` draws
 the first test images with at least three classes and each run's labels after the CRF.
 """
 from __future__ import annotations
@@ -40,6 +42,18 @@ from minideeplab.predict import predict_probs
 TRAIN_IMAGES = 279  # MSRC's training split (trainval minus the 56 validation images)
 
 
+def total_iterations(meta):
+    """The iterations of the run and, if it started ``--init-from`` a model still on disk, of
+    that model's own schedule before it (recursively)."""
+    n = meta.get("iterations") or 0
+    start = (meta.get("train_config") or {}).get("init_from")
+    if start and os.path.exists(start):
+        from minideeplab._io import read_npz_meta
+
+        n += total_iterations(read_npz_meta(start) or {})
+    return n
+
+
 def describe(meta, train_images=TRAIN_IMAGES):
     """How a model was trained, from its description: supervision, protocol, pixel-labelled images."""
     cfg = meta.get("train_config") or {}
@@ -54,6 +68,7 @@ def describe(meta, train_images=TRAIN_IMAGES):
         labelled = 0
     return {"supervision": sup, "protocol": "voc-style" if meta.get("protocol") == "voc-style" else "msrc21",
             "pixel_labelled_images": labelled, "iterations": meta.get("iterations"),
+            "total_iterations": total_iterations(meta),
             "init_from": cfg.get("init_from"), "strong_per_batch": cfg.get("strong_per_batch", 0),
             "e_step_every": cfg.get("e_step_every", 0)}
 
@@ -98,11 +113,19 @@ def plot_curve(records, path):
     fig, ax = plt.subplots(figsize=(6.5, 4))
     msrc = [r for r in records if r["protocol"] == "msrc21"]
     for sup, colour in (("strong-only", "C0"), ("semi", "C1")):
-        rs = sorted((r for r in msrc if r["supervision"] == sup), key=lambda r: r["pixel_labelled_images"])
+        longest = {}
+        for r in (r for r in msrc if r["supervision"] == sup):
+            n = r["pixel_labelled_images"]
+            if n not in longest or r.get("total_iterations", 0) > longest[n].get("total_iterations", 0):
+                longest[n] = r
+        rs = [longest[n] for n in sorted(longest)]
         if rs:
             x = [r["pixel_labelled_images"] for r in rs]
             ax.plot(x, [100 * r["dense_crf"]["miou"] for r in rs], "o-", color=colour, label=f"{sup} + CRF")
             ax.plot(x, [100 * r["unary"]["miou"] for r in rs], "o--", color=colour, alpha=0.5, label=f"{sup}, unary")
+            for r in rs:  # each point's whole schedule: the curve mixes lengths until every run is done
+                ax.annotate(f"{r.get('total_iterations', 0) / 1000:g}k it.", (r["pixel_labelled_images"],
+                            100 * r["dense_crf"]["miou"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
     for r in (r for r in msrc if r["supervision"] == "strong"):
         ax.axhline(100 * r["dense_crf"]["miou"], color="k", lw=0.8, ls=":")
         ax.text(ax.get_xlim()[0], 100 * r["dense_crf"]["miou"], f" all {r['pixel_labelled_images']} images + CRF",
