@@ -389,9 +389,14 @@ def learn_crf(args):
     else:
         train, val = samples(args.split, args.limit), samples("val", args.val_limit)
     start = {k: v for k, v in (meta.get("dense_crf") or {}).items() if k != "n_iter"}
+    weights = None
+    if args.class_weights == "median-frequency":
+        from .datasets.balance import median_frequency_weights
+
+        weights = median_frequency_weights([row[2] for row in train], model.num_classes, absent=1.0)
     res = learn(train, model.num_classes, val=val, steps=args.steps, crop=args.crop, lr=args.lr, n_iter=args.n_iter,
                 init=start, val_every=args.val_every, metric=args.metric, seed=args.seed, checkpoint=checkpoint,
-                resume=args.resume, progress=not args.quiet)
+                resume=args.resume, progress=not args.quiet, class_weights=weights, potts_prior=args.potts_prior)
     print(f"learned CRF: {args.metric} on val {100 * res['score']:.2f} at step {res['step']}, "
           f"n_iter {res['params']['n_iter']}, w_bilateral {res['params']['w_bilateral']:.3f}, "
           f"w_gaussian {res['params']['w_gaussian']:.3f}")
@@ -399,6 +404,7 @@ def learn_crf(args):
             if k not in ("variant", "num_classes", "width", "dropout", "input_scale", "test_flip")}
     meta["learned_crf"] = {"params": res["params"], "score": res["score"], "metric": args.metric, "step": res["step"],
                            "steps": args.steps, "crop": args.crop, "lr": args.lr, "split": args.split,
+                           "class_weights": args.class_weights, "potts_prior": args.potts_prior,
                            "history": res["history"]}
     save_model(out, model, **meta)
     print(f"wrote the learned CRF into {out} (state: {checkpoint})")

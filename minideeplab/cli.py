@@ -172,6 +172,11 @@ def build_parser():
     lc.add_argument("--metric", default="class_avg_acc", choices=["global_acc", "class_avg_acc", "mean_iou"],
                     help="the validation score that picks the iteration count and the stopping point")
     lc.add_argument("--val-every", type=int, default=250, help="score the validation split every N steps")
+    lc.add_argument("--class-weights", default="none", choices=["none", "median-frequency"],
+                    help="weigh the loss per class (median frequency over the learning images): learn for the "
+                         "class average rather than the pixel accuracy")
+    lc.add_argument("--potts-prior", type=float, default=0.0, metavar="LAMBDA",
+                    help="keep the compatibility near Potts: loss + LAMBDA/2 * ||mu - Potts||^2")
     lc.add_argument("--limit", type=int, default=0, help="only the first N training images")
     lc.add_argument("--val-limit", type=int, default=0, help="only the first N validation images")
     lc.add_argument("--seed", type=int, default=0, help="seed of the crops")

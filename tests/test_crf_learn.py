@@ -39,6 +39,43 @@ def test_cross_entropy_and_its_gradient(rng):
     assert crf_cross_entropy(Q, np.full((4, 5), 255))[0] == 0.0
 
 
+def test_class_weighted_cross_entropy_and_its_gradient(rng):
+    """sum_i w_{y_i} (-log Q_i(y_i)) / sum_i w_{y_i}, written out pixel by pixel, and its
+    numerical gradient; uniform weights give the plain loss."""
+    Q = rng.dirichlet(np.full(3, 5.0), size=(4, 5)).transpose(2, 0, 1)  # away from 0: central differences hold
+    label = rng.integers(0, 3, size=(4, 5))
+    label[1, 1:3] = 255
+    w = np.array([0.5, 2.0, 1.25])
+    num = den = 0.0
+    for y in range(4):
+        for x in range(5):
+            if label[y, x] != 255:
+                num += w[label[y, x]] * -np.log(Q[label[y, x], y, x])
+                den += w[label[y, x]]
+    loss, dQ = crf_cross_entropy(Q, label, class_weights=w)
+    assert loss == pytest.approx(num / den, rel=1e-12)
+    f = lambda: crf_cross_entropy(Q, label, class_weights=w)[0]  # noqa: E731
+    assert rel_error(dQ, numerical_gradient(f, Q, 1.0)) < 1e-7
+    plain, dplain = crf_cross_entropy(Q, label)
+    same, dsame = crf_cross_entropy(Q, label, class_weights=np.full(3, 7.0))
+    assert same == pytest.approx(plain, rel=1e-12) and np.allclose(dsame, dplain, rtol=1e-12, atol=0)
+    only0 = crf_cross_entropy(Q, label, class_weights=np.array([1.0, 0.0, 0.0]))[0]  # class 0's pixels alone
+    keep = label == 0
+    assert only0 == pytest.approx(-np.mean(np.log(Q[0][keep])), rel=1e-12)
+
+
+def test_potts_prior_keeps_mu_near_potts():
+    """The prior lambda / 2 ||mu - Potts||^2 pulls the learned matrix towards Potts: a strong
+    prior ends much nearer it than none, on the same data and crops."""
+    samples = _samples(8, 32)
+    kw = dict(val=None, steps=120, crop=32, lr=0.1, init={k: v for k, v in PARAMS.items() if k != "n_iter"},
+              progress=False)
+    potts = 1.0 - np.eye(L)
+    free = np.abs(learn_crf(samples, L, **kw)["mu"] - potts).max()
+    held = np.abs(learn_crf(samples, L, potts_prior=50.0, **kw)["mu"] - potts).max()
+    assert free > 0.3 and held < 0.3 * free
+
+
 def test_learning_improves_a_crf_that_starts_from_nothing():
     """From zero kernel weights (the CRF does nothing: the unary's agreement with the targets),
     learning the weights and mu raises the validation agreement most of the way to what the
@@ -96,7 +133,8 @@ def test_learn_crf_command_stores_it_for_compare_and_segment(tmp_path):
 
 @needs_msrc
 def test_learn_crf_on_held_out_unaries_learns_and_picks_on_disjoint_halves_of_val(tmp_path, monkeypatch):
-    """--split val-half: the learning images are val's even positions, the picking ones its odd."""
+    """--split val-half: the learning images are val's even positions, the picking ones its odd;
+    --class-weights and --potts-prior reach the learner (median frequency of the learning images)."""
     import shutil
 
     import minideeplab.crf.learn as learn_module
@@ -109,20 +147,28 @@ def test_learn_crf_on_held_out_unaries_learns_and_picks_on_disjoint_halves_of_va
 
     def spy(train, num_classes, *, val=None, **kw):
         seen["train"], seen["val"] = [r[2] for r in train], [r[2] for r in val]
+        seen["class_weights"], seen["potts_prior"] = kw["class_weights"], kw["potts_prior"]
         return real(train, num_classes, val=val, **kw)
 
     monkeypatch.setattr(learn_module, "learn_crf", spy)
     model = str(tmp_path / "m.npz")
     shutil.copy(MSRC_MODEL, model)
     assert main(["learn-crf", "--model", model, "--data", MSRC_DIR, "--split", "val-half", "--limit", "2",
-                 "--val-limit", "2", "--steps", "2", "--val-every", "2", "--crop", "32", "--quiet"]) == 0
+                 "--val-limit", "2", "--steps", "2", "--val-every", "2", "--crop", "32", "--quiet",
+                 "--class-weights", "median-frequency", "--potts-prior", "0.5"]) == 0
     ds = MSRC(MSRC_DIR, "val")
     for got, positions in ((seen["train"], (0, 2)), (seen["val"], (1, 3))):
         assert len(got) == 2 and all(np.array_equal(g, ds[i][1]) for g, i in zip(got, positions))
+    from minideeplab.datasets.balance import median_frequency_weights
+
+    np.testing.assert_array_equal(seen["class_weights"], median_frequency_weights(seen["train"], 21, absent=1.0))
+    assert seen["potts_prior"] == 0.5
 
 
 @pytest.mark.parametrize("bad", [dict(steps=0), dict(crop=-3), dict(val_every=0), dict(checkpoint_every=1.5),
-                                 dict(stop_after=0), dict(metric="accuracy")])
+                                 dict(stop_after=0), dict(metric="accuracy"), dict(potts_prior=-1.0),
+                                 dict(potts_prior=float("nan")), dict(class_weights=[1.0, 2.0]),
+                                 dict(class_weights=[1.0, -1.0, 1.0, 1.0])])
 def test_learn_crf_bad_arguments(bad):
     samples = _samples(2, 16)
     with pytest.raises(ValueError, match=list(bad)[0]):

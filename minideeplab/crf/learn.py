@@ -28,19 +28,25 @@ from .softmax import PROB_CLIP
 DEFAULTS = dict(w_bilateral=4.0, theta_alpha=121.0, theta_beta=5.0, w_gaussian=3.0, theta_gamma=3.0)
 
 
-def crf_cross_entropy(Q, label, ignore_index=255):
+def crf_cross_entropy(Q, label, ignore_index=255, class_weights=None):
     """Mean -log Q(y) over the non-void pixels, and its gradient with respect to Q.
 
-    Q : (L, H, W) beliefs; label : (H, W). Returns ``(loss, dQ)``."""
+    Q : (L, H, W) beliefs; label : (H, W); class_weights : None or (L,) weights w_c >= 0, the
+    loss then being sum_i w_{y_i} (-log Q_i(y_i)) / sum_i w_{y_i} (as in the trainer's
+    class-balanced loss). Returns ``(loss, dQ)``."""
     valid = label != ignore_index
-    count = int(valid.sum())
     dQ = np.zeros_like(Q)
-    if count == 0:
+    if not valid.any():
         return 0.0, dQ
     ys, xs = np.nonzero(valid)
-    q = np.maximum(Q[label[valid], ys, xs], 1e-12)
-    dQ[label[valid], ys, xs] = -1.0 / (q * count)
-    return float(-np.log(q).mean()), dQ
+    y = label[valid]
+    w = np.ones(y.size) if class_weights is None else np.asarray(class_weights, np.float64)[y]
+    total = float(w.sum())
+    if total <= 0:
+        return 0.0, dQ
+    q = np.maximum(Q[y, ys, xs], 1e-12)
+    dQ[y, ys, xs] = -w / (q * total)
+    return float((w * -np.log(q)).sum() / total), dQ
 
 
 def _crop(rng, image, probs, label, size):
@@ -64,7 +70,8 @@ def score_params(samples, params, num_classes):
 
 def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_iter=5, init=None,
               val_every=250, val_n_iters=(5, 10), metric="class_avg_acc", seed=0, checkpoint=None,
-              checkpoint_every=100, resume=False, stop_after=None, progress=True, method="lattice"):
+              checkpoint_every=100, resume=False, stop_after=None, progress=True, method="lattice",
+              class_weights=None, potts_prior=0.0):
     """Learn the dense CRF's weights and a full compatibility matrix.
 
     Parameters
@@ -76,6 +83,11 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     init : dense CRF parameters to start from (``w_bilateral``, ``theta_*``, ``w_gaussian``;
         the thetas stay fixed); the compatibility starts at Potts
     val_every, val_n_iters, metric : when and how the validation set picks the result
+    class_weights : None or (L,) per-class weights of the cross-entropy (e.g. median frequency),
+        to learn for the class-average accuracy rather than the pixel accuracy
+    potts_prior : lambda >= 0 of a Gaussian prior that keeps mu near the Potts matrix: the loss
+        gains lambda / 2 * sum_ab (mu_ab - [a != b])^2 (a few dozen images cannot pin down
+        L^2 compatibilities alone)
     checkpoint : path of the state file (npz), written every ``checkpoint_every`` steps; with
         ``resume=True`` an existing one is continued
     stop_after : run at most this many steps in this call (a time budget), then checkpoint and
@@ -97,12 +109,22 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, (int, np.integer))
                                    or stop_after < 1):
         raise ValueError(f"stop_after must be None or a positive int, got {stop_after!r}")
+    if isinstance(potts_prior, bool) or not isinstance(potts_prior, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(potts_prior) or potts_prior < 0:
+        raise ValueError(f"potts_prior must be a finite number >= 0, got {potts_prior!r}")
+    if class_weights is not None:
+        class_weights = np.asarray(class_weights, np.float64)
+        if class_weights.shape != (num_classes,) or not np.all(np.isfinite(class_weights)) \
+                or (class_weights < 0).any():
+            raise ValueError(f"class_weights must be None or ({num_classes},) finite weights >= 0, "
+                             f"got shape {class_weights.shape}")
     if metric not in ("class_avg_acc", "global_acc", "mean_iou"):
         raise ValueError(f"metric must be class_avg_acc, global_acc or mean_iou, got {metric!r}")
     start = dict(DEFAULTS, **(init or {}))
     thetas = {k: float(start[k]) for k in ("theta_alpha", "theta_beta", "theta_gamma")}
     layer = DenseCRF(num_classes, n_iter, start["w_bilateral"], start["w_gaussian"], method=method, **thetas)
     opt = Adam(layer.params, lr)
+    potts = 1.0 - np.eye(num_classes)
     rng = np.random.default_rng(seed)
     state = dict(step=0, history=[], best=None)
     if resume and checkpoint and os.path.exists(checkpoint):
@@ -131,8 +153,10 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         image, probs, label = _crop(rng, *train[i], crop)
         unary = -np.log(np.maximum(np.asarray(probs, np.float64), PROB_CLIP))
         Q = layer.forward(-unary[None], image[None])[0]  # the layer's unary is -scores
-        loss, dQ = crf_cross_entropy(Q, label)
+        loss, dQ = crf_cross_entropy(Q, label, class_weights=class_weights)
         layer.backward(dQ[None])
+        if potts_prior:  # the prior's gradient lambda (mu - Potts)
+            layer.grads["compat"] += potts_prior * (layer.params["compat"] - potts)
         opt.step(layer.grads)
         for k in ("w_bilateral", "w_gaussian"):  # keep the kernel weights >= 0 (projected step)
             np.maximum(layer.params[k], 0.0, out=layer.params[k])
