@@ -361,11 +361,10 @@ def tune_crf(args):
 def learn_crf(args):
     from .crf.learn import learn_crf as learn
     from .datasets import MSRC
-    from .models import load_model, save_model
-    from .predict import predict_probs
+    from .unaries.sources import load_unaries, save_unaries, unary_probs
     from ._io import remove_stale_temp_files
 
-    model, meta = load_model(args.model)
+    model, meta = load_unaries(args.model)  # a DeepLab model or TextonBoost
     out = args.out or args.model
     checkpoint = args.checkpoint or os.path.splitext(out)[0] + ".learn-crf.npz"
     remove_stale_temp_files(os.path.dirname(os.path.abspath(out)))  # of killed earlier runs
@@ -381,7 +380,7 @@ def learn_crf(args):
         rows = []
         for i in tqdm(range(len(ds)), desc=f"unaries ({split})", disable=args.quiet, leave=False):
             image, label = ds[i]
-            rows.append((image, predict_probs(model, image).astype(np.float16), label))
+            rows.append((image, unary_probs(model, image).astype(np.float16), label))
         return rows
 
     if args.split == "val-half":  # held-out unaries on both sides: learn on val 0, 2, 4, ..., pick on 1, 3, 5, ...
@@ -406,7 +405,7 @@ def learn_crf(args):
                            "steps": args.steps, "crop": args.crop, "lr": args.lr, "split": args.split,
                            "class_weights": args.class_weights, "potts_prior": args.potts_prior,
                            "history": res["history"]}
-    save_model(out, model, **meta)
+    save_unaries(out, model, meta)
     print(f"wrote the learned CRF into {out} (state: {checkpoint})")
     return 0
 

@@ -159,7 +159,8 @@ def build_parser():
 
     lc = sub.add_parser("learn-crf", help="learn the dense CRF's weights and a full label compatibility matrix "
                                           "on MSRC's training split, store them in the model")
-    lc.add_argument("--model", required=True, help="a model file (its unaries); the learned CRF is written into it")
+    lc.add_argument("--model", required=True, help="a DeepLab or TextonBoost model file (its unaries); the learned "
+                                                   "CRF is written into it")
     lc.add_argument("--data", default=None, metavar="DIR", help=msrc_help)
     lc.add_argument("--split", default="train", choices=["train", "trainval", "val-half"],
                     help="MSRC split to learn on; val-half: learn on every other validation image and pick on "

@@ -175,3 +175,27 @@ def test_learn_crf_bad_arguments(bad):
         learn_crf(samples, L, progress=False, **bad)
     with pytest.raises(ValueError, match="train is empty"):
         learn_crf([], L)
+
+
+@needs_msrc
+@pytest.mark.slow
+def test_learn_crf_on_textonboost_unaries(tmp_path):
+    """learn-crf takes a TextonBoost file too: the learned CRF is stored in it, in its own format,
+    and compare-crf --unaries textonboost adds the learned row (tiny settings: the wiring)."""
+    import shutil
+
+    from minideeplab.cli import main
+    from minideeplab.unaries.sources import TEXTONBOOST_MODEL, load_unaries
+    from minideeplab.unaries.textonboost import TextonBoost
+
+    path = str(tmp_path / "tb.npz")
+    shutil.copy(TEXTONBOOST_MODEL, path)
+    assert main(["learn-crf", "--model", path, "--data", MSRC_DIR, "--split", "val-half", "--limit", "1",
+                 "--val-limit", "1", "--steps", "2", "--val-every", "2", "--crop", "32", "--quiet"]) == 0
+    model, meta = load_unaries(path)
+    assert isinstance(model, TextonBoost) and np.array(meta["learned_crf"]["params"]["compat"]).shape == (21, 21)
+    assert meta["dense_crf"] == load_unaries(TEXTONBOOST_MODEL)[1]["dense_crf"]  # the cross-validated CRF kept
+    out = str(tmp_path / "cmp")
+    assert main(["compare-crf", "--unaries", "textonboost", "--textonboost", path, "--data", MSRC_DIR, "--limit", "1",
+                 "--quiet", "--out", out]) == 0
+    assert "| learned CRF |" in open(os.path.join(out, "results.md")).read()
