@@ -9,7 +9,8 @@ swallowing a rare one it often borders (mu(cow, grass) small: "cows may sit on g
 
 :func:`learn_crf` keeps the parameters that score best on a validation set (full images,
 ``dense_crf`` with the learned compatibility), choosing the iteration count among
-``val_n_iters`` and the stopping point among the validation checks; its state is written
+``val_n_iters`` and the stopping point among the validation checks, the starting parameters
+(step 0) included: learning that does not beat its start on validation returns the start; its state is written
 atomically every ``checkpoint_every`` steps and ``resume=True`` continues bit for bit.
 """
 from __future__ import annotations
@@ -71,7 +72,7 @@ def score_params(samples, params, num_classes):
 def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_iter=5, init=None,
               val_every=250, val_n_iters=(5, 10), metric="class_avg_acc", seed=0, checkpoint=None,
               checkpoint_every=100, resume=False, stop_after=None, progress=True, method="lattice",
-              class_weights=None, potts_prior=0.0):
+              class_weights=None, potts_prior=0.0, fixed=()):
     """Learn the dense CRF's weights and a full compatibility matrix.
 
     Parameters
@@ -88,6 +89,8 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     potts_prior : lambda >= 0 of a Gaussian prior that keeps mu near the Potts matrix: the loss
         gains lambda / 2 * sum_ab (mu_ab - [a != b])^2 (a few dozen images cannot pin down
         L^2 compatibilities alone)
+    fixed : names among ``w_bilateral``, ``w_gaussian``, ``compat`` kept at their starting values
+        (e.g. the cross-validated kernel weights, learning mu alone)
     checkpoint : path of the state file (npz), written every ``checkpoint_every`` steps; with
         ``resume=True`` an existing one is continued
     stop_after : run at most this many steps in this call (a time budget), then checkpoint and
@@ -118,6 +121,9 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
                 or (class_weights < 0).any():
             raise ValueError(f"class_weights must be None or ({num_classes},) finite weights >= 0, "
                              f"got shape {class_weights.shape}")
+    fixed = (fixed,) if isinstance(fixed, str) else tuple(fixed)
+    if any(k not in ("w_bilateral", "w_gaussian", "compat") for k in fixed):
+        raise ValueError(f"fixed must name parameters among w_bilateral, w_gaussian, compat, got {fixed!r}")
     if metric not in ("class_avg_acc", "global_acc", "mean_iou"):
         raise ValueError(f"metric must be class_avg_acc, global_acc or mean_iou, got {metric!r}")
     start = dict(DEFAULTS, **(init or {}))
@@ -146,6 +152,17 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         save_npz(checkpoint, arrays, dict(step=state["step"], history=state["history"], best=state["best"],
                                           rng=rng.bit_generator.state))
 
+    def check(record):
+        for n in val_n_iters:
+            s = score_params(val, current(n), num_classes)[metric]
+            record[f"val_{n}"] = s
+            if state["best"] is None or s > state["best"]["score"]:
+                state["best"] = {"score": s, "step": state["step"], "params": current(n)}
+
+    if val is not None and state["step"] == 0:  # the start is a candidate too: learning must beat it on val
+        start_record = {"step": 0}
+        check(start_record)
+        state["history"].append(start_record)
     bar = tqdm(total=steps, initial=state["step"], desc="learn-crf", disable=not progress)
     last = steps if stop_after is None else min(steps, state["step"] + int(stop_after))
     while state["step"] < last:
@@ -157,17 +174,15 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         layer.backward(dQ[None])
         if potts_prior:  # the prior's gradient lambda (mu - Potts)
             layer.grads["compat"] += potts_prior * (layer.params["compat"] - potts)
+        for k in fixed:
+            layer.grads[k] = np.zeros_like(layer.grads[k])
         opt.step(layer.grads)
         for k in ("w_bilateral", "w_gaussian"):  # keep the kernel weights >= 0 (projected step)
             np.maximum(layer.params[k], 0.0, out=layer.params[k])
         state["step"] += 1
         record = {"step": state["step"], "loss": loss}
         if val is not None and (state["step"] % val_every == 0 or state["step"] == steps):
-            for n in val_n_iters:
-                s = score_params(val, current(n), num_classes)[metric]
-                record[f"val_{n}"] = s
-                if state["best"] is None or s > state["best"]["score"]:
-                    state["best"] = {"score": s, "step": state["step"], "params": current(n)}
+            check(record)
         state["history"].append(record)
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}", w1=f"{float(layer.params['w_bilateral']):.2f}",
