@@ -395,7 +395,8 @@ def learn_crf(args):
         weights = median_frequency_weights([row[2] for row in train], model.num_classes, absent=1.0)
     res = learn(train, model.num_classes, val=val, steps=args.steps, crop=args.crop, lr=args.lr, n_iter=args.n_iter,
                 init=start, val_every=args.val_every, metric=args.metric, seed=args.seed, checkpoint=checkpoint,
-                resume=args.resume, progress=not args.quiet, class_weights=weights, potts_prior=args.potts_prior)
+                resume=args.resume, progress=not args.quiet, class_weights=weights, potts_prior=args.potts_prior,
+                fixed=("w_bilateral", "w_gaussian") if args.keep_weights else ())
     print(f"learned CRF: {args.metric} on val {100 * res['score']:.2f} at step {res['step']}, "
           f"n_iter {res['params']['n_iter']}, w_bilateral {res['params']['w_bilateral']:.3f}, "
           f"w_gaussian {res['params']['w_gaussian']:.3f}")
@@ -404,6 +405,7 @@ def learn_crf(args):
     meta["learned_crf"] = {"params": res["params"], "score": res["score"], "metric": args.metric, "step": res["step"],
                            "steps": args.steps, "crop": args.crop, "lr": args.lr, "split": args.split,
                            "class_weights": args.class_weights, "potts_prior": args.potts_prior,
+                           "keep_weights": args.keep_weights,
                            "history": res["history"]}
     save_unaries(out, model, meta)
     print(f"wrote the learned CRF into {out} (state: {checkpoint})")

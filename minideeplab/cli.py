@@ -178,6 +178,8 @@ def build_parser():
                          "class average rather than the pixel accuracy")
     lc.add_argument("--potts-prior", type=float, default=0.0, metavar="LAMBDA",
                     help="keep the compatibility near Potts: loss + LAMBDA/2 * ||mu - Potts||^2")
+    lc.add_argument("--keep-weights", action="store_true",
+                    help="keep the model's cross-validated kernel weights; learn the compatibility matrix alone")
     lc.add_argument("--limit", type=int, default=0, help="only the first N training images")
     lc.add_argument("--val-limit", type=int, default=0, help="only the first N validation images")
     lc.add_argument("--seed", type=int, default=0, help="seed of the crops")

@@ -171,7 +171,7 @@ def test_learn_crf_on_held_out_unaries_learns_and_picks_on_disjoint_halves_of_va
 
     def spy(train, num_classes, *, val=None, **kw):
         seen["train"], seen["val"] = [r[2] for r in train], [r[2] for r in val]
-        seen["class_weights"], seen["potts_prior"] = kw["class_weights"], kw["potts_prior"]
+        seen["class_weights"], seen["potts_prior"], seen["fixed"] = kw["class_weights"], kw["potts_prior"], kw["fixed"]
         return real(train, num_classes, val=val, **kw)
 
     monkeypatch.setattr(learn_module, "learn_crf", spy)
@@ -179,14 +179,14 @@ def test_learn_crf_on_held_out_unaries_learns_and_picks_on_disjoint_halves_of_va
     shutil.copy(MSRC_MODEL, model)
     assert main(["learn-crf", "--model", model, "--data", MSRC_DIR, "--split", "val-half", "--limit", "2",
                  "--val-limit", "2", "--steps", "2", "--val-every", "2", "--crop", "32", "--quiet",
-                 "--class-weights", "median-frequency", "--potts-prior", "0.5"]) == 0
+                 "--class-weights", "median-frequency", "--potts-prior", "0.5", "--keep-weights"]) == 0
     ds = MSRC(MSRC_DIR, "val")
     for got, positions in ((seen["train"], (0, 2)), (seen["val"], (1, 3))):
         assert len(got) == 2 and all(np.array_equal(g, ds[i][1]) for g, i in zip(got, positions))
     from minideeplab.datasets.balance import median_frequency_weights
 
     np.testing.assert_array_equal(seen["class_weights"], median_frequency_weights(seen["train"], 21, absent=1.0))
-    assert seen["potts_prior"] == 0.5
+    assert seen["potts_prior"] == 0.5 and seen["fixed"] == ("w_bilateral", "w_gaussian")
 
 
 @pytest.mark.parametrize("bad", [dict(steps=0), dict(crop=-3), dict(val_every=0), dict(checkpoint_every=1.5),
