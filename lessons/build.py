@@ -74,10 +74,13 @@ def _stub(source):
 
 
 def exercise(nb):
-    """The exercise version: solution cells replaced by TODO stubs."""
+    """The exercise version: solution cells replaced by TODO stubs, links to the repository's
+    files (``../README.md``) made one folder deeper (the exercises live in ``notebooks/exercises/``)."""
     ex = copy.deepcopy(nb)
     n = 0
     for cell in ex.cells:
+        if cell.cell_type == "markdown":  # one folder deeper: links to the repository's files
+            cell.source = cell.source.replace("](../", "](../../")
         if "solution" in cell.metadata.get("tags", []):
             cell.source = _stub(cell.source)
             n += 1

@@ -38,6 +38,26 @@ def test_exercise_has_stubs_and_keeps_the_checks(src):
         assert ex.cells[i + 1].source == nb.cells[i + 1].source
 
 
+def test_local_links_resolve_from_each_notebook():
+    """Markdown links and images to the repository's files (e.g. a figure in benchmarks/) open
+    from the notebook's own folder, in notebooks/ and in notebooks/exercises/."""
+    import re
+
+    import nbformat
+
+    seen = 0
+    for path in glob.glob(os.path.join(ROOT, "notebooks", "**", "*.ipynb"), recursive=True):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            for target in re.findall(r"\]\(([^)#\s]+)\)", cell.source):
+                if "://" in target or target.endswith(".ipynb"):
+                    continue
+                seen += 1
+                assert os.path.exists(os.path.join(os.path.dirname(path), target)), f"{path}: {target}"
+    assert seen >= 2  # lesson 14's figure, in both versions
+
+
 def test_notebooks_have_no_outputs():
     for path in glob.glob(os.path.join(ROOT, "notebooks", "**", "*.ipynb"), recursive=True):
         import nbformat
