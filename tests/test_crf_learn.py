@@ -59,6 +59,9 @@ def test_class_weighted_cross_entropy_and_its_gradient(rng):
     plain, dplain = crf_cross_entropy(Q, label)
     same, dsame = crf_cross_entropy(Q, label, class_weights=np.full(3, 7.0))
     assert same == pytest.approx(plain, rel=1e-12) and np.allclose(dsame, dplain, rtol=1e-12, atol=0)
+    for bad in ([1.0, 2.0], [1.0, np.nan, 1.0], [1.0, -1.0, 1.0]):
+        with pytest.raises(ValueError, match="class_weights"):
+            crf_cross_entropy(Q, label, class_weights=bad)
     only0 = crf_cross_entropy(Q, label, class_weights=np.array([1.0, 0.0, 0.0]))[0]  # class 0's pixels alone
     keep = label == 0
     assert only0 == pytest.approx(-np.mean(np.log(Q[0][keep])), rel=1e-12)

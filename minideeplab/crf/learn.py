@@ -35,6 +35,11 @@ def crf_cross_entropy(Q, label, ignore_index=255, class_weights=None):
     Q : (L, H, W) beliefs; label : (H, W); class_weights : None or (L,) weights w_c >= 0, the
     loss then being sum_i w_{y_i} (-log Q_i(y_i)) / sum_i w_{y_i} (as in the trainer's
     class-balanced loss). Returns ``(loss, dQ)``."""
+    if class_weights is not None:
+        class_weights = np.asarray(class_weights, np.float64)
+        if class_weights.shape != (Q.shape[0],) or not np.all(np.isfinite(class_weights)) or (class_weights < 0).any():
+            raise ValueError(f"class_weights must be None or ({Q.shape[0]},) finite weights >= 0, "
+                             f"got shape {class_weights.shape}")
     valid = label != ignore_index
     dQ = np.zeros_like(Q)
     if not valid.any():
