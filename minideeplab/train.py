@@ -156,10 +156,7 @@ class Trainer:
         self.log: list[dict] = []
         self.class_weights = None  # (L,) loss weights, or None
         if c.class_weighting == "median-frequency":
-            # semi-supervised EM: the weights come from the pixel-labelled images; a class only the
-            # weakly labelled ones hold gets the median class's weight, 1, so that EM can teach it
-            self.class_weights = median_frequency_weights((dataset[i][1] for i in range(len(dataset))),
-                                                          model.num_classes, absent=1.0 if self.em is not None else 0.0)
+            self.class_weights = self._median_frequency(model.num_classes, strong)
         self.head = self.head_optimizer = None
         if c.crf_head:
             from .crf_head import CRFHead
@@ -169,6 +166,26 @@ class Trainer:
             self.head = CRFHead(model.num_classes, c.crf_head_scale, c.crf_head_iters, init=crf_init,
                                 class_weights=None if self.class_weights is None else asnumpy(self.class_weights))
             self.head_optimizer = Adam(self.head.params, c.crf_head_lr)
+
+    def _median_frequency(self, num_classes, strong):
+        """Median-frequency class weights from the pixel labels this run may see.
+
+        Weak supervision hides the ground truth of its weakly labelled images: with a ``target_fn``
+        the dataset still holds it, and an :class:`~minideeplab.weak.EMTargets` dataset shows
+        estimates instead, so only the pixel-labelled (``strong``) images count, and a class that
+        none of them holds gets the median class's weight, 1, so that EM can teach it. With no
+        pixel-labelled image at all (EM-Adapt) there is nothing to count: a ``ValueError``."""
+        from .weak import EMTargets
+
+        if self.target_fn is None and not isinstance(self.dataset, EMTargets):
+            return median_frequency_weights((self.dataset[i][1] for i in range(len(self.dataset))), num_classes)
+        if strong is None:
+            strong = getattr(self.dataset, "strong", None) or ()
+        seen = sorted(int(i) for i in strong)
+        if not seen:
+            raise ValueError("class_weighting='median-frequency' needs pixel labels, and this weakly supervised run "
+                             "has none (no strong images): use class_weighting='none'")
+        return median_frequency_weights((self.dataset[i][1] for i in seen), num_classes, absent=1.0)
 
     # ----------------------------------------------------------------- data
     def _groups(self, strong):

@@ -125,3 +125,34 @@ def test_semi_class_weights_keep_the_classes_only_weak_images_hold():
     want = median_frequency_weights([ds[i][1] for i in strong], 4)
     np.testing.assert_allclose(tr.class_weights[:3], want[:3])
     assert want[3] == 0.0 and tr.class_weights[3] == 1.0            # EM may still teach it
+
+
+def test_on_the_fly_class_weights_count_only_the_pixel_labelled_images():
+    # with a target_fn the dataset still holds every image's ground truth; weak supervision may
+    # only count the pixel-labelled images' (before: all images', a leak of the hidden labels)
+    from minideeplab.datasets import median_frequency_weights
+    from minideeplab.weak import em_target_fn
+
+    ds = scenes()
+    target_fn, strong = em_target_fn(ds, "semi", 4, 0, seed=0, strong_images=2)
+    tr = Trainer(net(), ds, config(class_weighting="median-frequency", e_step_every=0), target_fn=target_fn,
+                 strong=strong)
+    want = median_frequency_weights([ds[i][1] for i in sorted(strong)], 4, absent=1.0)
+    np.testing.assert_allclose(tr.class_weights, want, rtol=1e-12)
+    everyone = median_frequency_weights([ds[i][1] for i in range(len(ds))], 4)
+    assert not np.allclose(tr.class_weights, everyone)     # the check can tell the two apart
+
+
+@pytest.mark.parametrize("on_the_fly", [True, False])
+def test_em_adapt_refuses_median_frequency_weights(on_the_fly):
+    from minideeplab.weak import em_target_fn
+
+    ds = scenes()
+    if on_the_fly:
+        target_fn, strong = em_target_fn(ds, "em-adapt", 4, 0, seed=0)
+        kw = dict(dataset=ds, config=config(class_weighting="median-frequency", e_step_every=0),
+                  target_fn=target_fn, strong=strong)
+    else:
+        kw = dict(dataset=EMTargets(ds, "em-adapt", 4, background=0), config=config(class_weighting="median-frequency"))
+    with pytest.raises(ValueError, match="median-frequency.*needs pixel labels"):
+        Trainer(net(), **kw)
