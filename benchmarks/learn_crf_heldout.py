@@ -9,7 +9,7 @@ probabilities on the val, test and train splits are cached once (float16, ``--ca
 :func:`minideeplab.crf.learn.learn_crf` with the JSON keyword arguments (``learn_on``: "even"
 learns on val's even positions and picks on the odd ones, "odd" the reverse, "train" learns on
 the training split and picks on val; ``class_weights``: "mf" for median frequency of the
-learning images) and scores the picked CRF on the test split. One JSON line per run is
+learning images, "mf0.5" their square roots) and scores the picked CRF on the test split. One JSON line per run is
 appended to ``--results``; the learned matrix goes beside it as ``mu_NAME.npy``.
 """
 import argparse
@@ -57,8 +57,9 @@ def main(argv=None):
         learn, pick = rows("train"), val
     else:
         learn, pick = (val[0::2], val[1::2]) if learn_on == "even" else (val[1::2], val[0::2])
-    if weights == "mf":
-        kw["class_weights"] = median_frequency_weights([r[2] for r in learn], L, absent=1.0)
+    if weights is not None and weights.startswith("mf"):  # "mf", or "mf0.5": median frequency to a power
+        power = float(weights[2:] or 1)
+        kw["class_weights"] = median_frequency_weights([r[2] for r in learn], L, absent=1.0) ** power
     if args.name == "potts":
         res = {"params": potts}
     else:
