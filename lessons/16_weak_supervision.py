@@ -418,17 +418,76 @@ assert np.ptp(adapt_q[:, 2]) < 0.5 * np.ptp(fixed_q[:, 2])  # adaptive biases ho
 #
 # ## Beside the paper
 #
-# The paper's experiments: PASCAL VOC 2012 (20 object classes and background; 10,582 training
-# images with the extra annotations), DeepLab-CRF started from ImageNet weights, mean
-# IoU on real photographs. The numbers that could be checked here come from its introduction
-# (on the VOC 2012 test set, and those it quotes of earlier work) and from Chen et al.; its
-# per-setting tables on the validation set are not reproduced.
+# The paper trains DeepLab-CRF-LargeFOV from ImageNet weights on PASCAL VOC 2012 (20 object
+# classes and background; 1,464 pixel-labelled training images, 10,582 with the extra
+# annotations) and reports mean IoU on the 1,449 val images. `PAPER_VAL` below holds the numbers
+# usually quoted from its tables; the copies of the paper at hand let us check only those of its
+# introduction (62.2 on the *test* set from boxes; 25.7 and 40.6 for two earlier image-label
+# methods), so read the val numbers as quoted, not as verified here.
 #
-# Ours: the five settings trained on MSRC-21 (21 classes and no background class, so
-# `minideeplab.weak`'s adaptations: outside every box is void, EM-Adapt gives every named class
-# the foreground fraction), a DeepLab of width 1/8 from random weights, 279 training images,
-# scored on the 256 test images after the CRF (`benchmarks/RESULTS.md`: the commands, about an
-# hour per run on one CPU core, and the discussion); and the synthetic scenes above.
+# Ours: MSRC-21, DeepLab-LargeFOV at width 1/4 from random weights, 279 training images, scored
+# on the 256 test images after the dense CRF; 6,000 iterations of batch 8 per run, one CPU core
+# each (`benchmarks/RESULTS.md` has every command; `benchmarks/weak_results.json` every
+# number). The paper's central experiment first: the same few pixel-labelled images alone
+# (*strong-only*) or with image tags on all the other training images (*semi*, EM-Fixed with an
+# E-step every 500 iterations, started from the strong-only model of the same images, as the
+# paper's ImageNet start makes its first E-step good).
+
+# %%
+PAPER_VAL = {  # mean IoU (%), PASCAL VOC 2012 val, DeepLab-CRF-LargeFOV from ImageNet weights (as quoted)
+    "strong, 1,464 images": 62.5,
+    "semi: 1,464 pixel-labelled + 9,118 tagged (EM-Fixed)": 64.6,
+    "strong, 10,582 images": 67.6,
+    "Bbox-Rect (boxes only)": 52.5,
+    "Bbox-Seg (boxes only)": 60.6,
+    "EM-Adapt (image tags only)": 38.2,
+}
+CURVE = {  # ours, MSRC-21 test after the CRF, 6,000 iterations: pixel-labelled images -> (global, mean IoU)
+    "strong-only": {35: (50.9, 23.9), 70: (61.5, 31.0), 140: (69.9, 40.8)},
+    "semi": {35: (59.0, 30.2), 70: (62.9, 33.9), 140: (69.5, 41.3)},
+}
+CEILING = (279, 74.3, 47.5)  # all 279 training images pixel-labelled: (images, global, mean IoU)
+
+fig, ax = plt.subplots(1, 2, figsize=(13, 3.8))
+ax[0].plot([1464], [PAPER_VAL["strong, 1,464 images"]], "o", color="C0", label="strong-only")
+ax[0].plot([1464], [PAPER_VAL["semi: 1,464 pixel-labelled + 9,118 tagged (EM-Fixed)"]], "s", color="C1",
+           label="semi (+ 9,118 tagged)")
+ax[0].axhline(PAPER_VAL["strong, 10,582 images"], color="gray", ls="--", label="all 10,582 pixel-labelled")
+ax[0].set_xlim(0, 11000); ax[0].set_ylim(55, 70)
+ax[0].set_title("the paper: PASCAL VOC 2012 val, ImageNet start", fontsize=10)
+for name, colour, marker in [("strong-only", "C0", "o"), ("semi", "C1", "s")]:
+    n = sorted(CURVE[name])
+    ax[1].plot(n, [CURVE[name][k][1] for k in n], marker=marker, color=colour, label=name)
+ax[1].axhline(CEILING[2], color="gray", ls="--", label=f"all {CEILING[0]} pixel-labelled")
+ax[1].set_xlim(0, 300); ax[1].set_title("ours: MSRC-21 test, random start", fontsize=10)
+for a in ax:
+    a.set_xlabel("pixel-labelled training images"); a.set_ylabel("mean IoU (%) after the CRF"); a.legend(fontsize=8)
+plt.tight_layout(); plt.show()
+for k in sorted(CURVE["semi"]):
+    print(f"{k:4d} pixel-labelled: strong-only {CURVE['strong-only'][k][1]:.1f}, semi {CURVE['semi'][k][1]:.1f} "
+          f"({CURVE['semi'][k][1] - CURVE['strong-only'][k][1]:+.1f} mean IoU)")
+
+# %% [markdown]
+# Claim (2) of the paper reproduces in kind: at every size the tagged images help, most where
+# pixel labels are fewest (+6.3 mean IoU at 35 images, +2.9 at 70, +0.5 at 140; at 140 the global
+# accuracy is 0.4 lower). The paper's semi run closes 2.1 of the 5.1 points between its 1,464
+# pixel-labelled images and all 10,582; ours closes 6.3 of the 23.6 points to the ceiling at 35
+# images and 0.5 of 6.7 at 140. What the tagged images teach is the E-step's estimate: the
+# network's arg max among each image's tags. Scored against the ground truth they stand in for
+# (the targets of the last E-step, kept in each run's checkpoint), those estimates reach 50.0
+# mean IoU at 35 pixel-labelled images, 53.9 at 70 and 66.7 at 140: much better than the model's
+# own test score, because the tags rule out most classes, but a third of each class still wrong at
+# 140, where the 140 true label maps already carry most of what a network this size learns from
+# MSRC. The paper's estimates come from VGG-16 started on ImageNet and trained on 1,464 VOC
+# images, far better than ours. Two of the paper's choices we measured
+# (`benchmarks/RESULTS.md`): the warm start (EM from random weights, the earlier width-1/8 run
+# below, fell to 22.5, under every box method) and the batch mixing (2 pixel-labelled images in
+# every batch of 8: 30.3 against 30.2 at 35 images, no change).
+#
+# The other settings, with MSRC's classes as they are (21 classes, no background: outside every
+# box is void, EM-Adapt gives each named class the foreground fraction), from the earlier,
+# smaller recipe (width 1/8, 10,000 iterations, `benchmarks/RESULTS.md`, 2026-11-24), and the
+# synthetic scenes above:
 
 # %%
 PAPER = {  # PASCAL VOC 2012, mean IoU (%): test set for pixel labels (Chen et al. 2015) and for boxes (Papandreou

@@ -1,0 +1,44 @@
+"""Lesson 16 quotes the recorded weak-supervision runs: its numbers are those of
+``benchmarks/weak_results.json`` (what ``benchmarks/weak_training.py`` measured), rounded as printed."""
+import ast
+import json
+import os
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+
+
+def lesson_constants(*names):
+    with open(os.path.join(ROOT, "lessons", "16_weak_supervision.py")) as f:
+        tree = ast.parse(f.read())
+    found = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in names}
+    assert set(found) == set(names), f"lesson 16 no longer defines {set(names) - set(found)}"
+    return found
+
+
+def records():
+    with open(os.path.join(ROOT, "benchmarks", "weak_results.json")) as f:
+        return json.load(f)["runs"]
+
+
+def longest(runs, **match):
+    """The record with the longest schedule among those matching (strong_per_batch 0: batches drawn at random)."""
+    rs = [r for r in runs if all(r.get(k) == v for k, v in match.items()) and not r.get("strong_per_batch")]
+    assert rs, f"no recorded run with {match}"
+    return max(rs, key=lambda r: r.get("total_iterations") or r["iterations"])
+
+
+def printed(record):
+    return round(100 * record["dense_crf"]["global"], 1), round(100 * record["dense_crf"]["miou"], 1)
+
+
+def test_the_strong_only_vs_semi_curve_is_the_recorded_one():
+    c = lesson_constants("CURVE", "CEILING")
+    runs = records()
+    for supervision, points in c["CURVE"].items():
+        for n, quoted in points.items():
+            r = longest(runs, protocol="msrc21", supervision=supervision, pixel_labelled_images=n)
+            assert printed(r) == tuple(quoted), (supervision, n, r["run"])
+    images, glob_acc, miou = c["CEILING"]
+    r = longest(runs, protocol="msrc21", supervision="strong")
+    assert (r["pixel_labelled_images"],) + printed(r) == (images, glob_acc, miou)
