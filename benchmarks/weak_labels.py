@@ -1,6 +1,7 @@
 """Quality of the training labels estimated from boxes, against the MSRC ground truth.
 
     python benchmarks/weak_labels.py [--protocol all-classes|voc-style] [--split train] [--limit N] [--figure PATH]
+        [--crf '{"w_bilateral": 45, "theta_alpha": 37, "theta_beta": 3, "w_gaussian": 15, "theta_gamma": 3}']
 
 Boxes: one per labelled segment (connected component of a class) of the ground truth.
 In the 21-class protocol MSRC has no background class, so the estimators run with
@@ -9,12 +10,14 @@ labelled pixel counts as a miss). In the VOC-style protocol (``minideeplab.datas
 stuff merged into background 0) boxes surround the object segments only and the estimators
 run as published, with background 0 outside the boxes; the mIoU is over the 16 classes.
 Prints the mean IoU over the 21 classes and the accuracy on labelled pixels, for Bbox-Rect and
-Bbox-Seg (the paper's CRF parameters), and the seconds per image. ``--figure`` draws the first
+Bbox-Seg (the paper's CRF parameters, or ``--crf``'s: a JSON object of ``dense_crf`` keyword
+arguments), and the seconds per image. ``--figure`` draws the first
 images with at least three classes: image, ground truth, Bbox-Rect, Bbox-Seg.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -35,7 +38,13 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--figure", default=None, help="write a PNG of the estimates for the first --figure-rows images with 3+ classes")
     ap.add_argument("--figure-rows", type=int, default=4)
+    ap.add_argument("--crf", default=None, help="Bbox-Seg's dense CRF parameters as a JSON object (default: the paper's)")
     args = ap.parse_args()
+    crf = None
+    if args.crf is not None:
+        crf = json.loads(args.crf)
+        if not isinstance(crf, dict):
+            ap.error(f"--crf must be a JSON object of dense_crf keyword arguments, got {args.crf!r}")
     ds = MSRC(args.data, args.split)
     L, background = 21, None
     if args.protocol == "voc-style":
@@ -53,14 +62,15 @@ def main():
         for m in conf:
             t = time.perf_counter()
             est = bbox_rect(gt.shape, boxes, background=background) if m == "Bbox-Rect" else \
-                bbox_seg(image, boxes, L, background=background)
+                bbox_seg(image, boxes, L, background=background, crf_params=crf)
             secs[m].append(time.perf_counter() - t)
             ests.append(est)
             est = np.where(est == 255, L, est)  # a void estimate: the extra class L
             confusion_matrix(gt, est, L + 1, out=conf[m])
         if len(rows) < args.figure_rows and len({b[0] for b in boxes}) >= 3:
             rows.append([image, gt] + ests)
-    print(f"{n} MSRC '{args.split}' images ({args.protocol}), boxes from the ground truth's labelled segments")
+    print(f"{n} MSRC '{args.split}' images ({args.protocol}), boxes from the ground truth's labelled segments"
+          + (f"; Bbox-Seg CRF {crf}" if crf else ""))
     for m, c in conf.items():
         tp = np.diag(c)[:L].astype(float)
         with np.errstate(invalid="ignore"):  # classes absent from the images: NaN, left out of the mean
