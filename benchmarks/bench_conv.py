@@ -12,9 +12,10 @@ FLOPs counted: forward 2*N*F*C*kh*kw*H'*W', backward twice that (dx and dw).
 
 ``--layers``: every conv layer of DeepLab-LargeFOV (conv1_1 .. conv5_3, fc6, fc7; not fc8)
 at ``--width``, ``--batch`` and ``--crop``, one row each: C, F, the map size H, the dilation,
-forward GFLOP, forward + backward milliseconds of our im2col pair and of our Winograd pair
-("-" where ``winograd.fits`` is false), the pair ``Conv2d.algorithm_for`` picks (a "*" where
-the other pair measured faster) and its time, the GFLOP/s of the faster of our two pairs,
+forward GFLOP, forward + backward milliseconds of our im2col, Winograd and direct pairs
+("-" where ``winograd.fits`` is false: the last two fit the same layers), the pair
+``Conv2d.algorithm_for`` picks (a "*" where another pair measured faster) and its time, the
+GFLOP/s of the fastest of our pairs,
 torch's forward milliseconds and GFLOP/s (to hold against the matmul peak line: where it is
 above it, torch computes more than this machine's NumPy GEMM could), torch's forward + backward
 milliseconds and GFLOP/s, and ours (picked pair) / torch; a sum row closes it.
@@ -40,9 +41,9 @@ import time
 import minideeplab  # noqa: F401  (before NumPy: OpenBLAS reads its settings when NumPy loads it)
 import numpy as np
 
-from minideeplab.nn import (Conv2d, MaxPool2d, conv2d_im2col_backward, conv2d_im2col_forward,
-                            conv2d_winograd_backward, conv2d_winograd_forward, conv_output_size, pool_output_size,
-                            winograd)
+from minideeplab.nn import (Conv2d, MaxPool2d, conv2d_direct_backward, conv2d_direct_forward, conv2d_im2col_backward,
+                            conv2d_im2col_forward, conv2d_winograd_backward, conv2d_winograd_forward, conv_output_size,
+                            pool_output_size, winograd)
 
 SHAPES = [  # name, C, F, H, k, pad, dilation
     ("conv 64ch 161x161", 64, 64, 161, 3, 1, 1),
@@ -128,6 +129,9 @@ def _forward_backward(x, w, b, p, d, algorithm, dout=None, input_grad=True):
     if algorithm == "winograd":
         out, cache = conv2d_winograd_forward(x, w, b, d)
         conv2d_winograd_backward(np.ones_like(out) if dout is None else dout, cache, input_grad)
+    elif algorithm == "direct":
+        out, cache = conv2d_direct_forward(x, w, b, d)
+        conv2d_direct_backward(np.ones_like(out) if dout is None else dout, cache, input_grad)
     else:
         out, cache = conv2d_im2col_forward(x, w, b, 1, p, d)
         conv2d_im2col_backward(np.ones_like(out) if dout is None else dout, cache, input_grad)
@@ -209,12 +213,13 @@ def _header(threads, ttimes, repeat):
 
 
 def layers_table(layers, ttimes, repeat, N):
-    """One row per layer: both our pairs, the dispatch's pick, torch; then the sums."""
+    """One row per layer: our three pairs, the dispatch's pick, torch; then the sums."""
     print(f"{'layer':8s} {'C':>5s} {'F':>5s} {'H':>4s} {'d':>3s} {'GFLOP':>8s} | {'im2col':>9s} {'winograd':>9s} "
-          f"{'pick':>9s} {'ours':>9s} {'GFLOP/s':>7s} | {'torch fw':>9s} {'GFLOP/s':>7s} {'torch f+b':>9s} "
-          f"{'GFLOP/s':>7s} | {'ours/torch':>10s}")
+          f"{'direct':>9s} {'pick':>9s} {'ours':>9s} {'GFLOP/s':>7s} | {'torch fw':>9s} {'GFLOP/s':>7s} "
+          f"{'torch f+b':>9s} {'GFLOP/s':>7s} | {'ours/torch':>10s}")
     print(f"{'':8s} {'':>5s} {'':>5s} {'':>4s} {'':>3s} {'forward':>8s} | {'f+b ms':>9s} {'f+b ms':>9s} "
-          f"{'':>9s} {'f+b ms':>9s} {'best':>7s} | {'ms':>9s} {'':>7s} {'ms':>9s} {'':>7s} | {'f+b':>10s}")
+          f"{'f+b ms':>9s} {'':>9s} {'f+b ms':>9s} {'best':>7s} | {'ms':>9s} {'':>7s} {'ms':>9s} {'':>7s} | "
+          f"{'f+b':>10s}")
     total = {"gflop": 0.0, "fb_gflop": 0.0, "im2col": 0.0, "ours": 0.0, "best": 0.0, "torch_fw": 0.0, "torch_fb": 0.0}
     for i, (name, C, F, H, k, p, d) in enumerate(layers):
         x, w, b = _inputs(C, F, H, k, N)
@@ -224,13 +229,13 @@ def layers_table(layers, ttimes, repeat, N):
         fb_gflop = (3 if input_grad else 2) * gflop
         pick = Conv2d(C, F, k, 1, p, d, dtype=np.float32).algorithm_for(x)
         t = {"im2col": _median_time(lambda: _forward_backward(x, w, b, p, d, "im2col", dout, input_grad), repeat)}
-        if winograd.fits((k, k), (1, 1), (p, p), (d, d)):
-            t["winograd"] = _median_time(lambda: _forward_backward(x, w, b, p, d, "winograd", dout, input_grad),
-                                         repeat)
+        if winograd.fits((k, k), (1, 1), (p, p), (d, d)):  # the direct pair fits the same layers
+            for alg in ("winograd", "direct"):
+                t[alg] = _median_time(lambda: _forward_backward(x, w, b, p, d, alg, dout, input_grad), repeat)
         best = min(t.values())
         mark = "*" if t[pick] > best else ""
-        wino = f"{t['winograd'] * 1e3:9.2f}" if "winograd" in t else f"{'-':>9s}"
-        row = (f"{name:8s} {C:5d} {F:5d} {H:4d} {d:3d} {gflop:8.4f} | {t['im2col'] * 1e3:9.2f} {wino} "
+        other = " ".join(f"{t[a] * 1e3:9.2f}" if a in t else f"{'-':>9s}" for a in ("winograd", "direct"))
+        row = (f"{name:8s} {C:5d} {F:5d} {H:4d} {d:3d} {gflop:8.4f} | {t['im2col'] * 1e3:9.2f} {other} "
                f"{pick + mark:>9s} {t[pick] * 1e3:9.2f} {fb_gflop / best:7.1f} | ")
         for key, v in (("gflop", gflop), ("fb_gflop", fb_gflop), ("im2col", t["im2col"]), ("ours", t[pick]),
                        ("best", best)):
@@ -245,16 +250,16 @@ def layers_table(layers, ttimes, repeat, N):
             row += f"{'-':>9s} {'-':>7s} {'-':>9s} {'-':>7s} | {'-':>10s}"
         print(row, flush=True)
     row = (f"{'sum':8s} {'':>5s} {'':>5s} {'':>4s} {'':>3s} {total['gflop']:8.4f} | {total['im2col'] * 1e3:9.2f} "
-           f"{'-':>9s} {'':>9s} {total['ours'] * 1e3:9.2f} {total['fb_gflop'] / total['best']:7.1f} | ")
+           f"{'-':>9s} {'-':>9s} {'':>9s} {total['ours'] * 1e3:9.2f} {total['fb_gflop'] / total['best']:7.1f} | ")
     if ttimes:
         row += (f"{total['torch_fw'] * 1e3:9.2f} {total['gflop'] / total['torch_fw']:7.1f} "
                 f"{total['torch_fb'] * 1e3:9.2f} {total['fb_gflop'] / total['torch_fb']:7.1f} | "
                 f"{total['ours'] / total['torch_fb']:10.2f}")
     print(row)
-    print(f"ours with the faster pair on every layer: {total['best'] * 1e3:.2f} ms "
-          f"(the dispatch's picks: {total['ours'] * 1e3:.2f} ms; * marks a layer where the other pair was faster)")
+    print(f"ours with the fastest pair on every layer: {total['best'] * 1e3:.2f} ms "
+          f"(the dispatch's picks: {total['ours'] * 1e3:.2f} ms; * marks a layer where another pair was faster)")
     print("GFLOP/s: forward + backward = 3x the forward FLOPs (2x for the first layer: no input gradient); "
-          "ours: the faster of the two pairs")
+          "ours: the fastest of the pairs")
 
 
 def main():
@@ -301,7 +306,7 @@ def main():
         flops = 3 * 2 * N * F * C * k * k * H * H
 
         # the pair a Conv2d layer runs for this shape (nn.Conv2d.algorithm_for)
-        path = "winograd" if winograd.applies(x, w, (1, 1), (p, p), (d, d)) else "im2col"
+        path = Conv2d(C, F, k, 1, p, d, dtype=np.float32).algorithm_for(x)
         t_ours = _median_time(lambda: _forward_backward(x, w, b, p, d, path), args.repeat)
         row = f"{name:26s} {path:>8s} {t_ours:8.3f} {flops / t_ours / 1e9:8.1f}"
         if name in ttimes:

@@ -68,3 +68,10 @@ def test_unary_kernel_twin_tests_pass_without_jit():
     """The classic unaries' kernels (layout and colour rectangles, boosted trees) as Python."""
     _pytest_without_jit(os.path.join(HERE, "test_unaries.py"), os.path.join(HERE, "test_boost.py"),
                         os.path.join(HERE, "test_textonboost.py"))
+
+
+@pytest.mark.slow
+def test_direct_conv_twin_tests_pass_without_jit():
+    """The direct convolution's kernels as Python: loop twin, numerical gradients, the layer's dispatch."""
+    out = _pytest_without_jit(os.path.join(HERE, "test_direct_conv.py"), "-k", "not threads")
+    assert "deselected" in out

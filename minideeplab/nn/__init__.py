@@ -14,3 +14,4 @@ from .pool import (
     pool_output_size,
 )
 from .winograd import conv2d_winograd_backward, conv2d_winograd_forward
+from .direct import conv2d_direct_backward, conv2d_direct_forward

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._validate import pair, positive_int
 from ..backend import xp as backend_xp
-from . import conv, functional as F, pool, winograd
+from . import conv, direct, functional as F, pool, winograd
 
 
 _EMPTY = object()  # "forward has not run since the last backward"
@@ -80,22 +80,25 @@ class Layer:
 class Conv2d(Layer):
     """Convolution with stride, padding and dilation; weight ``(out, in, kh, kw)``.
 
-    Two algorithms compute it, each a forward/backward pair: im2col + GEMM
-    (:func:`.conv.conv2d_im2col_forward`: any geometry, NumPy or CuPy) and Winograd's
+    Three algorithms compute it, each a forward/backward pair: im2col + GEMM
+    (:func:`.conv.conv2d_im2col_forward`: any geometry, NumPy or CuPy), Winograd's
     F(2x2, 3x3) (:func:`.winograd.conv2d_winograd_forward`: 3x3, stride 1, padding = dilation,
-    fewer multiplications). Both give the same result up to rounding. ``algorithm`` says which
-    one :meth:`forward` runs (:meth:`algorithm_for` is the rule; :meth:`backward` runs the twin
-    of the pair the last forward ran):
+    fewer multiplications) and the direct sum (:func:`.direct.conv2d_direct_forward`: the same
+    geometry, no column matrix; for few channels). All give the same result up to rounding.
+    ``algorithm`` says which one :meth:`forward` runs (:meth:`algorithm_for` is the rule;
+    :meth:`backward` runs the twin of the pair the last forward ran):
 
-    * ``"auto"`` (default): ``"winograd"`` where :func:`.winograd.applies` (a float32/float64
-      NumPy input, 3x3, stride 1, padding 1, no dilation, at least ``winograd.MIN_CHANNELS``
-      input and output channels, a map of at least ``winograd.MIN_SIZE`` pixels each way),
-      ``"im2col"`` everywhere else;
-    * ``"im2col"`` or ``"winograd"``: always that one (``"winograd"`` only where it fits).
+    * ``"auto"`` (default): ``"direct"`` where :func:`.direct.applies` (a float32/float64 NumPy
+      input, 3x3, stride 1, padding = dilation, at most ``direct.MAX_CHANNELS`` input and output
+      channels), ``"winograd"`` where :func:`.winograd.applies` (the same geometry without
+      dilation, at least ``winograd.MIN_CHANNELS`` input and output channels, a map of at least
+      ``winograd.MIN_SIZE`` pixels each way), ``"im2col"`` everywhere else;
+    * ``"im2col"``, ``"winograd"`` or ``"direct"``: always that one (the last two only where
+      they fit).
     """
 
     kind = "conv"
-    ALGORITHMS = ("auto", "im2col", "winograd")
+    ALGORITHMS = ("auto", "im2col", "winograd", "direct")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, bias=True, name="", dtype=np.float32, algorithm="auto"):
@@ -117,16 +120,19 @@ class Conv2d(Layer):
     def _check_algorithm(self):
         if self.algorithm not in self.ALGORITHMS:
             raise ValueError(f"algorithm must be one of {self.ALGORITHMS}, got {self.algorithm!r}")
-        if self.algorithm == "winograd" and not winograd.fits(self.kernel_size, self.stride, self.padding,
-                                                              self.dilation):
-            raise ValueError(f"{self!r}: the Winograd pair needs a 3x3 kernel, stride 1 and padding = dilation")
+        if self.algorithm in ("winograd", "direct") and not winograd.fits(self.kernel_size, self.stride,
+                                                                           self.padding, self.dilation):
+            name = "Winograd" if self.algorithm == "winograd" else "direct"
+            raise ValueError(f"{self!r}: the {name} pair needs a 3x3 kernel, stride 1 and padding = dilation")
 
     def algorithm_for(self, x):
-        """``"im2col"`` or ``"winograd"``: the pair :meth:`forward` runs for the input ``x``."""
+        """``"im2col"``, ``"winograd"`` or ``"direct"``: the pair :meth:`forward` runs for the input ``x``."""
         self._check_algorithm()
         if self.algorithm != "auto":
             return self.algorithm
         w = self.params["weight"]
+        if direct.applies(x, w, self.stride, self.padding, self.dilation):
+            return "direct"
         return "winograd" if winograd.applies(x, w, self.stride, self.padding, self.dilation) else "im2col"
 
     def forward(self, x):
@@ -134,6 +140,8 @@ class Conv2d(Layer):
         algorithm = self.algorithm_for(x)
         if algorithm == "winograd":
             out = self._keep(winograd.conv2d_winograd_forward(x, w, b, self.dilation[0]))
+        elif algorithm == "direct":
+            out = self._keep(direct.conv2d_direct_forward(x, w, b, self.dilation[0]))
         else:
             out = self._keep(conv.conv2d_im2col_forward(x, w, b, self.stride, self.padding, self.dilation))
         self.last_algorithm = algorithm
@@ -144,6 +152,8 @@ class Conv2d(Layer):
         cache = self._need_cache()
         if self.last_algorithm == "winograd":
             dx, dw, db = winograd.conv2d_winograd_backward(dout, cache, input_grad)
+        elif self.last_algorithm == "direct":
+            dx, dw, db = direct.conv2d_direct_backward(dout, cache, input_grad)
         else:
             dx, dw, db = conv.conv2d_im2col_backward(dout, cache, input_grad)
         self.grads["weight"] = dw
