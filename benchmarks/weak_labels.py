@@ -1,7 +1,7 @@
 """Quality of the training labels estimated from boxes, against the MSRC ground truth.
 
     python benchmarks/weak_labels.py [--protocol all-classes|voc-style] [--split train] [--limit N] [--figure PATH]
-        [--crf '{"w_bilateral": 45, "theta_alpha": 37, "theta_beta": 3, "w_gaussian": 15, "theta_gamma": 3}']
+        [--per-class] [--crf '{"w_bilateral": 45, "theta_alpha": 37, "theta_beta": 3, "w_gaussian": 15, "theta_gamma": 3}']
 
 Boxes: one per labelled segment (connected component of a class) of the ground truth.
 In the 21-class protocol MSRC has no background class, so the estimators run with
@@ -38,6 +38,7 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--figure", default=None, help="write a PNG of the estimates for the first --figure-rows images with 3+ classes")
     ap.add_argument("--figure-rows", type=int, default=4)
+    ap.add_argument("--per-class", action="store_true", help="also print each class's IoU, Bbox-Rect beside Bbox-Seg")
     ap.add_argument("--crf", default=None, help="Bbox-Seg's dense CRF parameters as a JSON object (default: the paper's)")
     args = ap.parse_args()
     crf = None
@@ -71,13 +72,23 @@ def main():
             rows.append([image, gt] + ests)
     print(f"{n} MSRC '{args.split}' images ({args.protocol}), boxes from the ground truth's labelled segments"
           + (f"; Bbox-Seg CRF {crf}" if crf else ""))
+    ious = {}
     for m, c in conf.items():
         tp = np.diag(c)[:L].astype(float)
         with np.errstate(invalid="ignore"):  # classes absent from the images: NaN, left out of the mean
-            iou = tp / (c[:L].sum(1) + c[:, :L].sum(0) - tp)
+            ious[m] = iou = tp / (c[:L].sum(1) + c[:, :L].sum(0) - tp)
         acc = tp.sum() / c[:L].sum()
         print(f"  {m:9s}: mIoU {100 * np.nanmean(iou):5.1f}   accuracy on labelled pixels {100 * acc:5.1f}   "
               f"{np.median(secs[m]) * 1e3:6.1f} ms/image")
+    if args.per_class:
+        from minideeplab.datasets.msrc import CLASSES
+        from minideeplab.datasets.voc_style import VOC_STYLE_CLASSES
+
+        names = VOC_STYLE_CLASSES if args.protocol == "voc-style" else CLASSES
+        print(f"  {'class':12s} {'Bbox-Rect':>9s} {'Bbox-Seg':>9s} {'Seg-Rect':>9s}")
+        for c, name in enumerate(names):
+            r, g = 100 * ious["Bbox-Rect"][c], 100 * ious["Bbox-Seg"][c]
+            print(f"  {name:12s} {r:9.1f} {g:9.1f} {g - r:+9.1f}")
     if args.figure and rows:
         from minideeplab.datasets.msrc import CLASSES, palette21
         from minideeplab.datasets.voc_style import VOC_STYLE_CLASSES, voc_style_palette
