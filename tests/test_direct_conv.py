@@ -19,7 +19,7 @@ def _pass(N, C, F, H, W, d, rng, bias=True):
 
 
 @pytest.mark.parametrize("C,F,H,W,d", [(1, 1, 1, 1, 1), (2, 3, 1, 5, 1), (3, 2, 5, 1, 1), (3, 4, 6, 7, 1),
-                                       (2, 3, 7, 6, 2), (3, 2, 9, 11, 3), (2, 2, 5, 13, 4), (1, 2, 13, 13, 12)])
+                                       (2, 3, 7, 6, 2), (3, 2, 9, 11, 3), (2, 2, 5, 13, 4), (1, 2, 13, 13, 12), (2, 2, 2, 2, 3)])
 def test_direct_conv_matches_naive_and_gradients(C, F, H, W, d, rng):
     """Maps smaller than the dilated kernel, single rows and columns, and dilations up to fc6's 12."""
     x, w, b, dout, (dx, dw, db) = _pass(2, C, F, H, W, d, rng)
@@ -27,6 +27,19 @@ def test_direct_conv_matches_naive_and_gradients(C, F, H, W, d, rng):
     assert rel_error(dx, numerical_gradient(f, x, dout)) < 1e-8
     assert rel_error(dw, numerical_gradient(f, w, dout)) < 1e-8
     assert rel_error(db, numerical_gradient(f, b, dout)) < 1e-8
+
+
+def test_direct_conv_takes_strided_views(rng):
+    """Transposed and sliced x and dout (the wrapper copies them into C order for the kernels)."""
+    x = rng.standard_normal((5, 3, 9, 2)).transpose(3, 1, 0, 2)[:, :, ::2]   # (2, 3, 3, 9), not contiguous
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    out, cache = nn.conv2d_direct_forward(x, w, b, 1)
+    ref, ref_cache = nn.conv2d_im2col_forward(np.ascontiguousarray(x), w, b, 1, 1, 1)
+    assert rel_error(out, ref) < 1e-12
+    dout = rng.standard_normal((4, 2, 3, 9)).transpose(1, 0, 2, 3)
+    for got, want in zip(nn.conv2d_direct_backward(dout, cache), nn.conv2d_im2col_backward(np.ascontiguousarray(dout),
+                                                                                             ref_cache)):
+        assert rel_error(got, want) < 1e-12
 
 
 def test_direct_conv_without_bias_and_input_grad(rng):

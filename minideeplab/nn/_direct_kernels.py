@@ -9,7 +9,8 @@ nine loads and one store per nine multiply-adds, which LLVM vectorises along x. 
 column matrix would first be written, nine times the input, then read back by the product.)
 
 As in ``_im2col_kernels``, the loops index flat arrays from unsigned offsets: no wrap-around test
-for negative indices, no view per row.
+for negative indices, no view per row. Every array argument must be C-contiguous (``ravel`` of
+another array is a copy, and writes into it would be lost): the wrapper makes them so.
 """
 from __future__ import annotations
 
@@ -49,7 +50,10 @@ def direct_forward(xp, w, b, out, d, r0, r1):
                                    + w6 * src[s2 + x] + w7 * src[s2 + x + d1] + w8 * src[s2 + x + d2])
 
 
-@njit(fastmath={"reassoc", "contract"})  # the sums along a row may be reordered: vectorised
+# The sums along a row may be reordered (vectorised): the same up to rounding, except where
+# partial sums overflow (+-3e38 alternating in float32 can give NaN where the sum in order is 0;
+# BLAS, in the im2col pair, does the same). NaN and inf inputs still propagate.
+@njit(fastmath={"reassoc", "contract"})
 def direct_weight_grad(xp, dout, dw, d, r0, r1):
     """dw[f, c] (overwritten) for the pairs r = f * C + c in [r0, r1): the nine sums over
     (n, y, x) of ``dout[n, f, y, x] * xp[n, c, y + i * d, x + j * d]``.

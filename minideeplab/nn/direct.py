@@ -1,12 +1,12 @@
 """3x3 convolution (stride 1, padding = dilation) computed directly, for layers with few channels.
 
-With 3 to 16 channels, im2col's column matrix is nine times the input and the products that
-read it have 16 rows or fewer: the time goes into memory traffic, not arithmetic
+With a handful of channels, im2col's column matrix is nine times the input and the products
+that read it have that handful of rows: the time goes into memory traffic, not arithmetic
 (``benchmarks/bench_conv.py``: 20-45 GFLOP/s forward + backward on DeepLab's conv1 and conv2
 at widths 1/8 and 1/4, against a 160-310 GFLOP/s machine peak). Here each output row is
 summed straight from the nine input rows it reads (:mod:`._direct_kernels`), without columns:
 
-    out[n, f, y, x] = b[f] + sum_c sum_ij w[f, c, i, j] * x[n, c, y + (i - 1) d, x + (j - 1) d]
+    out[n, f, u, v] = b[f] + sum_c sum_ij w[f, c, i, j] * x[n, c, u + (i - 1) d, v + (j - 1) d]
 
 The input gradient is the same sum over the zero-padded ``dout`` with the kernel flipped and its
 two channel axes swapped (a stride-1 "same" convolution is its own transpose up to that flip),
@@ -51,7 +51,8 @@ def _padded(a, d):
 
 
 def _conv(xp, w, b, d, H, W):
-    """The forward kernel over the rows of every image: (N, F, H, W)."""
+    """The forward kernel over the rows of every image. xp : (N, C, H + 2d, W + 2d), w : (F, C, 3, 3),
+    b : (F,), all C-contiguous and of one dtype; returns (N, F, H, W)."""
     from ._direct_kernels import direct_forward
 
     N, F = xp.shape[0], w.shape[0]
@@ -85,7 +86,7 @@ def conv2d_direct_forward(x, w, b=None, dilation=1):
                         f"of dtype {getattr(x, 'dtype', None)}")
     d = int(dilation)
     N, C, H, W = x.shape
-    F = w.shape[0]
+    F = np.shape(w)[0]
     if b is not None and tuple(np.shape(b)) != (F,):
         raise ValueError(f"b must have shape ({F},), got {tuple(np.shape(b))}")
     w = np.ascontiguousarray(w, dtype=x.dtype)
