@@ -484,6 +484,36 @@ for k in sorted(CURVE["semi"]):
 # below, fell to 22.5, under every box method) and the batch mixing (2 pixel-labelled images in
 # every batch of 8: 30.3 against 30.2 at 35 images, no change).
 #
+# Claim (3), boxes segmented by the CRF (Bbox-Seg) beat filled boxes (Bbox-Rect), needs boxes
+# that mean what they mean on VOC: `--protocol voc-style` merges MSRC's six "stuff" classes into
+# one background and draws boxes around the 15 object classes only, so both methods run as
+# published (background outside the boxes; the paper's CRF and its 20% core). Two numbers per
+# method: the quality of the training labels themselves (the 279 training images against their
+# ground truth, `benchmarks/weak_labels.py`) and the model trained on them (same recipe as the
+# curve, 6,000 iterations, test images after the CRF).
+
+# %%
+BOXES_VOC_STYLE = {  # ours, MSRC-21 VOC-style: training labels' mean IoU; the model's (global, mean IoU) after the CRF
+    "Bbox-Rect": {"labels": 74.0, "model": (78.1, 39.1)},
+    "Bbox-Seg": {"labels": 73.8, "model": (80.4, 37.8)},
+}
+for name, r in BOXES_VOC_STYLE.items():
+    print(f"{name:9s}  labels {r['labels']:.1f} mIoU | model: global {r['model'][0]:.1f}, mIoU {r['model'][1]:.1f} "
+          f"| the paper's model on VOC val: {PAPER_VAL[name + ' (boxes only)']:.1f}")
+
+# %% [markdown]
+# The paper's order does not reproduce here: the labels tie (73.8 against 74.0), and so do the
+# models (37.8 against 39.1 mean IoU, with Bbox-Seg 2.3 points ahead in global accuracy). What a
+# box holds explains it (`benchmarks/RESULTS.md` has the measurements). Inside MSRC's object
+# boxes the ground truth is 64% the object, 22% background and 13% void, so the filled box is
+# right on three quarters of its labelled pixels, and the CRF has little background to win back.
+# It wins back 86% of that background and gives away 23% of the object pixels, where an object's
+# colours run into its surroundings. The CRF's labels gain 12-19 points of IoU on cows, sheep,
+# aeroplanes, birds and dogs (grass and sky around them) and lose 13-27 on faces, books, signs
+# and cats. A VOC box around a person or a bottle is mostly background, the case where the
+# segmentation pays; the synthetic scenes above are built like that, and there Bbox-Seg wins
+# by far.
+#
 # The other settings, with MSRC's classes as they are (21 classes, no background: outside every
 # box is void, EM-Adapt gives each named class the foreground fraction), from the earlier,
 # smaller recipe (width 1/8, 10,000 iterations, `benchmarks/RESULTS.md`, 2026-11-24), and the

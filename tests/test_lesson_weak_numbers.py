@@ -42,3 +42,11 @@ def test_the_strong_only_vs_semi_curve_is_the_recorded_one():
     images, glob_acc, miou = c["CEILING"]
     r = longest(runs, protocol="msrc21", supervision="strong")
     assert (r["pixel_labelled_images"],) + printed(r) == (images, glob_acc, miou)
+
+
+def test_the_voc_style_box_models_are_the_recorded_ones():
+    boxes = lesson_constants("BOXES_VOC_STYLE")["BOXES_VOC_STYLE"]
+    runs = records()
+    for name, quoted in boxes.items():
+        r = longest(runs, protocol="voc-style", supervision=name.lower())
+        assert printed(r) == tuple(quoted["model"]), (name, r["run"])
