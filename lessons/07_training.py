@@ -12,6 +12,14 @@
 # 4. **step**: SGD with momentum 0.9 and weight decay, at a "poly" learning rate
 #    `base_lr * (1 - iter / max_iter)^0.9` that falls smoothly to 0.
 #
+# One choice is not DeepLab's: the loss weighs each class by **median frequency** (Eigen &
+# Fergus), `median(f) / f_c` where `f_c` is class c's share of the training pixels. About 70%
+# of the pixels are background, so unweighted, a net this small trained from scratch sometimes
+# settles on almost never answering one of the shapes: two unweighted runs of 450 iterations
+# that differ only in the seed, or in the order of float32 sums, found a shape class at 0.06 and
+# 0.11. With the weights and 900 iterations, twelve runs (six seeds, each with both convolution
+# paths of the library) found every shape class at 0.65 or above.
+#
 # Then we look at what the network outputs: **coarse score maps**, one per class, at output
 # stride 8, and score it on new scenes. Last, what the slogan "more data helps" means in
 # DeepLab: the network is **pre-trained** on a large data set of another task, then
@@ -33,8 +41,8 @@ kw = dict(objects=(1, 3), radius=(0.2, 0.35))
 train = SyntheticScenes(200, (65, 65), 4, seed=0, **kw)
 test = SyntheticScenes(12, (65, 65), 4, seed=99, **kw)
 model = DeepLab("DeepLab-LargeFOV", num_classes=4, width=1 / 8, seed=0, dropout=0.0)
-cfg = TrainConfig(crop_size=65, batch_size=4, max_iter=450, base_lr=5e-3, lr_policy="poly", seed=0,
-                  classifier_lr_mult=1.0)
+cfg = TrainConfig(crop_size=65, batch_size=4, max_iter=900, base_lr=5e-3, lr_policy="poly", seed=0,
+                  classifier_lr_mult=1.0, class_weighting="median-frequency")
 trainer = Trainer(model, train, cfg)
 losses = trainer.fit(max_iter=100, progress=False)  # the first 100 iterations ...
 print(f"loss: {np.mean(losses[:25]):.3f} over the first 25 iterations, {np.mean(losses[75:100]):.3f} over 75-100")
@@ -42,11 +50,11 @@ assert np.mean(losses[75:100]) < 0.8 * np.mean(losses[:25])  # the steps do some
 
 # %% [markdown]
 # A loss that has not moved after 100 iterations means no learning at all (a zero gradient,
-# a step that changes nothing); better to know before the remaining 350. The second call
+# a step that changes nothing); better to know before the remaining 800. The second call
 # continues where the first stopped, with the same schedule, as if it were one run.
 
 # %%
-losses += trainer.fit(progress=False)  # ... and the other 350
+losses += trainer.fit(progress=False)  # ... and the other 800
 plt.plot(losses, alpha=0.3, label="per iteration")
 plt.plot(np.arange(12, len(losses) - 12), np.convolve(losses, np.ones(25) / 25, mode="valid"), label="running mean of 25")
 plt.xlabel("iteration"); plt.ylabel("softmax cross-entropy"); plt.legend(); plt.show()
@@ -108,8 +116,9 @@ base = summarize(sum(confusion_matrix(t, prior, 4) for t in truths))
 for name, s in (("network", net), ("most frequent class per position", base)):
     print(f"{name:33s} global {s['global_acc']:.3f}  class-average {s['class_avg_acc']:.3f}  "
           f"mean IoU {s['mean_iou']:.3f}  per-class accuracy {np.round(s['per_class_acc'], 2)}")
-# measured when this lesson was written: class-average 0.80, mean IoU 0.70, every shape class
-# at 0.7 or above (the baseline: 0.25, 0.18 and about 0); the bars leave a margin for other machines
+# measured when this lesson was last changed: class-average 0.87, mean IoU 0.72, every shape class
+# at 0.77 or above (the baseline: 0.25, 0.18 and about 0); over six seeds and both convolution
+# paths, class-average 0.78-0.89, mean IoU 0.61-0.74, shape classes 0.65 or above
 assert net["class_avg_acc"] > 0.65 and net["mean_iou"] > 0.55
 assert net["class_avg_acc"] > base["class_avg_acc"] + 0.35
 assert net["per_class_acc"][1:].min() > 0.5  # every shape class is found, not just the background
@@ -118,7 +127,7 @@ assert net["per_class_acc"][1:].min() > 0.5  # every shape class is found, not j
 # So the network has learned to recognise the three shapes: each is found more often than
 # not, where the positional prior finds none of them. It is not a good segmenter yet: these
 # scenes give each class its own colour, and a rule that labels each pixel by the nearest
-# mean colour of the training classes scores better still. Trained from scratch for 450
+# mean colour of the training classes scores better still. Trained from scratch for 900
 # iterations, the net has only partly caught up (DeepLab starts from ImageNet-trained weights
 # and trains for thousands of iterations). Where it errs tells why it needs the CRF:
 

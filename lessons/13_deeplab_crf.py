@@ -29,7 +29,7 @@ from minideeplab.predict import predict_probs
 from minideeplab.recipes import synthetic_config, synthetic_model, synthetic_scenes
 from minideeplab.train import Trainer
 
-# lesson 7's small DeepLab (minideeplab.recipes writes the same recipe down once)
+# lesson 7's small DeepLab, as minideeplab.recipes writes it down (without lesson 7's class weights)
 model = synthetic_model()
 Trainer(model, synthetic_scenes(200), synthetic_config(max_iter=500)).fit(progress=False)
 test = synthetic_scenes(10, (97, 129), train=False)

@@ -2,7 +2,7 @@
 
 Each prelude breaks one thing in the library the way a wrong implementation would; the
 lessons pass unbroken in tests/test_lessons.py. Each break is caught by an assert that comes
-before the lesson's slow parts where the lesson allows it (lesson 7: after 100 of its 450
+before the lesson's slow parts where the lesson allows it (lesson 7: after 100 of its 900
 training iterations)."""
 import pytest
 
