@@ -385,7 +385,7 @@ for est in em["EM-Adapt"][0]:
         shortfall[n] = max(shortfall[n], max(need[c] - s[c] for c in need))
 print(f"EM-Adapt's largest shortfall from a fraction: {shortfall[3] * 65 * 65:.0f} pixels with up to three classes "
       f"named, {100 * shortfall[4]:.2f}% of the scene with all four")
-assert shortfall[3] <= 2 / (65 * 65) and shortfall[4] < 0.02
+assert round(shortfall[3] * 65 * 65) <= 2 and shortfall[4] < 0.02  # whole pixels: shares are counts / 4225
 assert np.all(np.diff(fixed_q[:, 2]) > 0) and fixed_q[-1, 2] > true_objects + 0.05  # a fixed bias compounds
 assert fixed_q[1:, 1].max() > fixed_q[0, 1] + 0.03  # ... and yet the rounds improved EM-Fixed's estimates
 assert adapt_q[1:, 1].max() - adapt_q[0, 1] < fixed_q[1:, 1].max() - fixed_q[0, 1]  # more than EM-Adapt's
@@ -500,6 +500,18 @@ BOXES_VOC_STYLE = {  # ours, MSRC-21 VOC-style: training labels' mean IoU; the m
 for name, r in BOXES_VOC_STYLE.items():
     print(f"{name:9s}  labels {r['labels']:.1f} mIoU | model: global {r['model'][0]:.1f}, mIoU {r['model'][1]:.1f} "
           f"| the paper's model on VOC val: {PAPER_VAL[name + ' (boxes only)']:.1f}")
+VOC_STYLE_BOUNDS = {  # ours, the same protocol and recipe: (global, mean IoU) after the CRF, 6,000 iterations
+    "strong": (83.0, 45.3),    # all 279 training images pixel-labelled: the ceiling
+    "em-adapt": (74.7, 16.8),  # image tags only
+}
+ours = {"strong": VOC_STYLE_BOUNDS["strong"][1], "Bbox-Rect": BOXES_VOC_STYLE["Bbox-Rect"]["model"][1],
+        "Bbox-Seg": BOXES_VOC_STYLE["Bbox-Seg"]["model"][1], "EM-Adapt": VOC_STYLE_BOUNDS["em-adapt"][1]}
+paper = {"strong": PAPER_VAL["strong, 10,582 images"], "Bbox-Rect": PAPER_VAL["Bbox-Rect (boxes only)"],
+         "Bbox-Seg": PAPER_VAL["Bbox-Seg (boxes only)"], "EM-Adapt": PAPER_VAL["EM-Adapt (image tags only)"]}
+for name in ours:
+    print(f"{name:9s}  ours {ours[name]:5.1f} mIoU ({ours[name] / ours['strong']:4.0%} of strong) | "
+          f"the paper {paper[name]:5.1f} ({paper[name] / paper['strong']:4.0%})")
+assert ours["strong"] > max(ours["Bbox-Rect"], ours["Bbox-Seg"]) > ours["EM-Adapt"]  # the paper's outer order
 
 # %% [markdown]
 # The paper's order does not reproduce here: the labels tie (73.8 against 74.0), and so do the
@@ -513,6 +525,11 @@ for name, r in BOXES_VOC_STYLE.items():
 # and cats. A VOC box around a person or a bottle is mostly background, the case where the
 # segmentation pays; the synthetic scenes above are built like that, and there Bbox-Seg wins
 # by far.
+#
+# Around the two box methods the paper's order holds: the pixel labels of all 279 images give
+# 45.3 mean IoU, the boxes 83-86% of that (the paper: 78% for Bbox-Rect, 90% for Bbox-Seg), the
+# image tags alone 16.8, 37% of it (the paper: 57%). EM-Adapt from random weights has only the
+# tags to learn from: its first estimates come from a network that has seen no pixel label.
 #
 # The other settings, with MSRC's classes as they are (21 classes, no background: outside every
 # box is void, EM-Adapt gives each named class the foreground fraction), from the earlier,

@@ -50,3 +50,11 @@ def test_the_voc_style_box_models_are_the_recorded_ones():
     for name, quoted in boxes.items():
         r = longest(runs, protocol="voc-style", supervision=name.lower())
         assert printed(r) == tuple(quoted["model"]), (name, r["run"])
+
+
+def test_the_voc_style_bounds_are_the_recorded_ones():
+    bounds = lesson_constants("VOC_STYLE_BOUNDS")["VOC_STYLE_BOUNDS"]
+    runs = records()
+    for supervision, quoted in bounds.items():
+        r = longest(runs, protocol="voc-style", supervision=supervision)
+        assert r["total_iterations"] == 6000 and printed(r) == tuple(quoted), (supervision, r["run"])
