@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import asnumpy
 from .._validate import finite, is_array, real_number
 
 METHODS = ("lattice", "exact")
@@ -21,10 +22,11 @@ def max_feature_magnitude(d):
 
 
 def check_image_probs(image, probs):
-    """Validate ``image`` (H, W, C) and ``probs`` (L, H, W); returns float64 views."""
+    """Validate ``image`` (H, W, C) and ``probs`` (L, H, W); returns them as NumPy arrays
+    (CuPy arrays are copied to the host: the CRF runs on the CPU)."""
     if not is_array(image) or not is_array(probs):
         raise TypeError("image and probs must be arrays")
-    image, probs = np.asarray(image), np.asarray(probs)
+    image, probs = asnumpy(image), asnumpy(probs)
     if image.ndim == 2:
         image = image[:, :, None]
     if image.ndim != 3:

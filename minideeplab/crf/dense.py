@@ -59,7 +59,8 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
     Parameters
     ----------
     image : (H, W, C) array, uint8 RGB or float, any C >= 1 (the bilateral kernel's range features)
-    probs : (L, H, W) probabilities (summing to one over L); the unary is -log(max(probs, 1e-5))
+    probs : (L, H, W) probabilities (summing to one over L); the unary is -log(max(probs, 1e-5));
+        NumPy or CuPy arrays (CuPy ones are copied to the host: the CRF runs on the CPU)
     n_iter : mean-field iterations (0 returns softmax(-U), i.e. the clipped probs)
     w_bilateral, theta_alpha, theta_beta : appearance kernel weight w1 and its position
         (pixels) and colour (intensity units) standard deviations
