@@ -138,3 +138,20 @@ def test_cupy_path_matches_numpy(cp):
         _close(v, gref[k], rtol=1e-3)
     m.to(np)
     assert all(type(v) is np.ndarray for v in m.params.values())
+
+
+def test_the_command_line_trains_on_cupy_when_asked(cp, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    losses = {}
+    for name in ("cupy", "numpy"):
+        out = tmp_path / name
+        env = {**os.environ, "MINIDEEPLAB_BACKEND": name}
+        subprocess.run([sys.executable, "-m", "minideeplab", "train", "--dataset", "synthetic", "--max-iter", "5",
+                        "--out", str(out), "--quiet"], env=env, check=True, capture_output=True, text=True)
+        losses[name] = [r["loss"] for r in json.loads((out / "train_log.json").read_text())]
+        assert (out / "model.npz").exists()
+    np.testing.assert_allclose(losses["cupy"], losses["numpy"], rtol=1e-4)
