@@ -10,8 +10,8 @@ on any machine). ``7``: lesson 7's network, scenes and SGD run (``--set`` change
 fields), scored as the lesson scores it; one line per run with class-average accuracy, mean IoU,
 the smallest shape-class accuracy and whether the lesson's three checks pass. ``16``: the whole
 lesson 16 with ``recipes.synthetic_model`` and ``synthetic_config`` given the seed; its asserts
-report instead of raising; one line per run with the EM rounds' objects' share and mean IoU, then
-the checks that failed. ``--max-channels`` sets ``minideeplab.nn.direct.MAX_CHANNELS`` (0: im2col
+report instead of raising; one line per run with the EM rounds' objects' share and mean IoU, the
+lesson's line on EM-Adapt's shortfall from its fractions, then the checks that failed. ``--max-channels`` sets ``minideeplab.nn.direct.MAX_CHANNELS`` (0: im2col
 everywhere; 8: the direct pair on width 1/8's first two layers).
 """
 from __future__ import annotations
@@ -95,6 +95,7 @@ def lesson16(seed):
 
     line = "  ".join(f"{name}: share {series(name, 'share of the pixels')} mIoU {series(name, 'mean IoU')}"
                      for name in ("EM-Fixed", "EM-Adapt"))
+    line += "".join(f"\n    {text}" for text in printed if "shortfall" in text)
     return line + "".join(f"\n    FAILED {text[:120]}" for text in failed)
 
 

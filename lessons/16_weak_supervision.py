@@ -361,7 +361,7 @@ em["EM-Adapt"] = run_em("EM-Adapt")
 
 # %%
 first, last = em["EM-Fixed +1"][0][0], em["EM-Fixed +1"][0][-1]
-k = max(weak, key=lambda i: miou(last[i], hidden[i]) - miou(first[i], hidden[i]))  # where EM-Fixed's estimate gains most
+k = max(weak, key=lambda i: abs((last[i] > 0).mean() - (first[i] > 0).mean()))  # where EM-Fixed's objects moved most
 print(f"tag-only scene {k}, tags {tags_of[k]}: its estimates round by round (top: EM-Fixed +1, bottom: EM-Adapt)")
 show_rows([[images[k], hidden[k]] + [est[k] for est in em[name][0]] for name in em],
           ["image", "truth"] + [f"round {r}" for r in range(1, R + 2)], class_names=data.class_names)
@@ -377,35 +377,46 @@ plt.tight_layout(); plt.show()
 
 fixed_q, adapt_q = em["EM-Fixed +1"][1], em["EM-Adapt"][1]
 shortfall = {3: 0.0, 4: 0.0}  # the largest share missing from a named class's fraction, by number of named classes
+
+
+def short(est, i):
+    s, need = share(est), {c: (0.4 if c == 0 else 0.2) for c in tags_of[i]}
+    assert all(s[c] == 0 for c in range(L) if c not in need)  # classes the tags do not name never win
+    return max(need[c] - s[c] for c in need)
+
+
 for est in em["EM-Adapt"][0]:
     for i in weak:
-        s, need = share(est[i]), {c: (0.4 if c == 0 else 0.2) for c in tags_of[i]}
-        assert all(s[c] == 0 for c in range(L) if c not in need)  # classes the tags do not name never win
-        n = 4 if len(need) == 4 else 3
-        shortfall[n] = max(shortfall[n], max(need[c] - s[c] for c in need))
+        n = 4 if len(tags_of[i]) == 4 else 3
+        shortfall[n] = max(shortfall[n], short(est[i], i))
 print(f"EM-Adapt's largest shortfall from a fraction: {shortfall[3] * 65 * 65:.0f} pixels with up to three classes "
       f"named, {100 * shortfall[4]:.2f}% of the scene with all four")
-assert round(shortfall[3] * 65 * 65) <= 2 and shortfall[4] < 0.02  # whole pixels: shares are counts / 4225
-assert np.all(np.diff(fixed_q[:, 2]) > 0) and fixed_q[-1, 2] > true_objects + 0.05  # a fixed bias compounds
-assert fixed_q[1:, 1].max() > fixed_q[0, 1] + 0.03  # ... and yet the rounds improved EM-Fixed's estimates
-assert adapt_q[1:, 1].max() - adapt_q[0, 1] < fixed_q[1:, 1].max() - fixed_q[0, 1]  # more than EM-Adapt's
-assert np.ptp(adapt_q[:, 2]) < 0.5 * np.ptp(fixed_q[:, 2])  # adaptive biases hold the objects' share
+moved = {name: np.ptp(q[:, 2]) for name, q in (("EM-Fixed +1", fixed_q), ("EM-Adapt", adapt_q))}
+print("how far the objects' share moved over the rounds (largest minus smallest): "
+      + ", ".join(f"{name} {m:.3f}" for name, m in moved.items()))
+assert moved["EM-Adapt"] < moved["EM-Fixed +1"]  # adaptive biases hold the objects' share
 
 # %% [markdown]
 # What the rounds show:
 #
-# * **EM-Fixed +1**: the first estimates miss much (round 0's network has seen 8 scenes), and
-#   the rounds raise their mean IoU: the network, trained on all 64 scenes' labels, finds
-#   objects it missed (the scene above is where the estimate gains the most). But every
-#   E-step hands the objects a +1 that the network then learns, so the objects' share of the
-#   pixels rises round after round, past the truth's. A fixed bias feeds on itself; the pixel
-#   accuracy stays flat, the background losing what the objects gain.
-# * **EM-Adapt**: the objects' share moves far less, held by the fractions; the estimates gain
-#   less, and not for long: where the network does not yet know where a class is, the fractions
-#   still hand it 20% of the scene, in the wrong place, and the network learns that too.
-#   `em_adapt` raises one bias at a time, so two classes can trade a boundary pixel; with all
-#   four classes named the fractions add up to 1, and after its 20 passes a class may still be
-#   short by a fraction of a percent.
+# * **EM-Fixed +1** hands the named objects the same +1 in every E-step, and the network learns
+#   whatever share of the pixels that gives them; the next E-step adds +1 to that. Where the
+#   share goes depends on how confident the network is: repeated over six seeds and both of the
+#   library's convolution paths (`python benchmarks/lesson_seeds.py 16`, `benchmarks/RESULTS.md`),
+#   it rose from the first round to the last in eleven runs (by up to 0.14) and fell in one, and
+#   the last round's share ranged from 0.19 to 0.49 against a truth of 0.28.
+# * **EM-Adapt** sets the biases per image so that each named class gets its fraction of the
+#   pixels (background 40%, each object 20%), whatever the network: in those twelve runs the
+#   objects' share stayed between 0.29 and 0.38 and moved less over the rounds than EM-Fixed's in
+#   every one (the check above). `em_adapt` raises one bias at a time, each just enough, so where
+#   two named classes compete for the same pixels every raise of one takes pixels from the
+#   other, and its default 20 passes can stop short: in those runs by up to 155 pixels (3.7% of
+#   the scene) with three classes named, on a scene where 200 passes (`rounds=200`) close the gap
+#   (with all four named, the fractions add up to exactly 1 and some shortfall stays).
+# * **Do the rounds improve the estimates?** Not reliably, here: from the first round to the
+#   last, the estimates' mean IoU moved between -0.13 and +0.02 with EM-Fixed +1 and between
+#   -0.05 and +0.07 with EM-Adapt in those twelve runs. Round 0's network has seen 8
+#   scenes, and a wrong estimate, once learned by the M-step, comes back in the next E-step.
 #
 # The paper's semi-supervised EM-Fixed starts from ImageNet weights and from VOC's own
 # pixel-labelled training images, so its first estimates are good; it uses EM-Adapt where there
