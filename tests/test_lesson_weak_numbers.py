@@ -58,3 +58,16 @@ def test_the_voc_style_bounds_are_the_recorded_ones():
     for supervision, quoted in bounds.items():
         r = longest(runs, protocol="voc-style", supervision=supervision)
         assert r["total_iterations"] == 6000 and printed(r) == tuple(quoted), (supervision, r["run"])
+
+
+def test_the_all_classes_models_are_the_recorded_ones():
+    msrc = lesson_constants("MSRC")["MSRC"]
+    runs = records()
+    which = {"strong": dict(supervision="strong"),
+             "semi (70 pixel-labelled, EM-Fixed)": dict(supervision="semi", pixel_labelled_images=70),
+             "Bbox-Seg": dict(supervision="bbox-seg"), "Bbox-Rect": dict(supervision="bbox-rect"),
+             "EM-Adapt (tags only)": dict(supervision="em-adapt")}
+    assert set(msrc) == set(which)
+    for name, match in which.items():
+        r = longest(runs, protocol="msrc21", **match)
+        assert r["total_iterations"] == 6000 and printed(r) == tuple(msrc[name]), (name, r["run"])
