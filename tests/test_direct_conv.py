@@ -67,10 +67,9 @@ def test_direct_conv_threads_float32_match_im2col(d, rng):
 
 def test_direct_applies_and_its_bad_input_errors(rng, monkeypatch):
     x = np.zeros((1, 8, 9, 9), np.float32)
-    assert direct.MAX_CHANNELS == 8                                       # the measured value
-    monkeypatch.setattr(direct, "MAX_CHANNELS", 0)                         # off
-    assert not direct.applies(x[:, :3], np.zeros((8, 3, 3, 3), np.float32), (1, 1), (1, 1), (1, 1))
-    monkeypatch.setattr(direct, "MAX_CHANNELS", 8)
+    assert direct.MAX_CHANNELS == 0 and not direct.applies(x[:, :3], np.zeros((8, 3, 3, 3), np.float32), (1, 1),
+                                                           (1, 1), (1, 1))   # off by default
+    monkeypatch.setattr(direct, "MAX_CHANNELS", 8)                         # the measured value
     w8 = np.zeros((8, 8, 3, 3), np.float32)   # width 1/8's conv1_2
     assert direct.applies(x, w8, (1, 1), (1, 1), (1, 1)) and direct.applies(x, w8, (1, 1), (2, 2), (2, 2))
     assert direct.applies(x[:, :3], w8[:, :3], (1, 1), (1, 1), (1, 1))          # conv1_1: RGB in
