@@ -143,7 +143,9 @@ def train(args):
                                 "lr": args.crf_lr}
     save_model(path, model, data=dataset, supervision=args.supervision, iterations=trainer.iteration, **extra,
                train_config={k: v for k, v in vars(args).items() if k != "func"})
-    print(f"saved {path}; final loss {trainer.log[-1]['loss']:.4f}")
+    from .backend import current
+
+    print(f"saved {path}; final loss {trainer.log[-1]['loss']:.4f} (arrays on {current()})")
     return 0
 
 
