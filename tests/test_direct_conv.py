@@ -105,6 +105,7 @@ def test_conv2d_layer_takes_the_direct_pair_up_to_max_channels(padding, dilation
     one more channel im2col; the two give the same values and gradients. (MAX_CHANNELS lowered
     so that the float64 loops stay small.)"""
     monkeypatch.setattr(direct, "MAX_CHANNELS", 4)
+    monkeypatch.setattr(nn.taps, "MAX_INSIDE", -1.0)  # its rule would take the dilated 5-channel layer
     x = rng.standard_normal((2, 4, 6, 5))
     for F, expected in ((4, "direct"), (5, "im2col")):
         layer = _layer(4, F, padding, dilation, rng)

@@ -98,8 +98,9 @@ def test_conv2d_layer_takes_the_winograd_pair_from_min_channels(padding, dilatio
     channels and MIN_SIZE pixels without dilation, im2col below and for dilated layers; both
     pairs give the same values and gradients. (Thresholds lowered so that the float64 loops stay
     small; the real ones are checked in test_winograd_applies_and_its_bad_input_errors.)"""
-    from minideeplab.nn import direct, winograd
+    from minideeplab.nn import direct, taps, winograd
 
+    monkeypatch.setattr(taps, "MAX_INSIDE", -1.0)  # off: its rule is checked in test_taps_conv.py
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 6)
     monkeypatch.setattr(winograd, "MIN_SIZE", 4)
     monkeypatch.setattr(direct, "MAX_CHANNELS", 0)  # its own rule comes first (test_direct_conv.py)

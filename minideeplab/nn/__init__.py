@@ -15,3 +15,4 @@ from .pool import (
 )
 from .winograd import conv2d_winograd_backward, conv2d_winograd_forward
 from .direct import conv2d_direct_backward, conv2d_direct_forward
+from .taps import conv2d_taps_backward, conv2d_taps_forward

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._validate import pair, positive_int
 from ..backend import xp as backend_xp
-from . import conv, direct, functional as F, pool, winograd
+from . import conv, direct, functional as F, pool, taps, winograd
 
 
 _EMPTY = object()  # "forward has not run since the last backward"
@@ -80,11 +80,13 @@ class Layer:
 class Conv2d(Layer):
     """Convolution with stride, padding and dilation; weight ``(out, in, kh, kw)``.
 
-    Three algorithms compute it, each a forward/backward pair: im2col + GEMM
+    Four algorithms compute it, each a forward/backward pair: im2col + GEMM
     (:func:`.conv.conv2d_im2col_forward`: any geometry, NumPy or CuPy), Winograd's
     F(2x2, 3x3) (:func:`.winograd.conv2d_winograd_forward`: 3x3, stride 1, padding = dilation,
-    fewer multiplications) and the direct sum (:func:`.direct.conv2d_direct_forward`: the same
-    geometry, no column matrix; for few channels). All give the same result up to rounding.
+    fewer multiplications), the direct sum (:func:`.direct.conv2d_direct_forward`: the same
+    geometry, no column matrix; for few channels) and one product per kernel tap
+    (:func:`.taps.conv2d_taps_forward`: stride 1, NumPy or CuPy; skips the reads that land in
+    the padding, for atrous layers on small maps). All give the same result up to rounding.
     ``algorithm`` says which one :meth:`forward` runs (:meth:`algorithm_for` is the rule;
     :meth:`backward` runs the twin of the pair the last forward ran):
 
@@ -92,13 +94,14 @@ class Conv2d(Layer):
       input, 3x3, stride 1, padding = dilation, at most ``direct.MAX_CHANNELS`` input and output
       channels), ``"winograd"`` where :func:`.winograd.applies` (the same geometry without
       dilation, at least ``winograd.MIN_CHANNELS`` input and output channels, a map of at least
-      ``winograd.MIN_SIZE`` pixels each way), ``"im2col"`` everywhere else;
-    * ``"im2col"``, ``"winograd"`` or ``"direct"``: always that one (the last two only where
-      they fit).
+      ``winograd.MIN_SIZE`` pixels each way), ``"taps"`` where :func:`.taps.applies` (stride 1,
+      dilated, at most ``taps.MAX_INSIDE`` of the kernel's reads inside the map: fc6 on the maps
+      of training crops), ``"im2col"`` everywhere else;
+    * ``"im2col"``, ``"winograd"``, ``"direct"`` or ``"taps"``: always that one (where it fits).
     """
 
     kind = "conv"
-    ALGORITHMS = ("auto", "im2col", "winograd", "direct")
+    ALGORITHMS = ("auto", "im2col", "winograd", "direct", "taps")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, bias=True, name="", dtype=np.float32, algorithm="auto"):
@@ -124,16 +127,20 @@ class Conv2d(Layer):
                                                                            self.padding, self.dilation):
             name = "Winograd" if self.algorithm == "winograd" else "direct"
             raise ValueError(f"{self!r}: the {name} pair needs a 3x3 kernel, stride 1 and padding = dilation")
+        if self.algorithm == "taps" and self.stride != (1, 1):
+            raise ValueError(f"{self!r}: the taps pair needs stride 1")
 
     def algorithm_for(self, x):
-        """``"im2col"``, ``"winograd"`` or ``"direct"``: the pair :meth:`forward` runs for the input ``x``."""
+        """``"im2col"``, ``"winograd"``, ``"direct"`` or ``"taps"``: the pair :meth:`forward` runs for ``x``."""
         self._check_algorithm()
         if self.algorithm != "auto":
             return self.algorithm
         w = self.params["weight"]
         if direct.applies(x, w, self.stride, self.padding, self.dilation):
             return "direct"
-        return "winograd" if winograd.applies(x, w, self.stride, self.padding, self.dilation) else "im2col"
+        if winograd.applies(x, w, self.stride, self.padding, self.dilation):
+            return "winograd"
+        return "taps" if taps.applies(x, w, self.stride, self.padding, self.dilation) else "im2col"
 
     def forward(self, x):
         w, b = self.params["weight"], self.params.get("bias")
@@ -142,6 +149,8 @@ class Conv2d(Layer):
             out = self._keep(winograd.conv2d_winograd_forward(x, w, b, self.dilation[0]))
         elif algorithm == "direct":
             out = self._keep(direct.conv2d_direct_forward(x, w, b, self.dilation[0]))
+        elif algorithm == "taps":
+            out = self._keep(taps.conv2d_taps_forward(x, w, b, self.padding, self.dilation))
         else:
             out = self._keep(conv.conv2d_im2col_forward(x, w, b, self.stride, self.padding, self.dilation))
         self.last_algorithm = algorithm
@@ -154,6 +163,8 @@ class Conv2d(Layer):
             dx, dw, db = winograd.conv2d_winograd_backward(dout, cache, input_grad)
         elif self.last_algorithm == "direct":
             dx, dw, db = direct.conv2d_direct_backward(dout, cache, input_grad)
+        elif self.last_algorithm == "taps":
+            dx, dw, db = taps.conv2d_taps_backward(dout, cache, input_grad)
         else:
             dx, dw, db = conv.conv2d_im2col_backward(dout, cache, input_grad)
         self.grads["weight"] = dw
