@@ -12,8 +12,9 @@ FLOPs counted: forward 2*N*F*C*kh*kw*H'*W', backward twice that (dx and dw).
 
 ``--layers``: every conv layer of DeepLab-LargeFOV (conv1_1 .. conv5_3, fc6, fc7; not fc8)
 at ``--width``, ``--batch`` and ``--crop``, one row each: C, F, the map size H, the dilation,
-forward GFLOP, forward + backward milliseconds of our im2col, Winograd and direct pairs
-("-" where ``winograd.fits`` is false: the last two fit the same layers), the pair
+forward GFLOP, forward + backward milliseconds of our im2col, Winograd, direct and taps pairs
+("-" where ``winograd.fits`` is false: Winograd and direct fit the same layers; taps is timed on
+the dilated layers only, it equals im2col's products elsewhere), the pair
 ``Conv2d.algorithm_for`` picks (a "*" where another pair measured faster) and its time, the
 GFLOP/s of the fastest of our pairs,
 torch's forward milliseconds and GFLOP/s (to hold against the matmul peak line: where it is
@@ -42,8 +43,8 @@ import minideeplab  # noqa: F401  (before NumPy: OpenBLAS reads its settings whe
 import numpy as np
 
 from minideeplab.nn import (Conv2d, MaxPool2d, conv2d_direct_backward, conv2d_direct_forward, conv2d_im2col_backward,
-                            conv2d_im2col_forward, conv2d_winograd_backward, conv2d_winograd_forward, conv_output_size,
-                            pool_output_size, winograd)
+                            conv2d_im2col_forward, conv2d_taps_backward, conv2d_taps_forward, conv2d_winograd_backward,
+                            conv2d_winograd_forward, conv_output_size, pool_output_size, winograd)
 
 SHAPES = [  # name, C, F, H, k, pad, dilation
     ("conv 64ch 161x161", 64, 64, 161, 3, 1, 1),
@@ -132,6 +133,9 @@ def _forward_backward(x, w, b, p, d, algorithm, dout=None, input_grad=True):
     elif algorithm == "direct":
         out, cache = conv2d_direct_forward(x, w, b, d)
         conv2d_direct_backward(np.ones_like(out) if dout is None else dout, cache, input_grad)
+    elif algorithm == "taps":
+        out, cache = conv2d_taps_forward(x, w, b, p, d)
+        conv2d_taps_backward(np.ones_like(out) if dout is None else dout, cache, input_grad)
     else:
         out, cache = conv2d_im2col_forward(x, w, b, 1, p, d)
         conv2d_im2col_backward(np.ones_like(out) if dout is None else dout, cache, input_grad)
@@ -213,12 +217,12 @@ def _header(threads, ttimes, repeat):
 
 
 def layers_table(layers, ttimes, repeat, N):
-    """One row per layer: our three pairs, the dispatch's pick, torch; then the sums."""
+    """One row per layer: our four pairs, the dispatch's pick, torch; then the sums."""
     print(f"{'layer':8s} {'C':>5s} {'F':>5s} {'H':>4s} {'d':>3s} {'GFLOP':>8s} | {'im2col':>9s} {'winograd':>9s} "
-          f"{'direct':>9s} {'pick':>9s} {'ours':>9s} {'GFLOP/s':>7s} | {'torch fw':>9s} {'GFLOP/s':>7s} "
+          f"{'direct':>9s} {'taps':>9s} {'pick':>9s} {'ours':>9s} {'GFLOP/s':>7s} | {'torch fw':>9s} {'GFLOP/s':>7s} "
           f"{'torch f+b':>9s} {'GFLOP/s':>7s} | {'ours/torch':>10s}")
     print(f"{'':8s} {'':>5s} {'':>5s} {'':>4s} {'':>3s} {'forward':>8s} | {'f+b ms':>9s} {'f+b ms':>9s} "
-          f"{'f+b ms':>9s} {'':>9s} {'f+b ms':>9s} {'best':>7s} | {'ms':>9s} {'':>7s} {'ms':>9s} {'':>7s} | "
+          f"{'f+b ms':>9s} {'f+b ms':>9s} {'':>9s} {'f+b ms':>9s} {'best':>7s} | {'ms':>9s} {'':>7s} {'ms':>9s} {'':>7s} | "
           f"{'f+b':>10s}")
     total = {"gflop": 0.0, "fb_gflop": 0.0, "im2col": 0.0, "ours": 0.0, "best": 0.0, "torch_fw": 0.0, "torch_fb": 0.0}
     for i, (name, C, F, H, k, p, d) in enumerate(layers):
@@ -232,9 +236,11 @@ def layers_table(layers, ttimes, repeat, N):
         if winograd.fits((k, k), (1, 1), (p, p), (d, d)):  # the direct pair fits the same layers
             for alg in ("winograd", "direct"):
                 t[alg] = _median_time(lambda: _forward_backward(x, w, b, p, d, alg, dout, input_grad), repeat)
+        if d > 1:
+            t["taps"] = _median_time(lambda: _forward_backward(x, w, b, p, d, "taps", dout, input_grad), repeat)
         best = min(t.values())
         mark = "*" if t[pick] > best else ""
-        other = " ".join(f"{t[a] * 1e3:9.2f}" if a in t else f"{'-':>9s}" for a in ("winograd", "direct"))
+        other = " ".join(f"{t[a] * 1e3:9.2f}" if a in t else f"{'-':>9s}" for a in ("winograd", "direct", "taps"))
         row = (f"{name:8s} {C:5d} {F:5d} {H:4d} {d:3d} {gflop:8.4f} | {t['im2col'] * 1e3:9.2f} {other} "
                f"{pick + mark:>9s} {t[pick] * 1e3:9.2f} {fb_gflop / best:7.1f} | ")
         for key, v in (("gflop", gflop), ("fb_gflop", fb_gflop), ("im2col", t["im2col"]), ("ours", t[pick]),
@@ -250,7 +256,7 @@ def layers_table(layers, ttimes, repeat, N):
             row += f"{'-':>9s} {'-':>7s} {'-':>9s} {'-':>7s} | {'-':>10s}"
         print(row, flush=True)
     row = (f"{'sum':8s} {'':>5s} {'':>5s} {'':>4s} {'':>3s} {total['gflop']:8.4f} | {total['im2col'] * 1e3:9.2f} "
-           f"{'-':>9s} {'-':>9s} {'':>9s} {total['ours'] * 1e3:9.2f} {total['fb_gflop'] / total['best']:7.1f} | ")
+           f"{'-':>9s} {'-':>9s} {'-':>9s} {'':>9s} {total['ours'] * 1e3:9.2f} {total['fb_gflop'] / total['best']:7.1f} | ")
     if ttimes:
         row += (f"{total['torch_fw'] * 1e3:9.2f} {total['gflop'] / total['torch_fw']:7.1f} "
                 f"{total['torch_fb'] * 1e3:9.2f} {total['fb_gflop'] / total['torch_fb']:7.1f} | "

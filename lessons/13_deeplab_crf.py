@@ -102,13 +102,16 @@ for a in ax.ravel():
 plt.show()
 print("score range of class", c, "by iteration:", {it: (round(float(s.min()), 1), round(float(s.max()), 1))
                                                     for it, s in zip(its, scores)})
+print(f"share of the pixels where class {c}'s belief is above 0.5, iterations 0 to 10:",
+      [round(float((history[t][c] > 0.5).mean()), 3) for t in range(11)])
 
 # %% [markdown]
 # The DCNN's score is a blob, coarser than the object (its output stride is 8). After one
 # iteration the score already follows the object's edges, since the appearance kernel's message
 # comes from pixels of the object's colour; the belief is still patchy. Over the next iterations
-# the score rises inside the object, the belief fills it out and settles by about iteration 5.
-# The belief saturates at 0 and 1; the score keeps the margin.
+# the score rises inside the object and the belief fills it out: the share printed above grows.
+# How many iterations that takes depends on the scene and on the network's scores (the next
+# section counts). The belief saturates at 0 and 1; the score keeps the margin.
 #
 # ## Step through the iterations
 #
@@ -127,17 +130,31 @@ for a in ax:
 plt.tight_layout(); plt.show()
 print("mean |Q_t - Q_t-1|:", [f"{v:.1e}" for v in change])
 print("pixels changing label (%):", [round(100 * f, 2) for f in flips])
-# measured: 1.8, 2.5, 3.1, 2.1 and 0.7% of the pixels change label in iterations 1 to 5, at most
-# 0.11% in any later one; the beliefs' change falls from 3.9e-2 to 2.1e-5
-assert max(flips[5:]) < 0.005 and sum(flips[5:]) < 0.1 * sum(flips[:5]) and change[-1] < 0.01 * change[0]
+
+# the same count on each of the ten test scenes
+every = []
+for img, _ in test:
+    _, hist = dense_crf(img, predict_probs(model, img), n_iter=10, return_history=True, **params)
+    every.append([float((hist[t].argmax(0) != hist[t - 1].argmax(0)).mean()) for t in range(1, 11)])
+every = np.array(every)  # (scene, iteration)
+print("pixels changing label after iteration 5, most in any one iteration, by scene (%):",
+      np.round(100 * every[:, 5:].max(1), 2))
+early, late = every[:, :5].sum(), every[:, 5:].sum()
+print(f"of all label changes on the ten scenes, {100 * late / (early + late):.1f}% come after iteration 5")
+# measured: 5.0%. Five trainings of this recipe (model seeds 0-2, fc6 by taps or by im2col, whose
+# float32 rounding differs): 0.4% to 9.1%; on the median scene no iteration after the fifth changed
+# more than 0.07% of the pixels, and 0 to 3 scenes of the ten changed 0.5% or more (up to 1.6%)
+assert late < 0.25 * (early + late) and np.median(every[:, 5:].max(1)) < 0.005
 
 # %% [markdown]
-# The labels keep changing for four or five iterations, on this scene most of them in the third:
-# each pixel's message is built from the other pixels' beliefs, which are moving too, so a change
-# takes several iterations to spread. From iteration 6 on, fewer than half a percent of the pixels change label
-# in any iteration, and the beliefs move less and less. With ipywidgets installed, the slider
-# below steps through the iterations: the score and belief of the class above, and the labels of
-# all classes.
+# Each pixel's message is built from the other pixels' beliefs, which are moving too, so a change
+# takes several iterations to spread. On most scenes the labels settle within about five
+# iterations and the later ones change a few pixels at most. Not on all: mean field updates every
+# pixel at once, and nothing guarantees that it settles quickly, or at all. On a scene where two
+# classes compete along a long stretch of similar colour, groups of pixels can flip back and forth
+# for several iterations (in some trainings of this lesson's network, the scene above is one: its
+# count stays near 1% up to iteration 8). With ipywidgets installed, the slider below steps
+# through the iterations: the score and belief of the class above, and the labels of all classes.
 
 # %%
 def show_iteration(t=1):
@@ -191,7 +208,8 @@ plt.figure(figsize=(9, 2.8))
 plt.bar(x - 0.2, dcnn_each, 0.4, label="DCNN"); plt.bar(x + 0.2, crf_each, 0.4, label="DCNN + CRF")
 plt.xticks(x); plt.xlabel("test scene"); plt.ylabel("pixel accuracy"); plt.ylim(0.6, 1.0); plt.legend(ncol=2)
 plt.show()
-# measured: 0.852 -> 0.862 with the CRF; 0.843 and 0.764 for the two ablations
+# measured: 0.884 -> 0.920 with the CRF; 0.881 and 0.773 for the two ablations (an earlier training
+# of the same recipe, before a change of float32 rounding in fc6: 0.852 -> 0.862; 0.843 and 0.764)
 assert crf > dcnn + 0.005 and crf > no_colour + 0.05
 
 sweeps = {"w_bilateral": [0.0, 1.0, 3.0, 10.0, 30.0], "theta_alpha": [3.0, 10.0, 30.0, 80.0, 160.0],
@@ -208,13 +226,14 @@ plt.tight_layout(); plt.show()
 
 # %% [markdown]
 # The CRF wins on most scenes, on some by several points, and loses on a few: where the DCNN
-# hesitates over a whole object (scene 1's upper-left square: background and the square's class
-# about equally likely), the CRF settles the object as one segment, sometimes on the wrong label.
+# hesitates over a whole object (background and the object's class about equally likely), the
+# CRF settles the object as one segment, sometimes on the wrong label.
 #
 # w1 = 0 leaves only the smoothness kernel, which blurs labels across the objects' edges and does
-# worse than the DCNN alone: the gain comes from the appearance kernel, which snaps labels to
+# no better than the DCNN alone: the gain comes from the appearance kernel, which snaps labels to
 # colour edges (w1 = 10 and 30 do equally well here). theta_alpha sets how far (in pixels) the colour
-# agreement reaches: far is better on these scenes of uniformly coloured shapes. A small
+# agreement reaches: 3 and 10 pixels are too short on these scenes of uniformly coloured shapes,
+# and from 30 on the accuracy stays where it is or still rises a little. A small
 # theta_beta demands very similar colours (the scenes are noisy, so it links few pixels); a
 # large one ignores colour, and the appearance kernel becomes a wide blur that erases small
 # objects, far below the DCNN.
@@ -224,7 +243,7 @@ plt.tight_layout(); plt.show()
 # - Each mean-field iteration computes a score, the unary minus the pairwise message, and the
 #   belief is its softmax; you wrote the score and it reproduced every iteration of ``dense_crf``.
 # - The first iterations move the score along the image's edges; the belief saturates early, and
-#   the labels settle within about five iterations.
+#   on most scenes the labels settle within about five iterations (mean field does not promise it).
 # - The CRF's gain on the DCNN comes from the appearance kernel's colour term: without it, or with
 #   the smoothness kernel alone, the CRF does worse than the DCNN.
 #

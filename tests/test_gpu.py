@@ -44,6 +44,12 @@ def test_conv_pool_interp_relu_on_cupy_match_numpy(cp, dtype):
         for got, want in zip(nn.conv2d_im2col_backward(cp.asarray(dout), gcache),
                              nn.conv2d_im2col_backward(dout, cache)):
             _close(got, want, **tol)
+        if stride == 1:  # the taps pair on CuPy against im2col on NumPy
+            gout, gcache = nn.conv2d_taps_forward(cp.asarray(x), cp.asarray(w), cp.asarray(b), pad, dil)
+            _close(gout, out, **tol)
+            for got, want in zip(nn.conv2d_taps_backward(cp.asarray(dout), gcache),
+                                 nn.conv2d_im2col_backward(dout, cache)):
+                _close(got, want, **tol)
     for k, s, p in ((3, 2, 1), (3, 1, 1), (2, 2, 0)):  # Caffe's ceil rounding
         out, cache = nn.maxpool2d_forward(x, k, s, p)
         gout, gcache = nn.maxpool2d_forward(cp.asarray(x), k, s, p)
