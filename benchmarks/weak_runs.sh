@@ -15,6 +15,8 @@
 #   bbox_rect, bbox_seg, em_adapt             all 21 classes, boxes / image tags (3,000 it.)
 #   voc_strong, voc_bbox_rect, voc_bbox_seg, voc_em_adapt   the VOC-style protocol (3,000 it.)
 #   NAME_c2           the second leg of NAME: 3,000 more iterations at lr 3e-4 from NAME's model
+#   NAME_sK           NAME with --seed K instead of 0 (another draw of the same recipe), started
+#                     from seed K's models, e.g. voc_bbox_rect_s1, voc_bbox_rect_s1_c2, semi_70_s1
 #
 # A run whose model.npz exists is skipped; an interrupted one continues from its checkpoint
 # (--resume is bit-exact). Environment: DATA (default ../shared/data/msrc), OUT (runs/weak).
@@ -38,6 +40,9 @@ options() {
             options "${name%_c2}" | grep -v -x -e --lr -e 1e-3 -e 3e-4 -e --max-iter -e 3000 \
                 | awk -v skip=0 '/^--init-from$/ {skip=2} skip > 0 {skip--; next} {print}'
             printf '%s\n' --lr 3e-4 --max-iter 3000 --init-from "$OUT/${name%_c2}/model.npz" ;;
+        *_s[0-9]|*_s[0-9][0-9])  # a model it starts from is that seed's too
+            options "${name%_s*}" | sed "s#^\(.*\)/model\.npz\$#\1_s${name##*_s}/model.npz#"
+            printf '%s\n' --seed "${name##*_s}" ;;
         strong_only_*)
             printf '%s\n' "${FIRST[@]}" --supervision strong --strong-images "${name#strong_only_}" ;;
         full_279)
@@ -64,7 +69,7 @@ options() {
 
 dry=0
 if [[ ${1:-} == --dry-run ]]; then dry=1; shift; fi
-if [[ $# -eq 0 ]]; then sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
+if [[ $# -eq 0 ]]; then sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; fi
 
 for name in "$@"; do
     text=$(options "$name") || exit 2

@@ -15,7 +15,8 @@ model), so that no weak setting is tuned on pixel labels it is not supposed to h
 ``run``, ``supervision`` (strong, strong-only, semi, bbox-rect, bbox-seg, em-adapt),
 ``protocol`` (msrc21, voc-style), ``pixel_labelled_images``, ``iterations`` (this run's),
 ``total_iterations`` (with those of the ``--init-from`` models before it), ``init_from``,
-``strong_per_batch``, ``e_step_every``, ``n_images``, ``crf``, and ``unary`` / ``dense_crf``,
+``strong_per_batch``, ``e_step_every``, ``seed`` (the training's ``--seed``; records without it
+are seed 0), ``n_images``, ``crf``, and ``unary`` / ``dense_crf``,
 each with test ``global``, ``class_avg`` and ``miou`` (fractions). ``--curve`` plots test mIoU
 against the number of pixel-labelled images for strong-only and semi (the records of the JSON
 file in the 21-class protocol; of several at one size, the longest schedule), with full
@@ -70,7 +71,7 @@ def describe(meta, train_images=TRAIN_IMAGES):
             "pixel_labelled_images": labelled, "iterations": meta.get("iterations"),
             "total_iterations": total_iterations(meta),
             "init_from": cfg.get("init_from"), "strong_per_batch": cfg.get("strong_per_batch", 0),
-            "e_step_every": cfg.get("e_step_every", 0)}
+            "e_step_every": cfg.get("e_step_every", 0), "seed": cfg.get("seed", 0)}
 
 
 def score(model, data, params, shown=()):

@@ -38,7 +38,7 @@ def independent_scores(model, data, params):
 def test_records_describe_and_score_each_run(tmp_path):
     runs = {"so3": ["--supervision", "strong", "--strong-images", "3"],
             "semi3": ["--supervision", "semi", "--strong-images", "3", "--strong-per-batch", "1"],
-            "voc_rect": ["--supervision", "bbox-rect", "--protocol", "voc-style"]}
+            "voc_rect": ["--supervision", "bbox-rect", "--protocol", "voc-style", "--seed", "3"]}
     for name, extra in runs.items():
         assert main(TINY + extra + ["--out", str(tmp_path / name)]) == 0
     out = tmp_path / "weak_results.json"
@@ -49,6 +49,7 @@ def test_records_describe_and_score_each_run(tmp_path):
     assert {k: (r["supervision"], r["protocol"], r["pixel_labelled_images"]) for k, r in recs.items()} == {
         "so3": ("strong-only", "msrc21", 3), "semi3": ("semi", "msrc21", 3), "voc_rect": ("bbox-rect", "voc-style", 0)}
     assert recs["semi3"]["strong_per_batch"] == 1 and recs["so3"]["iterations"] == 2
+    assert {k: r["seed"] for k, r in recs.items()} == {"so3": 0, "semi3": 0, "voc_rect": 3}
     params = load_model(MSRC_MODEL)[1]["dense_crf"]
     test = MSRC(MSRC_DIR, "test")
     test.names = test.names[:2]

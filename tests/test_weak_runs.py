@@ -57,3 +57,15 @@ def test_second_legs_and_semi_start_from_the_first():
 def test_an_unknown_name_is_refused():
     done = subprocess.run(["bash", str(SCRIPT), "--dry-run", "strong", "nonsense"], capture_output=True, text=True)
     assert done.returncode == 2 and "unknown run 'nonsense'" in done.stderr
+
+
+def test_a_seed_suffix_draws_the_same_recipe_again():
+    runs = dry_run("voc_bbox_rect_s1", "voc_bbox_rect_s1_c2", "semi_70_s12", "voc_bbox_rect")
+    a, base = runs["voc_bbox_rect_s1"], runs["voc_bbox_rect"]
+    assert a.seed == 1 and base.seed == 0 and a.out == "runs/weak/voc_bbox_rect_s1"
+    same = {k: v for k, v in vars(a).items() if k not in ("seed", "out", "words")}
+    assert same == {k: v for k, v in vars(base).items() if k not in ("seed", "out", "words")}
+    c2 = runs["voc_bbox_rect_s1_c2"]
+    assert (c2.seed, c2.lr, c2.init_from) == (1, 3e-4, "runs/weak/voc_bbox_rect_s1/model.npz")
+    s = runs["semi_70_s12"]  # the seed also draws which images keep their pixel labels: its own start
+    assert s.seed == 12 and s.init_from == "runs/weak/strong_only_70_s12/model.npz"
