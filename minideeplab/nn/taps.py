@@ -136,8 +136,7 @@ def conv2d_taps_backward(dout, cache, input_grad=True):
     dx : (N, C, H, W) or None (``input_grad=False``), dw : (F, C, kh, kw), db : (F,) or None
     """
     x, w, taps, (Ho, Wo), has_bias = cache
-    N, C, H, W = x.shape
-    F = w.shape[0]
+    N, F = x.shape[0], w.shape[0]
     xp = get_array_module(dout)
     check_dout(dout, (N, F, Ho, Wo))
     dw = xp.zeros(w.shape, w.dtype)
