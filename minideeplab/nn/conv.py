@@ -128,6 +128,18 @@ def col2im_slices(col, H, W, stride, padding, dilation):
     return x[:, :, ph : ph + H, pw : pw + W]
 
 
+def check_conv_inputs(x, w, b):
+    """``x`` (N, C, H, W) and ``w`` (F, C, kh, kw) floating arrays of one dtype, ``b`` None or (F,)."""
+    float_array(x, "x", 4)
+    float_array(w, "w", 4)
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(f"w has {w.shape[1]} input channels but x has {x.shape[1]} (x: {x.shape}, w: {w.shape})")
+    if w.dtype != x.dtype:
+        raise TypeError(f"w dtype {w.dtype} differs from x dtype {x.dtype}")
+    if b is not None and tuple(b.shape) != (w.shape[0],):
+        raise ValueError(f"b must have shape ({w.shape[0]},), got {tuple(b.shape)}")
+
+
 def conv2d_im2col_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """2-D convolution (cross-correlation, as in Caffe and PyTorch) by im2col + one GEMM per image.
 
@@ -143,19 +155,12 @@ def conv2d_im2col_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     out : (N, F, H', W') array, ``H' = 1 + (H + 2p - d(kh-1) - 1) // s``
     cache : what :func:`conv2d_im2col_backward` needs
     """
-    float_array(x, "x", 4)
-    float_array(w, "w", 4)
+    check_conv_inputs(x, w, b)
     stride = pair(stride, "stride", 1)
     padding = pair(padding, "padding", 0)
     dilation = pair(dilation, "dilation", 1)
     N, C, H, W = x.shape
-    F, Cw, kh, kw = w.shape
-    if Cw != C:
-        raise ValueError(f"w has {Cw} input channels but x has {C} (x: {x.shape}, w: {w.shape})")
-    if w.dtype != x.dtype:
-        raise TypeError(f"w dtype {w.dtype} differs from x dtype {x.dtype}")
-    if b is not None and tuple(b.shape) != (F,):
-        raise ValueError(f"b must have shape ({F},), got {tuple(b.shape)}")
+    F, _, kh, kw = w.shape
     Ho = conv_output_size(H, kh, stride[0], padding[0], dilation[0])
     Wo = conv_output_size(W, kw, stride[1], padding[1], dilation[1])
     if Ho < 1 or Wo < 1:

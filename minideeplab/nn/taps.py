@@ -19,9 +19,9 @@ CuPy. A ``Conv2d`` layer runs it where :func:`applies` says so (see
 """
 from __future__ import annotations
 
-from .._validate import check_dout, float_array, pair
+from .._validate import check_dout, pair
 from ..backend import get_array_module
-from .conv import conv_output_size
+from .conv import check_conv_inputs, conv_output_size
 
 MAX_INSIDE = 0.7
 """Layers whose taps find input for at most this share of their (output pixel, tap) pairs run
@@ -101,18 +101,11 @@ def conv2d_taps_forward(x, w, b=None, padding=0, dilation=1):
     cache : what :func:`conv2d_taps_backward` needs (it holds ``x``: do not write into it
         between the passes)
     """
-    float_array(x, "x", 4)
-    float_array(w, "w", 4)
+    check_conv_inputs(x, w, b)
     padding = pair(padding, "padding", 0)
     dilation = pair(dilation, "dilation", 1)
-    N, C, H, W = x.shape
-    F, Cw, kh, kw = w.shape
-    if Cw != C:
-        raise ValueError(f"w has {Cw} input channels but x has {C} (x: {x.shape}, w: {w.shape})")
-    if w.dtype != x.dtype:
-        raise TypeError(f"w dtype {w.dtype} differs from x dtype {x.dtype}")
-    if b is not None and tuple(b.shape) != (F,):
-        raise ValueError(f"b must have shape ({F},), got {tuple(b.shape)}")
+    N, _, H, W = x.shape
+    F, _, kh, kw = w.shape
     Ho, Wo = conv_output_size(H, kh, 1, padding[0], dilation[0]), conv_output_size(W, kw, 1, padding[1], dilation[1])
     if Ho < 1 or Wo < 1:
         raise ValueError(f"x of spatial size {H}x{W} is smaller than the dilated kernel "
