@@ -11,6 +11,12 @@ learns on val's even positions and picks on the odd ones, "odd" the reverse, "tr
 the training split and picks on val; ``class_weights``: "mf" for median frequency of the
 learning images, "mf0.5" their square roots) and scores the picked CRF on the test split. One JSON line per run is
 appended to ``--results``; the learned matrix goes beside it as ``mu_NAME.npy``.
+
+``learn_on: "folds"`` learns on held-out unaries of all 279 training images: those of the nets in
+``--folds DIR`` (``fold0/model.npz``, ``fold1/model.npz``, ..., trained with ``minideeplab train
+--hold-out I/K``), each scoring the images it left out, with the shipped model's test-time
+setting (its input scales and mirror); it picks on val with the shipped model's unaries, as
+the other settings do.
 """
 import argparse
 import json
@@ -34,16 +40,22 @@ def main(argv=None):
     ap.add_argument("--data", default="../shared/data/msrc")
     ap.add_argument("--cache", default="runs/learn18/probs.npz")
     ap.add_argument("--results", default="runs/learn18/results.jsonl")
+    ap.add_argument("--folds", default="runs/folds", help='the fold nets of learn_on "folds"')
     args = ap.parse_args(argv)
     model, meta = load_model(args.model)
-    if not os.path.exists(args.cache):
-        arrays = {}
-        for split in ("val", "test", "train"):
-            ds = MSRC(args.data, split)
-            for i in range(len(ds)):
-                arrays[f"{split}/{i}"] = predict_probs(model, ds[i][0]).astype(np.float16)
+    kw = json.loads(args.kwargs)
+    learn_on, weights = kw.pop("learn_on", "even"), kw.pop("class_weights", None)
+    arrays = dict(np.load(args.cache)) if os.path.exists(args.cache) else {}
+    splits = ("val", "test") if learn_on == "folds" else ("val", "test", "train")
+    missing = [split for split in splits if f"{split}/0" not in arrays]
+    for split in missing:  # the shipped model's probabilities, computed once per split
+        ds = MSRC(args.data, split)
+        for i in range(len(ds)):
+            arrays[f"{split}/{i}"] = predict_probs(model, ds[i][0]).astype(np.float16)
+    if missing:
+        os.makedirs(os.path.dirname(args.cache) or ".", exist_ok=True)
         np.savez(args.cache, **arrays)
-    cached = np.load(args.cache)
+    cached = arrays
 
     def rows(split):
         ds = MSRC(args.data, split)
@@ -51,9 +63,9 @@ def main(argv=None):
 
     val, test, L = rows("val"), rows("test"), model.num_classes
     potts = dict(meta["dense_crf"])
-    kw = json.loads(args.kwargs)
-    learn_on, weights = kw.pop("learn_on", "even"), kw.pop("class_weights", None)
-    if learn_on == "train":
+    if learn_on == "folds":
+        learn, pick = fold_rows(args, model), val
+    elif learn_on == "train":
         learn, pick = rows("train"), val
     else:
         learn, pick = (val[0::2], val[1::2]) if learn_on == "even" else (val[1::2], val[0::2])
@@ -75,6 +87,31 @@ def main(argv=None):
     print(json.dumps(out))
     with open(args.results, "a") as f:
         f.write(json.dumps(out) + "\n")
+
+
+def fold_rows(args, shipped):
+    """``(image, probs, label)`` of every training image, its probs from the fold net that left it
+    out (``--hold-out I/K``: image i is in fold i % K), at the shipped model's test-time setting;
+    cached beside ``--cache`` as ``probs_folds.npz``."""
+    nets = sorted(d for d in os.listdir(args.folds) if d.startswith("fold") and d[4:].isdigit())
+    K = len(nets)
+    if K < 2:
+        raise ValueError(f"--folds {args.folds}: expected fold0/, fold1/, ... with a model.npz each, found {nets}")
+    ds = MSRC(args.data, "train")
+    path = os.path.join(os.path.dirname(args.cache), "probs_folds.npz")
+    if not os.path.exists(path):
+        arrays = {}
+        for f in range(K):
+            net, meta = load_model(os.path.join(args.folds, f"fold{f}", "model.npz"))
+            held = (meta.get("train_config") or {}).get("hold_out")
+            if held != f"{f}/{K}":
+                raise ValueError(f"{args.folds}/fold{f}/model.npz was trained with --hold-out {held}, expected {f}/{K}")
+            for i in range(f, len(ds), K):
+                arrays[str(i)] = predict_probs(net, ds[i][0], scale=shipped.input_scale,
+                                               flip=shipped.test_flip).astype(np.float16)
+        np.savez(path, **arrays)
+    cached = np.load(path)
+    return [(ds[i][0], cached[str(i)], ds[i][1]) for i in range(len(ds))]
 
 
 if __name__ == "__main__":

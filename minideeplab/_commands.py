@@ -76,6 +76,14 @@ def train(args):
                          f"not {args.supervision}")
     if args.strong_per_batch and args.supervision != "semi":
         raise ValueError(f"--strong-per-batch applies to --supervision semi, not {args.supervision}")
+    if args.hold_out is not None:
+        from .weak import Subset
+
+        if dataset != "msrc":
+            raise ValueError(f"--hold-out applies to MSRC (--data), not the {dataset} scenes")
+        fold, folds = parse_fold(args.hold_out)
+        ds = Subset(ds, [i for i in range(len(ds)) if i % folds != fold])
+        print(f"hold-out fold {fold}/{folds}: training on {len(ds)} images")
     strong = None  # semi: the indices of the pixel-labelled images
     if args.strong_images is not None and args.supervision == "strong":  # the baseline of the semi runs
         if args.strong_images < 1:
@@ -484,3 +492,14 @@ def train_unaries(args):
         print(f"val ({len(val)} images): global {100 * s['global_acc']:.1f}, class-average "
               f"{100 * s['class_avg_acc']:.1f}, mIoU {100 * s['mean_iou']:.1f}")
     return 0
+
+
+def parse_fold(text):
+    """``"I/K"`` -> ``(I, K)`` with ``K >= 2`` and ``0 <= I < K`` (``--hold-out``)."""
+    try:
+        fold, folds = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"--hold-out must be I/K with integers 0 <= I < K, K >= 2, got {text!r}") from None
+    if folds < 2 or not 0 <= fold < folds:
+        raise ValueError(f"--hold-out must be I/K with integers 0 <= I < K, K >= 2, got {text!r}")
+    return fold, folds

@@ -55,6 +55,9 @@ def build_parser():
     t.add_argument("--strong-images", type=int, default=None, metavar="N",
                    help="pixel labels for N training images only (drawn from --seed): with --supervision strong "
                         "train on them alone (strong-only), with semi the rest have image labels (default: a quarter)")
+    t.add_argument("--hold-out", default=None, metavar="I/K",
+                   help="MSRC: leave out fold I of K (the training images at positions I, I+K, I+2K, ...; "
+                        "0 <= I < K): the net never sees them, so its scores on them are held-out unaries")
     t.add_argument("--strong-per-batch", type=int, default=0, metavar="K",
                    help="semi: K of each batch's images from the pixel-labelled ones, the rest from the "
                         "image-labelled ones, as Papandreou et al. mix them (0: all drawn at random)")

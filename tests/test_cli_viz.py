@@ -122,6 +122,40 @@ def test_train_command_on_msrc(tmp_path, capsys):
     assert model.input_scale == 0.5 and meta["train_config"]["optimizer"] == "adam" and meta["iterations"] == 2
 
 
+@needs_msrc
+def test_train_hold_out_leaves_a_fold_out(tmp_path, capsys, monkeypatch):
+    from minideeplab import weak
+    from minideeplab.datasets import MSRC
+    from minideeplab.models import load_model
+
+    seen, real = [], weak.Subset  # the training set the command builds, by image name
+
+    def recording(ds, indices):
+        sub = real(ds, indices)
+        seen.append([ds.names[i] for i in sub.indices])
+        return sub
+
+    monkeypatch.setattr(weak, "Subset", recording)
+    names = MSRC(MSRC_DIR, "train").names
+    assert main(["train", "--data", MSRC_DIR, "--width", "0.0625", "--crop", "65", "--batch-size", "1",
+                 "--max-iter", "1", "--hold-out", "1/3", "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    kept = [name for k, name in enumerate(names) if k % 3 != 1]
+    assert seen == [kept] and len(kept) == 186
+    assert "hold-out fold 1/3: training on 186 images" in capsys.readouterr().out
+    assert load_model(tmp_path / "a" / "model.npz")[1]["train_config"]["hold_out"] == "1/3"
+    for bad in ("3/3", "-1/2", "0/1", "1", "a/b"):
+        assert main(["train", "--data", MSRC_DIR, "--max-iter", "1", f"--hold-out={bad}",
+                     "--out", str(tmp_path / "b")]) == 2
+        assert f"--hold-out must be I/K with integers 0 <= I < K, K >= 2, got {bad!r}" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+def test_hold_out_needs_msrc(tmp_path, capsys):
+    assert main(["train", "--width", "0.0625", "--size", "33", "--crop", "33", "--images", "4", "--max-iter", "1",
+                 "--hold-out", "0/2", "--out", str(tmp_path)]) == 2
+    assert "--hold-out applies to MSRC" in capsys.readouterr().err
+
+
 def test_segment_command(tmp_path, capsys):
     from PIL import Image
 
