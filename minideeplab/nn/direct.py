@@ -31,7 +31,9 @@ channels on (8 -> 16 on 65 x 65: 6.5 / 4.4 ms; 16 -> 16 on 129 x 129: 43.1 / 38.
 the value that speeds training up (``direct.MAX_CHANNELS = 8``). It is not the default: the two
 pairs agree to float32 rounding (outputs and gradients to 1e-6), so a width-1/8 training follows
 another float32 trajectory with it, and lesson 16's EM-rounds check failed on the one CI runs
-with 8 and two threads (it held on twelve others, ``benchmarks/RESULTS.md``, 2026-12-04)."""
+with 8 and two threads (it held on twelve others, ``benchmarks/RESULTS.md``, 2026-12-04). With
+the taps pair on fc6 as well, lesson 7's own seed misses a shape class with 8 (smallest class
+accuracy 0.17; seeds 1-3 pass; ``benchmarks/lesson_seeds.py 7 --max-channels 8``)."""
 
 
 def applies(x, w, stride, padding, dilation):
