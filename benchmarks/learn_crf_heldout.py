@@ -46,7 +46,7 @@ def main(argv=None):
     kw = json.loads(args.kwargs)
     learn_on, weights = kw.pop("learn_on", "even"), kw.pop("class_weights", None)
     arrays = dict(np.load(args.cache)) if os.path.exists(args.cache) else {}
-    splits = ("val", "test") if learn_on == "folds" else ("val", "test", "train")
+    splits = ("val", "test", "train") if learn_on == "train" and args.name != "potts" else ("val", "test")
     missing = [split for split in splits if f"{split}/0" not in arrays]
     for split in missing:  # the shipped model's probabilities, computed once per split
         ds = MSRC(args.data, split)
@@ -63,7 +63,9 @@ def main(argv=None):
 
     val, test, L = rows("val"), rows("test"), model.num_classes
     potts = dict(meta["dense_crf"])
-    if learn_on == "folds":
+    if args.name == "potts":  # nothing to learn
+        learn, pick = [], val
+    elif learn_on == "folds":
         learn, pick = fold_rows(args, model), val
     elif learn_on == "train":
         learn, pick = rows("train"), val

@@ -1,11 +1,14 @@
 """How right and how sure a model's unaries are on its own training images and on new ones.
 
     python benchmarks/unary_confidence.py [--model FILE] [--data DIR] [--every 5]
+    python benchmarks/unary_confidence.py --folds-cache runs/learn18/probs_folds.npz
 
 Prints, for every ``--every``-th image of the training split and for all validation images,
 global / class-average accuracy, mIoU and the mean top probability over non-void pixels. A
 CRF learned from training-image unaries learns how much to trust *those*; this shows how far
-they are from the unaries it will meet.
+they are from the unaries it will meet. ``--folds-cache`` adds a row for the cached probabilities
+of the k-fold nets on the training images each left out (``learn_crf_heldout.py``'s
+``probs_folds.npz``, keys ``"i"``): the held-out unaries a CRF can learn from.
 """
 from __future__ import annotations
 
@@ -24,18 +27,21 @@ def main():
     ap.add_argument("--model", default=None, help="a model file (default: the shipped one)")
     ap.add_argument("--data", default="../shared/data/msrc")
     ap.add_argument("--every", type=int, default=5, help="every N-th training image")
+    ap.add_argument("--folds-cache", default=None, help="probs_folds.npz of benchmarks/learn_crf_heldout.py")
     args = ap.parse_args()
     model, _ = load_model(args.model) if args.model else load_msrc_model()
     L = model.num_classes
     print("| split | images | global | class-average | mIoU | mean top probability |")
     print("|---|---|---|---|---|---|")
-    for split, step in (("train", args.every), ("val", 1)):
-        ds = MSRC(args.data, split)
+    cached = np.load(args.folds_cache) if args.folds_cache else None
+    rows = [("train", args.every), ("val", 1)] + ([("train, fold nets (held out)", 1)] if cached is not None else [])
+    for split, step in rows:
+        ds = MSRC(args.data, split.split(",")[0])
         conf = np.zeros((L, L), np.int64)
         top = []
         for i in range(0, len(ds), step):
             image, label = ds[i]
-            p = predict_probs(model, image)
+            p = predict_probs(model, image) if split in ("train", "val") else cached[str(i)].astype(np.float32)
             confusion_matrix(label, p.argmax(0), L, out=conf)
             top.append(p.max(0)[label != 255].mean())
         s = summarize(conf)
