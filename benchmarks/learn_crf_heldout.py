@@ -30,6 +30,7 @@ from minideeplab.datasets import MSRC
 from minideeplab.datasets.balance import median_frequency_weights
 from minideeplab.models import MSRC_MODEL, load_model
 from minideeplab.predict import predict_probs
+from minideeplab.unaries.folds import FoldNets
 
 
 def main(argv=None):
@@ -93,25 +94,13 @@ def main(argv=None):
 
 def fold_rows(args, shipped):
     """``(image, probs, label)`` of every training image, its probs from the fold net that left it
-    out (``--hold-out I/K``: image i is in fold i % K), at the shipped model's test-time setting;
+    out (:class:`minideeplab.unaries.folds.FoldNets`, at the shipped model's test-time setting);
     cached beside ``--cache`` as ``probs_folds.npz``."""
-    nets = sorted(d for d in os.listdir(args.folds) if d.startswith("fold") and d[4:].isdigit())
-    K = len(nets)
-    if K < 2:
-        raise ValueError(f"--folds {args.folds}: expected fold0/, fold1/, ... with a model.npz each, found {nets}")
     ds = MSRC(args.data, "train")
     path = os.path.join(os.path.dirname(args.cache), "probs_folds.npz")
     if not os.path.exists(path):
-        arrays = {}
-        for f in range(K):
-            net, meta = load_model(os.path.join(args.folds, f"fold{f}", "model.npz"))
-            held = (meta.get("train_config") or {}).get("hold_out")
-            if held != f"{f}/{K}":
-                raise ValueError(f"{args.folds}/fold{f}/model.npz was trained with --hold-out {held}, expected {f}/{K}")
-            for i in range(f, len(ds), K):
-                arrays[str(i)] = predict_probs(net, ds[i][0], scale=shipped.input_scale,
-                                               flip=shipped.test_flip).astype(np.float16)
-        np.savez(path, **arrays)
+        folds = FoldNets(args.folds, like=shipped)
+        np.savez(path, **{str(i): folds.probs(i, ds[i][0]).astype(np.float16) for i in range(len(ds))})
     cached = np.load(path)
     return [(ds[i][0], cached[str(i)], ds[i][1]) for i in range(len(ds))]
 

@@ -379,7 +379,21 @@ def learn_crf(args):
     checkpoint = args.checkpoint or os.path.splitext(out)[0] + ".learn-crf.npz"
     remove_stale_temp_files(os.path.dirname(os.path.abspath(out)))  # of killed earlier runs
 
-    def samples(split, limit=0, half=None):
+    folds = None
+    if args.folds is not None:
+        from .unaries.folds import FoldNets
+        from .unaries.sources import is_textonboost
+
+        if args.split != "train":
+            raise ValueError(f"--folds applies to --split train (held-out unaries of the training images), "
+                             f"not --split {args.split}")
+        if is_textonboost(model):
+            raise ValueError("--folds replaces a DeepLab model's unaries on its training images; "
+                             f"{args.model} is a TextonBoost model")
+        folds = FoldNets(args.folds, like=model)
+        print(f"learning on the unaries of {len(folds)} fold nets ({args.folds}), picking on the model's")
+
+    def samples(split, limit=0, half=None, folds=None):
         ds = MSRC(args.data, split)
         if half is not None:  # every other image, from position `half`
             ds.names = ds.names[half::2]
@@ -390,13 +404,14 @@ def learn_crf(args):
         rows = []
         for i in tqdm(range(len(ds)), desc=f"unaries ({split})", disable=args.quiet, leave=False):
             image, label = ds[i]
-            rows.append((image, unary_probs(model, image).astype(np.float16), label))
+            probs = unary_probs(model, image) if folds is None else folds.probs(i, image)
+            rows.append((image, probs.astype(np.float16), label))
         return rows
 
     if args.split == "val-half":  # held-out unaries on both sides: learn on val 0, 2, 4, ..., pick on 1, 3, 5, ...
         train, val = samples("val", args.limit, half=0), samples("val", args.val_limit, half=1)
     else:
-        train, val = samples(args.split, args.limit), samples("val", args.val_limit)
+        train, val = samples(args.split, args.limit, folds=folds), samples("val", args.val_limit)
     start = {k: v for k, v in (meta.get("dense_crf") or {}).items() if k != "n_iter"}
     weights = None
     if args.class_weights == "median-frequency":
@@ -415,7 +430,7 @@ def learn_crf(args):
     meta["learned_crf"] = {"params": res["params"], "score": res["score"], "metric": args.metric, "step": res["step"],
                            "steps": args.steps, "crop": args.crop, "lr": args.lr, "split": args.split,
                            "class_weights": args.class_weights, "potts_prior": args.potts_prior,
-                           "keep_weights": args.keep_weights,
+                           "keep_weights": args.keep_weights, "folds": args.folds,
                            "history": res["history"]}
     save_unaries(out, model, meta)
     print(f"wrote the learned CRF into {out} (state: {checkpoint})")

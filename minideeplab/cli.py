@@ -169,6 +169,11 @@ def build_parser():
                     help="MSRC split to learn on; val-half: learn on every other validation image and pick on "
                          "the others (unaries the net was not trained on; on its own training images they are "
                          "far more confident and right than on new ones)")
+    lc.add_argument("--folds", default=None, metavar="DIR",
+                    help="with --split train: the training images' unaries from the k-fold nets in DIR "
+                         "(fold0/model.npz, fold1/model.npz, ..., trained with train --hold-out I/K), each image "
+                         "scored by the net that left it out, at the model's test-time setting; the validation "
+                         "images keep the model's own")
     lc.add_argument("--steps", type=int, default=2000, help="Adam steps, one random crop each")
     lc.add_argument("--crop", type=int, default=128, help="crop side in pixels")
     lc.add_argument("--lr", type=float, default=0.02, help="Adam's learning rate")

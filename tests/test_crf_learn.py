@@ -192,6 +192,78 @@ def test_learn_crf_on_held_out_unaries_learns_and_picks_on_disjoint_halves_of_va
     assert seen["potts_prior"] == 0.5 and seen["fixed"] == ("w_bilateral", "w_gaussian")
 
 
+def _fold_nets(folder, holds):
+    """Tiny untrained nets saved as ``folder/foldI/model.npz`` with ``--hold-out`` records ``holds``."""
+    from minideeplab.models import DeepLab, save_model
+
+    for fold, hold in enumerate(holds):
+        os.makedirs(os.path.join(folder, f"fold{fold}"))
+        save_model(os.path.join(folder, f"fold{fold}", "model.npz"),
+                   DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=fold), train_config={"hold_out": hold})
+
+
+@needs_msrc
+def test_learn_crf_on_fold_nets_unaries(tmp_path, monkeypatch):
+    """--folds DIR: training image i is scored by fold net i % K, at the model's test-time
+    setting (the shipped model's three scales and mirror); validation keeps the model's unaries."""
+    import shutil
+
+    import minideeplab.crf.learn as learn_module
+    from minideeplab.cli import main
+    from minideeplab.datasets import MSRC
+    from minideeplab.models import MSRC_MODEL, load_model
+    from minideeplab.predict import predict_probs
+
+    seen = {}
+    real = learn_module.learn_crf
+
+    def spy(train, num_classes, *, val=None, **kw):
+        seen["train"], seen["val"] = train, val
+        return real(train, num_classes, val=val, **kw)
+
+    monkeypatch.setattr(learn_module, "learn_crf", spy)
+    model = str(tmp_path / "m.npz")
+    shutil.copy(MSRC_MODEL, model)
+    _fold_nets(str(tmp_path / "folds"), ["0/2", "1/2"])
+    assert main(["learn-crf", "--model", model, "--data", MSRC_DIR, "--folds", str(tmp_path / "folds"), "--limit", "3",
+                 "--val-limit", "1", "--steps", "2", "--val-every", "2", "--crop", "32", "--quiet"]) == 0
+    shipped, _ = load_model(MSRC_MODEL)
+    ds = MSRC(MSRC_DIR, "train")
+    for i, (image, probs, label) in enumerate(seen["train"]):
+        net, _ = load_model(tmp_path / "folds" / f"fold{i % 2}" / "model.npz")
+        expected = predict_probs(net, ds[i][0], scale=shipped.input_scale, flip=shipped.test_flip)
+        np.testing.assert_array_equal(probs, expected.astype(np.float16))
+        assert np.array_equal(label, ds[i][1]) and np.array_equal(image, ds[i][0])
+    other, _ = load_model(tmp_path / "folds" / "fold0" / "model.npz")  # image 1 is not fold 0's
+    assert not np.array_equal(seen["train"][1][1], predict_probs(other, ds[1][0], scale=shipped.input_scale,
+                                                                 flip=shipped.test_flip).astype(np.float16))
+    val_image = MSRC(MSRC_DIR, "val")[0][0]
+    np.testing.assert_array_equal(seen["val"][0][1], predict_probs(shipped, val_image).astype(np.float16))
+    assert load_model(model)[1]["learned_crf"]["folds"] == str(tmp_path / "folds")
+
+
+@needs_msrc
+@pytest.mark.parametrize("holds, extra, message", [
+    (["0/2", "1/2"], ["--split", "val-half"], "--folds applies to --split train"),
+    (["0/2", "0/2"], [], "trained with --hold-out 0/2, expected 1/2"),
+    (["0/1"], [], "at least two"),
+])
+def test_learn_crf_folds_bad_input(tmp_path, capsys, holds, extra, message):
+    import shutil
+
+    from minideeplab.cli import main
+    from minideeplab.models import MSRC_MODEL
+
+    model = str(tmp_path / "m.npz")
+    shutil.copy(MSRC_MODEL, model)
+    _fold_nets(str(tmp_path / "folds"), holds)
+    before = open(model, "rb").read()
+    assert main(["learn-crf", "--model", model, "--data", MSRC_DIR, "--folds", str(tmp_path / "folds"), "--limit", "2",
+                 "--steps", "2", "--quiet"] + extra) == 2
+    assert message in capsys.readouterr().err
+    assert open(model, "rb").read() == before  # nothing written
+
+
 @pytest.mark.parametrize("bad", [dict(steps=0), dict(crop=-3), dict(val_every=0), dict(checkpoint_every=1.5),
                                  dict(stop_after=0), dict(metric="accuracy"), dict(potts_prior=-1.0),
                                  dict(potts_prior=float("nan")), dict(class_weights=[1.0, 2.0]),
