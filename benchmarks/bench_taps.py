@@ -5,8 +5,8 @@
 One row per layer geometry (RESULTS.md's "fc6 one tap at a time"): batch, the share of the
 (tap, output pixel) reads that land inside the map (``taps.inside_share``), then forward +
 backward milliseconds of ``conv2d_im2col_*`` and ``conv2d_taps_*`` in float32 and their ratio.
-Each figure is the best of ``--rounds`` medians of ``--repeat`` calls, the two pairs
-alternating round by round, so that the machine's drift hits both alike. ``Conv2d`` on "auto"
+Each figure is the best of ``--rounds`` medians of ``--repeat`` calls, the two pairs taking
+turns to go first round by round, so that the machine's drift hits both alike. ``Conv2d`` on "auto"
 runs the taps pair where the share is at most ``taps.MAX_INSIDE`` (printed in the header).
 """
 from __future__ import annotations
@@ -44,8 +44,8 @@ def layer_times(N, C, F, hw, d, repeat, rounds):
     Ho, Wo = conv_output_size(H, 3, 1, d, d), conv_output_size(W, 3, 1, d, d)
     dout = np.ones((N, F, Ho, Wo), np.float32)
     best = {"im2col": np.inf, "taps": np.inf}
-    for _ in range(rounds):
-        for algorithm in best:
+    for r in range(rounds):
+        for algorithm in (("im2col", "taps") if r % 2 == 0 else ("taps", "im2col")):
             t = _median_time(lambda: _forward_backward(x, w, b, d, d, algorithm, dout), repeat)
             best[algorithm] = min(best[algorithm], t)
     return best["im2col"], best["taps"]

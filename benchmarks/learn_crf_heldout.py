@@ -4,7 +4,8 @@
         "potts_prior": 0.1, "steps": 1000, "crop": 128, "val_every": 250, "metric": "mean_iou"}']
 
 The experiment behind RESULTS.md's "A learned CRF on held-out unaries": the shipped DCNN's
-probabilities on the val, test and train splits are cached once (float16, ``--cache``); NAME
+probabilities on the val and test splits (and train, for ``learn_on: "train"``) are cached once
+(float16, ``--cache``, written atomically); NAME
 ``potts`` scores the model's cross-validated CRF, any other NAME runs
 :func:`minideeplab.crf.learn.learn_crf` with the JSON keyword arguments (``learn_on``: "even"
 learns on val's even positions and picks on the odd ones, "odd" the reverse, "train" learns on
@@ -25,6 +26,7 @@ import time
 
 import numpy as np
 
+from minideeplab._io import read_npz_meta, save_npz
 from minideeplab.crf.learn import learn_crf, score_params
 from minideeplab.datasets import MSRC
 from minideeplab.datasets.balance import median_frequency_weights
@@ -46,17 +48,20 @@ def main(argv=None):
     model, meta = load_model(args.model)
     kw = json.loads(args.kwargs)
     learn_on, weights = kw.pop("learn_on", "even"), kw.pop("class_weights", None)
-    arrays = dict(np.load(args.cache)) if os.path.exists(args.cache) else {}
+    if learn_on not in ("even", "odd", "train", "folds"):
+        ap.error(f'learn_on must be "even", "odd", "train" or "folds", got {learn_on!r}')
+    cached = np.load(args.cache) if os.path.exists(args.cache) else {}
     splits = ("val", "test", "train") if learn_on == "train" and args.name != "potts" else ("val", "test")
-    missing = [split for split in splits if f"{split}/0" not in arrays]
-    for split in missing:  # the shipped model's probabilities, computed once per split
-        ds = MSRC(args.data, split)
-        for i in range(len(ds)):
-            arrays[f"{split}/{i}"] = predict_probs(model, ds[i][0]).astype(np.float16)
-    if missing:
+    missing = [split for split in splits if f"{split}/0" not in cached]
+    if missing:  # the shipped model's probabilities, computed once per split
+        arrays = dict(cached)
+        for split in missing:
+            ds = MSRC(args.data, split)
+            for i in range(len(ds)):
+                arrays[f"{split}/{i}"] = predict_probs(model, ds[i][0]).astype(np.float16)
         os.makedirs(os.path.dirname(args.cache) or ".", exist_ok=True)
-        np.savez(args.cache, **arrays)
-    cached = arrays
+        save_npz(args.cache, arrays)
+        cached = arrays
 
     def rows(split):
         ds = MSRC(args.data, split)
@@ -98,9 +103,13 @@ def fold_rows(args, shipped):
     cached beside ``--cache`` as ``probs_folds.npz``."""
     ds = MSRC(args.data, "train")
     path = os.path.join(os.path.dirname(args.cache), "probs_folds.npz")
+    if os.path.exists(path) and read_npz_meta(path).get("folds") != os.path.abspath(args.folds):
+        raise ValueError(f"{path} holds the unaries of {read_npz_meta(path).get('folds')}, not of --folds "
+                         f"{args.folds}: remove it")
     if not os.path.exists(path):
-        folds = FoldNets(args.folds, like=shipped)
-        np.savez(path, **{str(i): folds.probs(i, ds[i][0]).astype(np.float16) for i in range(len(ds))})
+        folds = FoldNets(args.folds, like=shipped, name="--folds")
+        save_npz(path, {str(i): folds.probs(i, ds[i][0]).astype(np.float16) for i in range(len(ds))},
+                 {"folds": os.path.abspath(args.folds)})
     cached = np.load(path)
     return [(ds[i][0], cached[str(i)], ds[i][1]) for i in range(len(ds))]
 

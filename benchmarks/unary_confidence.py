@@ -34,18 +34,20 @@ def main():
     print("| split | images | global | class-average | mIoU | mean top probability |")
     print("|---|---|---|---|---|---|")
     cached = np.load(args.folds_cache) if args.folds_cache else None
-    rows = [("train", args.every), ("val", 1)] + ([("train, fold nets (held out)", 1)] if cached is not None else [])
-    for split, step in rows:
-        ds = MSRC(args.data, split.split(",")[0])
+    rows = [("train", "train", args.every, None), ("val", "val", 1, None)]
+    if cached is not None:
+        rows.append(("train, fold nets (held out)", "train", args.every, cached))
+    for name, split, step, source in rows:
+        ds = MSRC(args.data, split)
         conf = np.zeros((L, L), np.int64)
         top = []
         for i in range(0, len(ds), step):
             image, label = ds[i]
-            p = predict_probs(model, image) if split in ("train", "val") else cached[str(i)].astype(np.float32)
+            p = predict_probs(model, image) if source is None else source[str(i)].astype(np.float32)
             confusion_matrix(label, p.argmax(0), L, out=conf)
             top.append(p.max(0)[label != 255].mean())
         s = summarize(conf)
-        print(f"| {split} | {len(top)} | {100 * s['global_acc']:.1f} | {100 * s['class_avg_acc']:.1f} | "
+        print(f"| {name} | {len(top)} | {100 * s['global_acc']:.1f} | {100 * s['class_avg_acc']:.1f} | "
               f"{100 * s['mean_iou']:.1f} | {np.mean(top):.3f} |")
 
 

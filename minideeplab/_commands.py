@@ -35,6 +35,16 @@ def train(args):
         raise ValueError(f"--val-every must be >= 0, got {args.val_every}")
     val = None
     dataset = args.dataset or ("msrc" if args.data else "synthetic")
+    if args.hold_out is not None:  # k-fold nets: checked first, recorded in canonical form
+        from .unaries.folds import parse_fold
+
+        fold, folds = parse_fold(args.hold_out)
+        if dataset != "msrc":
+            raise ValueError(f"--hold-out applies to MSRC (--data), not the {dataset} scenes")
+        if args.split != "train":
+            raise ValueError(f"--hold-out applies to --split train (fold positions are the training split's), "
+                             f"not --split {args.split}")
+        args.hold_out = f"{fold}/{folds}"
     if dataset == "synthetic":
         ds = SyntheticScenes(args.images, (args.size, args.size), args.classes, objects=(1, 3),
                              radius=(0.2, 0.35), seed=args.seed)
@@ -56,6 +66,11 @@ def train(args):
         from .models import load_model
 
         start, start_meta = load_model(args.init_from)
+        start_hold = (start_meta.get("train_config") or {}).get("hold_out")
+        if args.hold_out is not None and start_hold != args.hold_out:
+            raise ValueError(f"--init-from {args.init_from} was trained "
+                             + (f"with --hold-out {start_hold}" if start_hold else "on every training image")
+                             + f"; a --hold-out {args.hold_out} run must start from a net of the same fold")
         if start.variant != model.variant or start.width != model.width or start.num_classes != classes:
             raise ValueError(f"--init-from {args.init_from} is a {start.variant} of width {start.width:g} with "
                              f"{start.num_classes} classes; this run builds a {model.variant} of width "
@@ -79,9 +94,6 @@ def train(args):
     if args.hold_out is not None:
         from .weak import Subset
 
-        if dataset != "msrc":
-            raise ValueError(f"--hold-out applies to MSRC (--data), not the {dataset} scenes")
-        fold, folds = parse_fold(args.hold_out)
         ds = Subset(ds, [i for i in range(len(ds)) if i % folds != fold])
         print(f"hold-out fold {fold}/{folds}: training on {len(ds)} images")
     strong = None  # semi: the indices of the pixel-labelled images
@@ -390,10 +402,10 @@ def learn_crf(args):
         if is_textonboost(model):
             raise ValueError("--folds replaces a DeepLab model's unaries on its training images; "
                              f"{args.model} is a TextonBoost model")
-        folds = FoldNets(args.folds, like=model)
+        folds = FoldNets(args.folds, like=model, name="--folds")
         print(f"learning on the unaries of {len(folds)} fold nets ({args.folds}), picking on the model's")
 
-    def samples(split, limit=0, half=None, folds=None):
+    def samples(split, limit=0, half=None, folds=None):  # folds: FoldNets scoring the images instead
         ds = MSRC(args.data, split)
         if half is not None:  # every other image, from position `half`
             ds.names = ds.names[half::2]
@@ -508,13 +520,3 @@ def train_unaries(args):
               f"{100 * s['class_avg_acc']:.1f}, mIoU {100 * s['mean_iou']:.1f}")
     return 0
 
-
-def parse_fold(text):
-    """``"I/K"`` -> ``(I, K)`` with ``K >= 2`` and ``0 <= I < K`` (``--hold-out``)."""
-    try:
-        fold, folds = (int(part) for part in str(text).split("/"))
-    except ValueError:
-        raise ValueError(f"--hold-out must be I/K with integers 0 <= I < K, K >= 2, got {text!r}") from None
-    if folds < 2 or not 0 <= fold < folds:
-        raise ValueError(f"--hold-out must be I/K with integers 0 <= I < K, K >= 2, got {text!r}")
-    return fold, folds

@@ -126,7 +126,7 @@ def test_train_command_on_msrc(tmp_path, capsys):
 def test_train_hold_out_leaves_a_fold_out(tmp_path, capsys, monkeypatch):
     from minideeplab import weak
     from minideeplab.datasets import MSRC
-    from minideeplab.models import load_model
+    from minideeplab.models import DeepLab, load_model, save_model
 
     seen, real = [], weak.Subset  # the training set the command builds, by image name
 
@@ -148,6 +148,22 @@ def test_train_hold_out_leaves_a_fold_out(tmp_path, capsys, monkeypatch):
                      "--out", str(tmp_path / "b")]) == 2
         assert f"--hold-out must be I/K with integers 0 <= I < K, K >= 2, got {bad!r}" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+    base = ["train", "--data", MSRC_DIR, "--width", "0.0625", "--crop", "65", "--batch-size", "1", "--max-iter", "1",
+            "--quiet"]
+    assert main(base + ["--hold-out", "01/3", "--out", str(tmp_path / "c")]) == 0  # recorded as 1/3
+    assert load_model(tmp_path / "c" / "model.npz")[1]["train_config"]["hold_out"] == "1/3"
+    assert main(base + ["--hold-out", "1/3", "--init-from", str(tmp_path / "a" / "model.npz"),
+                        "--out", str(tmp_path / "d")]) == 0  # the same fold: a second schedule
+    every = str(tmp_path / "every.npz")  # a net trained on every image (no --hold-out record)
+    save_model(every, DeepLab("DeepLab-LargeFOV", 21, width=0.0625, seed=0))
+    for extra, message in (
+            (["--hold-out", "1/3", "--split", "trainval"], "--hold-out applies to --split train (fold positions are the training split's), not --split trainval"),
+            (["--hold-out", "0/3", "--init-from", str(tmp_path / "a" / "model.npz")],
+             "was trained with --hold-out 1/3; a --hold-out 0/3 run must start from a net of the same fold"),
+            (["--hold-out", "0/3", "--init-from", every], "was trained on every training image")):
+        assert main(base + extra + ["--out", str(tmp_path / "e")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()
 
 
 def test_hold_out_needs_msrc(tmp_path, capsys):

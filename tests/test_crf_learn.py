@@ -193,13 +193,17 @@ def test_learn_crf_on_held_out_unaries_learns_and_picks_on_disjoint_halves_of_va
 
 
 def _fold_nets(folder, holds):
-    """Tiny untrained nets saved as ``folder/foldI/model.npz`` with ``--hold-out`` records ``holds``."""
+    """Tiny untrained nets saved as ``folder/foldI/model.npz`` with ``--hold-out`` records ``holds``
+    (None: no record; "missing": the folder without a model)."""
     from minideeplab.models import DeepLab, save_model
 
     for fold, hold in enumerate(holds):
         os.makedirs(os.path.join(folder, f"fold{fold}"))
+        if hold == "missing":
+            continue
         save_model(os.path.join(folder, f"fold{fold}", "model.npz"),
-                   DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=fold), train_config={"hold_out": hold})
+                   DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=fold),
+                   train_config={"split": "train", "hold_out": hold} if hold else {})
 
 
 @needs_msrc
@@ -234,6 +238,8 @@ def test_learn_crf_on_fold_nets_unaries(tmp_path, monkeypatch):
         expected = predict_probs(net, ds[i][0], scale=shipped.input_scale, flip=shipped.test_flip)
         np.testing.assert_array_equal(probs, expected.astype(np.float16))
         assert np.array_equal(label, ds[i][1]) and np.array_equal(image, ds[i][0])
+    own_setting = predict_probs(net, ds[2][0]).astype(np.float16)  # the fold net's own scale 1, no mirror
+    assert not np.array_equal(seen["train"][2][1], own_setting)
     other, _ = load_model(tmp_path / "folds" / "fold0" / "model.npz")  # image 1 is not fold 0's
     assert not np.array_equal(seen["train"][1][1], predict_probs(other, ds[1][0], scale=shipped.input_scale,
                                                                  flip=shipped.test_flip).astype(np.float16))
@@ -245,8 +251,10 @@ def test_learn_crf_on_fold_nets_unaries(tmp_path, monkeypatch):
 @needs_msrc
 @pytest.mark.parametrize("holds, extra, message", [
     (["0/2", "1/2"], ["--split", "val-half"], "--folds applies to --split train"),
-    (["0/2", "0/2"], [], "trained with --hold-out 0/2, expected 1/2"),
+    (["0/2", "0/2"], [], "fold1/model.npz was trained with --hold-out 0/2 on --split train, expected --hold-out 1/2"),
+    (["0/2", None], [], "fold1/model.npz was trained without --hold-out"),
     (["0/1"], [], "at least two"),
+    (["0/2", "missing"], [], "fold1/model.npz is missing (fold 1 of 2)"),
 ])
 def test_learn_crf_folds_bad_input(tmp_path, capsys, holds, extra, message):
     import shutil

@@ -6,7 +6,9 @@ orientation in rectangles (:mod:`.orientation`), the boosted-tree pixel
 classifier over them (:mod:`.boost`: trained with scikit-learn, predicted with NumPy/Numba),
 and the whole unary model, features to probabilities, trained and saved as one file
 (:mod:`.textonboost`: :class:`TextonBoost`, with the colour-rectangle features
-:func:`colour_features`).
+:func:`colour_features`). Beside them: :mod:`.sources` (a DeepLab model or a TextonBoost file
+behind one interface for the CRF commands) and :mod:`.folds` (held-out unaries of the training
+images from k-fold nets).
 """
 from .boost import BoostedTrees
 from .filterbank import FILTERS, filter_bank, rgb_to_lab
