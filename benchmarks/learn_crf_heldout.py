@@ -91,7 +91,7 @@ def main(argv=None):
     s = score_params(test, res["params"], L)
     out = {"name": args.name, "kw": args.kwargs, "test": {k: s[k] for k in ("global_acc", "class_avg_acc", "mean_iou")},
            "w1": res["params"]["w_bilateral"], "w2": res["params"]["w_gaussian"], "n_iter": res["params"].get("n_iter"),
-           "step": res.get("step"), "pick": res.get("score")}
+           "step": res.get("step"), "pick": res.get("score"), "history": res.get("history")}
     print(json.dumps(out))
     with open(args.results, "a") as f:
         f.write(json.dumps(out) + "\n")
