@@ -131,7 +131,8 @@ def train(args):
                       color_jitter=args.color_jitter, class_weighting=args.class_weights,
                       crf_head=args.crf_head, crf_head_scale=args.crf_head_scale, crf_head_lr=args.crf_lr,
                       e_step_every=args.e_step_every, strong_per_batch=args.strong_per_batch)
-    trainer = Trainer(model, ds, cfg, out_dir=args.out, target_fn=target_fn, crf_init=crf_init, strong=strong)
+    trainer = Trainer(model, ds, cfg, out_dir=args.out, target_fn=target_fn, crf_init=crf_init, strong=strong,
+                      data_id=None if args.hold_out is None else f"hold-out {args.hold_out}")
     if trainer.class_weights is not None and not args.quiet:
         print("class weights (median frequency): " + " ".join(f"{w:.2f}" for w in trainer.class_weights))
     if args.resume and trainer.resume():
@@ -433,7 +434,9 @@ def learn_crf(args):
     res = learn(train, model.num_classes, val=val, steps=args.steps, crop=args.crop, lr=args.lr, n_iter=args.n_iter,
                 init=start, val_every=args.val_every, metric=args.metric, seed=args.seed, checkpoint=checkpoint,
                 resume=args.resume, progress=not args.quiet, class_weights=weights, potts_prior=args.potts_prior,
-                fixed=("w_bilateral", "w_gaussian") if args.keep_weights else ())
+                fixed=("w_bilateral", "w_gaussian") if args.keep_weights else (),
+                data_id=f"{args.split} (limit {args.limit}), val (limit {args.val_limit})"
+                        + (f", folds {os.path.abspath(args.folds)}" if args.folds else ""))
     print(f"learned CRF: {args.metric} on val {100 * res['score']:.2f} at step {res['step']}, "
           f"n_iter {res['params']['n_iter']}, w_bilateral {res['params']['w_bilateral']:.3f}, "
           f"w_gaussian {res['params']['w_gaussian']:.3f}")
@@ -519,4 +522,3 @@ def train_unaries(args):
         print(f"val ({len(val)} images): global {100 * s['global_acc']:.1f}, class-average "
               f"{100 * s['class_avg_acc']:.1f}, mIoU {100 * s['mean_iou']:.1f}")
     return 0
-

@@ -110,6 +110,9 @@ class Trainer:
         current unbiased scores at the label's resolution, ``(L, h, w)``.
     crf_init : with ``config.crf_head``, the CRF's starting parameters (``dense_crf``'s keyword
         arguments, e.g. a model's cross-validated ones; default: its defaults)
+    data_id : None or a string naming which images ``dataset`` holds when that is not the
+        whole split (e.g. ``"hold-out 1/3"``); written into each checkpoint, and a checkpoint
+        of other data is refused on resume
 
     EM, explicitly: when ``dataset`` is a :class:`minideeplab.weak.EMTargets` and
     ``config.e_step_every`` is k > 0, :meth:`fit` runs its E-step (re-estimating the weak
@@ -122,8 +125,9 @@ class Trainer:
     with the net (their own Adam, ``crf_head_lr``); ``self.head`` holds it.
     """
 
-    def __init__(self, model, dataset, config=None, out_dir=None, target_fn=None, crf_init=None, strong=None):
-        self.model, self.dataset = model, dataset
+    def __init__(self, model, dataset, config=None, out_dir=None, target_fn=None, crf_init=None, strong=None,
+                 data_id=None):
+        self.model, self.dataset, self.data_id = model, dataset, data_id
         self.config = (config or TrainConfig()).validate()
         if len(dataset) == 0:
             raise ValueError("dataset is empty")
@@ -338,6 +342,8 @@ class Trainer:
             "num_classes": getattr(self.model, "num_classes", None),
             "width": getattr(self.model, "width", None),
         }
+        if self.data_id is not None:
+            meta["data_id"] = self.data_id
         if self.em is not None:
             meta["em"] = {"rounds": self.em.rounds, "iteration": self.em_iteration}
         arrays = {f"param/{k}": asnumpy(v) for k, v in self.model.params.items()}
@@ -367,6 +373,9 @@ class Trainer:
         head = {k[len("crf/"):]: v for k, v in arrays.items() if k.startswith("crf/")}
         em = {k[len("em/"):]: v for k, v in arrays.items() if k.startswith("em/")}
         state = {k: v for k, v in arrays.items() if not k.startswith(("param/", "crf/", "em/"))}
+        if meta.get("data_id") != self.data_id:
+            raise FileFormatError(path, f"was written by a run on {meta.get('data_id') or 'the whole split'}, "
+                                        f"this one trains on {self.data_id or 'the whole split'}; resume with the same data")
         if ("em" in meta) != (self.em is not None):
             raise FileFormatError(path, "was written by a run " + ("with" if "em" in meta else "without") +
                                   " explicit E-steps (e_step_every); resume it with the same setting")

@@ -143,6 +143,16 @@ def test_train_hold_out_leaves_a_fold_out(tmp_path, capsys, monkeypatch):
     assert seen == [kept] and len(kept) == 186
     assert "hold-out fold 1/3: training on 186 images" in capsys.readouterr().out
     assert load_model(tmp_path / "a" / "model.npz")[1]["train_config"]["hold_out"] == "1/3"
+    assert (tmp_path / "a" / "checkpoint.npz").exists()
+    again = ["train", "--data", MSRC_DIR, "--width", "0.0625", "--crop", "65", "--batch-size", "1",
+             "--max-iter", "2", "--resume", "--out", str(tmp_path / "a"), "--quiet"]
+    for extra, message in ((["--hold-out", "0/3"], "was written by a run on hold-out 1/3, this one trains on "
+                                                    "hold-out 0/3; resume with the same data"),
+                           ([], "this one trains on the whole split")):
+        assert main(again + extra) == 2
+        assert message in capsys.readouterr().err
+    assert main(again + ["--hold-out", "1/3"]) == 0  # the same fold resumes
+    assert "resumed from" in capsys.readouterr().out
     for bad in ("3/3", "-1/2", "0/1", "1", "a/b"):
         assert main(["train", "--data", MSRC_DIR, "--max-iter", "1", f"--hold-out={bad}",
                      "--out", str(tmp_path / "b")]) == 2

@@ -4,7 +4,10 @@ The CRF is a log-linear model p(y | x, w); here it is learned as CRF-as-RNN does
 al., ICCV 2015): T mean-field iterations from a classifier's probabilities P give beliefs Q,
 and the parameters (w_bilateral, w_gaussian and a full compatibility matrix mu) minimise the
 pixel cross-entropy of Q against the ground truth, by Adam on random crops, with the gradients
-of :func:`minideeplab.crf.dense_crf_backward`. A learned mu can stop a frequent class from
+of :func:`minideeplab.crf.dense_crf_backward`. The cross-entropy punishes a confidently wrong
+pixel without bound, and a smoothing CRF makes wrong regions confidently wrong, so it can learn
+to switch smoothing off while it still raises the accuracy; ``loss="expected_error"``
+maximises sum_i Q_i(y_i) instead (the accuracy of a labelling drawn from Q, bounded per pixel). A learned mu can stop a frequent class from
 swallowing a rare one it often borders (mu(cow, grass) small: "cows may sit on grass").
 
 :func:`learn_crf` keeps the parameters that score best on a validation set (full images,
@@ -35,24 +38,46 @@ def crf_cross_entropy(Q, label, ignore_index=255, class_weights=None):
     Q : (L, H, W) beliefs; label : (H, W); class_weights : None or (L,) weights w_c >= 0, the
     loss then being sum_i w_{y_i} (-log Q_i(y_i)) / sum_i w_{y_i} (as in the trainer's
     class-balanced loss). Returns ``(loss, dQ)``."""
+    w, ys, xs, y, total = _weighted_pixels(Q, label, ignore_index, class_weights)
+    dQ = np.zeros_like(Q)
+    if total <= 0:
+        return 0.0, dQ
+    q = np.maximum(Q[y, ys, xs], 1e-12)
+    dQ[y, ys, xs] = -w / (q * total)
+    return float((w * -np.log(q)).sum() / total), dQ
+
+
+def crf_expected_error(Q, label, ignore_index=255, class_weights=None):
+    """1 - the mean Q(y) over the non-void pixels (the expected error of a labelling drawn from
+    Q), and its gradient with respect to Q.
+
+    Q : (L, H, W) beliefs; label : (H, W); class_weights : None or (L,) weights w_c >= 0, the
+    loss then being 1 - sum_i w_{y_i} Q_i(y_i) / sum_i w_{y_i}. A confidently wrong pixel
+    costs 1, not -log Q. Returns ``(loss, dQ)``."""
+    w, ys, xs, y, total = _weighted_pixels(Q, label, ignore_index, class_weights)
+    dQ = np.zeros_like(Q)
+    if total <= 0:
+        return 0.0, dQ
+    dQ[y, ys, xs] = -w / total
+    return float(1.0 - (w * Q[y, ys, xs]).sum() / total), dQ
+
+
+def _weighted_pixels(Q, label, ignore_index, class_weights):
+    """The non-void pixels' weights, positions, labels and total weight."""
     if class_weights is not None:
         class_weights = np.asarray(class_weights, np.float64)
         if class_weights.shape != (Q.shape[0],) or not np.all(np.isfinite(class_weights)) or (class_weights < 0).any():
             raise ValueError(f"class_weights must be None or ({Q.shape[0]},) finite weights >= 0, "
                              f"got shape {class_weights.shape}")
     valid = label != ignore_index
-    dQ = np.zeros_like(Q)
-    if not valid.any():
-        return 0.0, dQ
     ys, xs = np.nonzero(valid)
     y = label[valid]
-    w = np.ones(y.size) if class_weights is None else np.asarray(class_weights, np.float64)[y]
-    total = float(w.sum())
-    if total <= 0:
-        return 0.0, dQ
-    q = np.maximum(Q[y, ys, xs], 1e-12)
-    dQ[y, ys, xs] = -w / (q * total)
-    return float((w * -np.log(q)).sum() / total), dQ
+    w = np.ones(y.size) if class_weights is None else class_weights[y]
+    return w, ys, xs, y, float(w.sum())
+
+
+LOSSES = {"cross_entropy": crf_cross_entropy, "expected_error": crf_expected_error}
+"""learn_crf's losses by name: each ``f(Q, label, class_weights=...) -> (loss, dQ)``."""
 
 
 def _crop(rng, image, probs, label, size):
@@ -77,7 +102,7 @@ def score_params(samples, params, num_classes):
 def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_iter=5, init=None,
               val_every=250, val_n_iters=(5, 10), metric="class_avg_acc", seed=0, checkpoint=None,
               checkpoint_every=100, resume=False, stop_after=None, progress=True, method="lattice",
-              class_weights=None, potts_prior=0.0, fixed=()):
+              class_weights=None, potts_prior=0.0, fixed=(), loss="cross_entropy", data_id=None):
     """Learn the dense CRF's weights and a full compatibility matrix.
 
     Parameters
@@ -91,6 +116,11 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     val_every, val_n_iters, metric : when and how the validation set picks the result
     class_weights : None or (L,) per-class weights of the cross-entropy (e.g. median frequency),
         to learn for the class-average accuracy rather than the pixel accuracy
+    loss : "cross_entropy" (-log Q(y), the log-linear model's likelihood) or "expected_error"
+        (1 - Q(y): bounded, so confidently wrong pixels do not dominate; see the module's notes).
+        Its gradient vanishes where Q is saturated, so start it from a working CRF (``init``, e.g.
+        the cross-validated one): from zero kernel weights on soft unaries it can settle on one
+        class everywhere, a flat region it does not leave
     potts_prior : lambda >= 0 of a Gaussian prior that keeps mu near the Potts matrix: the loss
         gains lambda / 2 * sum_ab (mu_ab - [a != b])^2 (a few dozen images cannot pin down
         L^2 compatibilities alone)
@@ -100,6 +130,9 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         ``resume=True`` an existing one is continued
     stop_after : run at most this many steps in this call (a time budget), then checkpoint and
         return; a later call with ``resume=True`` and the same arguments continues bit for bit
+    data_id : None or a string naming the learning and validation data (e.g. the split); stored
+        in the state with the other settings, and a state written with other settings (only
+        ``steps`` and ``stop_after`` may change) is refused on resume
 
     Returns
     -------
@@ -129,6 +162,8 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     fixed = (fixed,) if isinstance(fixed, str) else tuple(fixed)
     if any(k not in ("w_bilateral", "w_gaussian", "compat") for k in fixed):
         raise ValueError(f"fixed must name parameters among w_bilateral, w_gaussian, compat, got {fixed!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     if metric not in ("class_avg_acc", "global_acc", "mean_iou"):
         raise ValueError(f"metric must be class_avg_acc, global_acc or mean_iou, got {metric!r}")
     start = dict(DEFAULTS, **(init or {}))
@@ -138,8 +173,18 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     potts = 1.0 - np.eye(num_classes)
     rng = np.random.default_rng(seed)
     state = dict(step=0, history=[], best=None)
+    settings = dict(crop=int(crop), lr=float(lr), n_iter=int(n_iter), seed=int(seed), method=method, loss=loss,
+                    metric=metric, val_every=int(val_every), val_n_iters=[int(n) for n in val_n_iters],
+                    potts_prior=float(potts_prior), fixed=sorted(fixed), init=dict(sorted(start.items())),
+                    class_weights=None if class_weights is None else class_weights.tolist(), data=data_id)
     if resume and checkpoint and os.path.exists(checkpoint):
         arrays, meta = read_npz(checkpoint)
+        old = meta.get("settings", settings)
+        changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+        if changed:
+            raise ValueError(f"checkpoint {checkpoint} was written with other settings ("
+                             + ", ".join(f"{k}: {old.get(k)!r}, now {settings.get(k)!r}" for k in changed)
+                             + "); resume with the same ones or remove it")
         for k in layer.params:
             layer.params[k][...] = arrays[f"param/{k}"]
         opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
@@ -155,7 +200,7 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         arrays = {f"param/{k}": v for k, v in layer.params.items()}
         arrays.update({f"opt/{k}": v for k, v in opt.state_dict().items()})
         save_npz(checkpoint, arrays, dict(step=state["step"], history=state["history"], best=state["best"],
-                                          rng=rng.bit_generator.state))
+                                          rng=rng.bit_generator.state, settings=settings))
 
     def check(record):
         for n in val_n_iters:
@@ -175,7 +220,7 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         image, probs, label = _crop(rng, *train[i], crop)
         unary = -np.log(np.maximum(np.asarray(probs, np.float64), PROB_CLIP))
         Q = layer.forward(-unary[None], image[None])[0]  # the layer's unary is -scores
-        loss, dQ = crf_cross_entropy(Q, label, class_weights=class_weights)
+        value, dQ = LOSSES[loss](Q, label, class_weights=class_weights)
         layer.backward(dQ[None])
         if potts_prior:  # the prior's gradient lambda (mu - Potts)
             layer.grads["compat"] += potts_prior * (layer.params["compat"] - potts)
@@ -185,12 +230,12 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         for k in ("w_bilateral", "w_gaussian"):  # keep the kernel weights >= 0 (projected step)
             np.maximum(layer.params[k], 0.0, out=layer.params[k])
         state["step"] += 1
-        record = {"step": state["step"], "loss": loss}
+        record = {"step": state["step"], "loss": value}
         if val is not None and (state["step"] % val_every == 0 or state["step"] == steps):
             check(record)
         state["history"].append(record)
         bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}", w1=f"{float(layer.params['w_bilateral']):.2f}",
+        bar.set_postfix(loss=f"{value:.4f}", w1=f"{float(layer.params['w_bilateral']):.2f}",
                         w2=f"{float(layer.params['w_gaussian']):.2f}")
         if checkpoint and (state["step"] % checkpoint_every == 0 or state["step"] == last):
             save()
