@@ -13,6 +13,8 @@ the training split and picks on val; ``class_weights``: "mf" for median frequenc
 learning images, "mf0.5" their square roots) and scores the picked CRF on the test split. One JSON line per run is
 appended to ``--results``; the learned matrix goes beside it as ``mu_NAME.npy``.
 
+``loss``: "cross_entropy" (default) or "expected_error" (learn_crf's ``loss``).
+
 ``learn_on: "folds"`` learns on held-out unaries of all 279 training images: those of the nets in
 ``--folds DIR`` (``fold0/model.npz``, ``fold1/model.npz``, ..., trained with ``minideeplab train
 --hold-out I/K``), each scoring the images it left out, with the shipped model's test-time

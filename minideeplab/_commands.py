@@ -434,7 +434,7 @@ def learn_crf(args):
     res = learn(train, model.num_classes, val=val, steps=args.steps, crop=args.crop, lr=args.lr, n_iter=args.n_iter,
                 init=start, val_every=args.val_every, metric=args.metric, seed=args.seed, checkpoint=checkpoint,
                 resume=args.resume, progress=not args.quiet, class_weights=weights, potts_prior=args.potts_prior,
-                fixed=("w_bilateral", "w_gaussian") if args.keep_weights else (),
+                fixed=("w_bilateral", "w_gaussian") if args.keep_weights else (), loss=args.loss.replace("-", "_"),
                 data_id=f"{args.split} (limit {args.limit}), val (limit {args.val_limit})"
                         + (f", folds {os.path.abspath(args.folds)}" if args.folds else ""))
     print(f"learned CRF: {args.metric} on val {100 * res['score']:.2f} at step {res['step']}, "
@@ -444,7 +444,7 @@ def learn_crf(args):
             if k not in ("variant", "num_classes", "width", "dropout", "input_scale", "test_flip")}
     meta["learned_crf"] = {"params": res["params"], "score": res["score"], "metric": args.metric, "step": res["step"],
                            "steps": args.steps, "crop": args.crop, "lr": args.lr, "split": args.split,
-                           "class_weights": args.class_weights, "potts_prior": args.potts_prior,
+                           "class_weights": args.class_weights, "potts_prior": args.potts_prior, "loss": args.loss,
                            "keep_weights": args.keep_weights, "folds": args.folds,
                            "history": res["history"]}
     save_unaries(out, model, meta)

@@ -205,11 +205,19 @@ def test_learn_crf_command_stores_it_for_compare_and_segment(tmp_path, capsys):
                  "--steps", "4", "--val-every", "2", "--crop", "64", "--quiet"]) == 0
     learned = read_npz_meta(model)["learned_crf"]
     assert np.array(learned["params"]["compat"]).shape == (21, 21) and learned["steps"] == 4
+    assert learned["loss"] == "cross-entropy"
     assert os.path.exists(str(tmp_path / "m.learn-crf.npz"))
     assert main(["learn-crf", "--model", model, "--data", MSRC_DIR, "--limit", "2", "--val-limit", "2",
                  "--steps", "6", "--val-every", "2", "--crop", "64", "--quiet", "--resume", "--split", "val-half"]) == 2
     assert "was written with other settings (data: 'train (limit 2), val (limit 2)', now 'val-half (limit 2)" \
         in capsys.readouterr().err  # a state of other data is not continued
+    assert main(["learn-crf", "--model", model, "--data", MSRC_DIR, "--limit", "2", "--val-limit", "2",
+                 "--steps", "6", "--val-every", "2", "--crop", "64", "--quiet", "--resume", "--loss", "expected-error"]) == 2
+    assert "loss: 'cross_entropy', now 'expected_error'" in capsys.readouterr().err
+    assert main(["learn-crf", "--model", model, "--data", MSRC_DIR, "--limit", "2", "--val-limit", "2", "--steps", "2",
+                 "--val-every", "2", "--crop", "64", "--quiet", "--loss", "expected-error",
+                 "--checkpoint", str(tmp_path / "ee.npz")]) == 0
+    assert read_npz_meta(model)["learned_crf"]["loss"] == "expected-error"
     out = str(tmp_path / "cmp")
     assert main(["compare-crf", "--model", model, "--data", MSRC_DIR, "--limit", "1", "--quiet", "--out", out]) == 0
     md = open(os.path.join(out, "results.md")).read()
