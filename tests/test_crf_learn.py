@@ -116,6 +116,40 @@ def test_learning_with_the_expected_error():
         learn_crf(train, L, steps=1, loss="hinge", progress=False)
 
 
+def test_moving_average_of_the_parameters(tmp_path):
+    """average=d: the result is avg_t = d avg_{t-1} + (1 - d) p_t from avg_0 = the start, against
+    the plain run's parameters step by step (averaging leaves the steps themselves alone), the
+    validation checks score the average, a stopped run resumes bit for bit, bad decays are
+    refused."""
+    samples = _samples(6, 24)
+    start = {k: v for k, v in PARAMS.items() if k != "n_iter"}
+    kw = dict(steps=12, crop=16, lr=0.05, init=start, progress=False)
+    path = str(tmp_path / "plain.npz")
+    steps = [learn_crf(samples[:4], L, **kw, checkpoint=path, stop_after=1, resume=True) for _ in range(12)]
+    mu, w1, w2 = 1 - np.eye(L), PARAMS["w_bilateral"], PARAMS["w_gaussian"]
+    for r in steps:
+        mu = 0.75 * mu + 0.25 * r["mu"]
+        w1 = 0.75 * w1 + 0.25 * r["params"]["w_bilateral"]
+        w2 = 0.75 * w2 + 0.25 * r["params"]["w_gaussian"]
+    res = learn_crf(samples[:4], L, **kw, average=0.75)
+    np.testing.assert_allclose(res["mu"], mu, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(res["params"]["compat"], mu, rtol=1e-12, atol=1e-12)
+    assert res["params"]["w_bilateral"] == pytest.approx(w1, rel=1e-12)
+    assert res["params"]["w_gaussian"] == pytest.approx(w2, rel=1e-12)
+    assert np.abs(res["mu"] - steps[-1]["mu"]).max() > 1e-3  # the average is not the last step
+    checked = learn_crf(samples[:4], L, **kw, average=0.75, val=samples[4:], val_every=12, val_n_iters=(5,),
+                        metric="global_acc")
+    assert checked["history"][-1]["val_5"] == score_params(samples[4:], dict(res["params"], n_iter=5), L)["global_acc"]
+    state = str(tmp_path / "avg.npz")
+    learn_crf(samples[:4], L, **kw, average=0.75, checkpoint=state, checkpoint_every=2, stop_after=7)
+    resumed = learn_crf(samples[:4], L, **kw, average=0.75, checkpoint=state, resume=True)
+    np.testing.assert_array_equal(resumed["mu"], res["mu"])
+    assert resumed["params"] == res["params"]
+    for bad in (1.0, 0.0, True, "0.9", 2):
+        with pytest.raises(ValueError, match="average must be None or a float in"):
+            learn_crf(samples[:4], L, steps=1, average=bad, progress=False)
+
+
 def test_potts_prior_keeps_mu_near_potts():
     """The prior lambda / 2 ||mu - Potts||^2 pulls the learned matrix towards Potts: a strong
     prior ends much nearer it than none, on the same data and crops."""

@@ -7,8 +7,9 @@ pixel cross-entropy of Q against the ground truth, by Adam on random crops, with
 of :func:`minideeplab.crf.dense_crf_backward`. The cross-entropy punishes a confidently wrong
 pixel without bound, and a smoothing CRF makes wrong regions confidently wrong, so it can learn
 to switch smoothing off while it still raises the accuracy; ``loss="expected_error"``
-maximises sum_i Q_i(y_i) instead (the accuracy of a labelling drawn from Q, bounded per pixel). A learned mu can stop a frequent class from
-swallowing a rare one it often borders (mu(cow, grass) small: "cows may sit on grass").
+maximises sum_i Q_i(y_i) instead (the accuracy of a labelling drawn from Q, bounded per pixel).
+A learned mu can stop a frequent class from swallowing a rare one it often borders
+(mu(cow, grass) small: "cows may sit on grass").
 
 :func:`learn_crf` keeps the parameters that score best on a validation set (full images,
 ``dense_crf`` with the learned compatibility), choosing the iteration count among
@@ -102,7 +103,7 @@ def score_params(samples, params, num_classes):
 def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_iter=5, init=None,
               val_every=250, val_n_iters=(5, 10), metric="class_avg_acc", seed=0, checkpoint=None,
               checkpoint_every=100, resume=False, stop_after=None, progress=True, method="lattice",
-              class_weights=None, potts_prior=0.0, fixed=(), loss="cross_entropy", data_id=None):
+              class_weights=None, potts_prior=0.0, fixed=(), loss="cross_entropy", average=None, data_id=None):
     """Learn the dense CRF's weights and a full compatibility matrix.
 
     Parameters
@@ -124,6 +125,9 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     potts_prior : lambda >= 0 of a Gaussian prior that keeps mu near the Potts matrix: the loss
         gains lambda / 2 * sum_ab (mu_ab - [a != b])^2 (a few dozen images cannot pin down
         L^2 compatibilities alone)
+    average : None, or the decay d in (0, 1) of a moving average of the parameters (each step
+        avg <- d avg + (1 - d) params, from the start): the validation checks and the result use
+        the average, whose path is far less noisy than that of one-crop steps
     fixed : names among ``w_bilateral``, ``w_gaussian``, ``compat`` kept at their starting values
         (e.g. the cross-validated kernel weights, learning mu alone)
     checkpoint : path of the state file (npz), written every ``checkpoint_every`` steps; with
@@ -138,7 +142,7 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     -------
     dict: ``params`` (keyword arguments for ``dense_crf``, ``compat`` an (L, L) list), ``score``
     (the validation metric; None without ``val``), ``step``, ``history`` (step, loss, validation
-    scores), ``mu`` (the final learned matrix)
+    scores), ``mu`` (the final learned matrix; its moving average with ``average``)
     """
     from tqdm.auto import tqdm
 
@@ -162,6 +166,9 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     fixed = (fixed,) if isinstance(fixed, str) else tuple(fixed)
     if any(k not in ("w_bilateral", "w_gaussian", "compat") for k in fixed):
         raise ValueError(f"fixed must name parameters among w_bilateral, w_gaussian, compat, got {fixed!r}")
+    if average is not None and (isinstance(average, bool) or not isinstance(average, (float, np.floating))
+                                or not 0 < average < 1):
+        raise ValueError(f"average must be None or a float in (0, 1), got {average!r}")
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     if metric not in ("class_avg_acc", "global_acc", "mean_iou"):
@@ -176,7 +183,9 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     settings = dict(crop=int(crop), lr=float(lr), n_iter=int(n_iter), seed=int(seed), method=method, loss=loss,
                     metric=metric, val_every=int(val_every), val_n_iters=[int(n) for n in val_n_iters],
                     potts_prior=float(potts_prior), fixed=sorted(fixed), init=dict(sorted(start.items())),
-                    class_weights=None if class_weights is None else class_weights.tolist(), data=data_id)
+                    class_weights=None if class_weights is None else class_weights.tolist(), data=data_id,
+                    average=None if average is None else float(average))
+    avg = {k: v.copy() for k, v in layer.params.items()}  # the moving average (unused without `average`)
     if resume and checkpoint and os.path.exists(checkpoint):
         arrays, meta = read_npz(checkpoint)
         old = meta.get("settings", settings)
@@ -187,18 +196,21 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
                              + "); resume with the same ones or remove it")
         for k in layer.params:
             layer.params[k][...] = arrays[f"param/{k}"]
+            avg[k][...] = arrays.get(f"avg/{k}", arrays[f"param/{k}"])
         opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
         rng.bit_generator.state = meta["rng"]
         state = dict(step=meta["step"], history=meta["history"], best=meta["best"])
 
     def current(n):
-        return dict(n_iter=n, w_bilateral=max(float(layer.params["w_bilateral"]), 0.0),
-                    w_gaussian=max(float(layer.params["w_gaussian"]), 0.0), compat=layer.params["compat"].tolist(),
-                    **thetas)
+        p = avg if average else layer.params
+        return dict(n_iter=n, w_bilateral=max(float(p["w_bilateral"]), 0.0),
+                    w_gaussian=max(float(p["w_gaussian"]), 0.0), compat=p["compat"].tolist(), **thetas)
 
     def save():
         arrays = {f"param/{k}": v for k, v in layer.params.items()}
         arrays.update({f"opt/{k}": v for k, v in opt.state_dict().items()})
+        if average:
+            arrays.update({f"avg/{k}": v for k, v in avg.items()})
         save_npz(checkpoint, arrays, dict(step=state["step"], history=state["history"], best=state["best"],
                                           rng=rng.bit_generator.state, settings=settings))
 
@@ -229,6 +241,10 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         opt.step(layer.grads)
         for k in ("w_bilateral", "w_gaussian"):  # keep the kernel weights >= 0 (projected step)
             np.maximum(layer.params[k], 0.0, out=layer.params[k])
+        if average:
+            for k, v in layer.params.items():
+                avg[k] *= average
+                avg[k] += (1 - average) * v
         state["step"] += 1
         record = {"step": state["step"], "loss": value}
         if val is not None and (state["step"] % val_every == 0 or state["step"] == steps):
@@ -242,4 +258,4 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     bar.close()
     best = state["best"] or {"score": None, "step": state["step"], "params": current(n_iter)}
     return {"params": best["params"], "score": best["score"], "step": best["step"], "history": state["history"],
-            "mu": layer.params["compat"].copy()}
+            "mu": (avg if average else layer.params)["compat"].copy()}
