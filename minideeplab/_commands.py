@@ -387,6 +387,8 @@ def learn_crf(args):
     from .unaries.sources import load_unaries, save_unaries, unary_probs
     from ._io import remove_stale_temp_files
 
+    if args.average is not None and not 0 < args.average < 1:  # before minutes of unaries
+        raise ValueError(f"--average must be a decay in (0, 1), got {args.average}")
     model, meta = load_unaries(args.model)  # a DeepLab model or TextonBoost
     out = args.out or args.model
     checkpoint = args.checkpoint or os.path.splitext(out)[0] + ".learn-crf.npz"
@@ -435,6 +437,7 @@ def learn_crf(args):
                 init=start, val_every=args.val_every, metric=args.metric, seed=args.seed, checkpoint=checkpoint,
                 resume=args.resume, progress=not args.quiet, class_weights=weights, potts_prior=args.potts_prior,
                 fixed=("w_bilateral", "w_gaussian") if args.keep_weights else (), loss=args.loss.replace("-", "_"),
+                average=args.average,
                 data_id=f"{args.split} (limit {args.limit}), val (limit {args.val_limit})"
                         + (f", folds {os.path.abspath(args.folds)}" if args.folds else ""))
     print(f"learned CRF: {args.metric} on val {100 * res['score']:.2f} at step {res['step']}, "
@@ -445,6 +448,7 @@ def learn_crf(args):
     meta["learned_crf"] = {"params": res["params"], "score": res["score"], "metric": args.metric, "step": res["step"],
                            "steps": args.steps, "crop": args.crop, "lr": args.lr, "split": args.split,
                            "class_weights": args.class_weights, "potts_prior": args.potts_prior, "loss": args.loss,
+                           "average": args.average,
                            "keep_weights": args.keep_weights, "folds": args.folds,
                            "history": res["history"]}
     save_unaries(out, model, meta)

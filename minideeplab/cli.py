@@ -187,6 +187,9 @@ def build_parser():
     lc.add_argument("--loss", default="cross-entropy", choices=["cross-entropy", "expected-error"],
                     help="what learning minimises: the pixel cross-entropy of Q, or its expected error 1 - Q(y) "
                          "(bounded: a smoothing CRF's confidently wrong regions do not outweigh its gains)")
+    lc.add_argument("--average", type=float, default=None, metavar="D",
+                    help="check and keep a moving average of the parameters (decay D, e.g. 0.98) rather than the "
+                         "last step's")
     lc.add_argument("--potts-prior", type=float, default=0.0, metavar="LAMBDA",
                     help="keep the compatibility near Potts: loss + LAMBDA/2 * ||mu - Potts||^2")
     lc.add_argument("--keep-weights", action="store_true",

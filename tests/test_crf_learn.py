@@ -250,8 +250,11 @@ def test_learn_crf_command_stores_it_for_compare_and_segment(tmp_path, capsys):
     assert "loss: 'cross_entropy', now 'expected_error'" in capsys.readouterr().err
     assert main(["learn-crf", "--model", model, "--data", MSRC_DIR, "--limit", "2", "--val-limit", "2", "--steps", "2",
                  "--val-every", "2", "--crop", "64", "--quiet", "--loss", "expected-error",
-                 "--checkpoint", str(tmp_path / "ee.npz")]) == 0
+                 "--checkpoint", str(tmp_path / "ee.npz"), "--average", "0.9"]) == 0
     assert read_npz_meta(model)["learned_crf"]["loss"] == "expected-error"
+    assert read_npz_meta(model)["learned_crf"]["average"] == 0.9
+    assert main(["learn-crf", "--model", model, "--data", MSRC_DIR, "--steps", "2", "--average", "1.5"]) == 2
+    assert "--average must be a decay in (0, 1), got 1.5" in capsys.readouterr().err
     out = str(tmp_path / "cmp")
     assert main(["compare-crf", "--model", model, "--data", MSRC_DIR, "--limit", "1", "--quiet", "--out", out]) == 0
     md = open(os.path.join(out, "results.md")).read()
