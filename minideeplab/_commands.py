@@ -389,6 +389,10 @@ def learn_crf(args):
 
     if args.average is not None and not 0 < args.average < 1:  # before minutes of unaries
         raise ValueError(f"--average must be a decay in (0, 1), got {args.average}")
+    if not (np.isfinite(args.class_weight_power) and args.class_weight_power > 0):
+        raise ValueError(f"--class-weight-power must be a finite number > 0, got {args.class_weight_power}")
+    if args.class_weight_power != 1 and args.class_weights != "median-frequency":
+        raise ValueError("--class-weight-power applies to --class-weights median-frequency")
     model, meta = load_unaries(args.model)  # a DeepLab model or TextonBoost
     out = args.out or args.model
     checkpoint = args.checkpoint or os.path.splitext(out)[0] + ".learn-crf.npz"
@@ -432,7 +436,8 @@ def learn_crf(args):
     if args.class_weights == "median-frequency":
         from .datasets.balance import median_frequency_weights
 
-        weights = median_frequency_weights([row[2] for row in train], model.num_classes, absent=1.0)
+        weights = median_frequency_weights([row[2] for row in train], model.num_classes,
+                                           absent=1.0) ** args.class_weight_power
     res = learn(train, model.num_classes, val=val, steps=args.steps, crop=args.crop, lr=args.lr, n_iter=args.n_iter,
                 init=start, val_every=args.val_every, metric=args.metric, seed=args.seed, checkpoint=checkpoint,
                 resume=args.resume, progress=not args.quiet, class_weights=weights, potts_prior=args.potts_prior,
@@ -447,7 +452,8 @@ def learn_crf(args):
             if k not in ("variant", "num_classes", "width", "dropout", "input_scale", "test_flip")}
     meta["learned_crf"] = {"params": res["params"], "score": res["score"], "metric": args.metric, "step": res["step"],
                            "steps": args.steps, "crop": args.crop, "lr": args.lr, "split": args.split,
-                           "class_weights": args.class_weights, "potts_prior": args.potts_prior, "loss": args.loss,
+                           "class_weights": args.class_weights, "class_weight_power": args.class_weight_power,
+                           "potts_prior": args.potts_prior, "loss": args.loss,
                            "average": args.average,
                            "keep_weights": args.keep_weights, "folds": args.folds,
                            "history": res["history"]}

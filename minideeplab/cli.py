@@ -184,6 +184,9 @@ def build_parser():
     lc.add_argument("--class-weights", default="none", choices=["none", "median-frequency"],
                     help="weigh the loss per class (median frequency over the learning images): learn for the "
                          "class average rather than the pixel accuracy")
+    lc.add_argument("--class-weight-power", type=float, default=1.0, metavar="P",
+                    help="with --class-weights median-frequency: each weight to the power P (0.5 halfway to no "
+                         "weights, 2 or 3 further towards the rare classes)")
     lc.add_argument("--loss", default="cross-entropy", choices=["cross-entropy", "expected-error"],
                     help="what learning minimises: the pixel cross-entropy of Q, or its expected error 1 - Q(y) "
                          "(bounded: a smoothing CRF's confidently wrong regions do not outweigh its gains)")

@@ -412,3 +412,43 @@ def test_learn_crf_on_textonboost_unaries(tmp_path):
     assert main(["compare-crf", "--unaries", "textonboost", "--textonboost", path, "--data", MSRC_DIR, "--limit", "1",
                  "--quiet", "--out", out]) == 0
     assert "| learned CRF |" in open(os.path.join(out, "results.md")).read()
+
+
+@needs_msrc
+def test_learn_crf_class_weight_power(tmp_path, monkeypatch, capsys):
+    """--class-weight-power P hands learn_crf the median-frequency weights of the learning
+    images to the power P (recomputed here from the labels), and is refused where it means
+    nothing, before any unaries are computed."""
+    import shutil
+
+    from minideeplab.cli import main
+    from minideeplab.crf import learn as learn_module
+    from minideeplab.datasets import MSRC
+    from minideeplab.datasets.balance import median_frequency_weights
+    from minideeplab.models import MSRC_MODEL
+
+    model = str(tmp_path / "m.npz")
+    shutil.copy(MSRC_MODEL, model)
+    seen, real = [], learn_module.learn_crf
+
+    def spy(train, num_classes, **kw):
+        seen.append(kw["class_weights"])
+        return real(train, num_classes, **kw)
+
+    monkeypatch.setattr(learn_module, "learn_crf", spy)
+    base = ["learn-crf", "--model", model, "--data", MSRC_DIR, "--split", "val-half", "--limit", "3", "--val-limit",
+            "1", "--steps", "1", "--crop", "32", "--quiet"]
+    assert main(base + ["--class-weights", "median-frequency", "--class-weight-power", "3"]) == 0
+    ds = MSRC(MSRC_DIR, "val")  # val-half learns on val's images 0, 2, 4, ...
+    mf = median_frequency_weights([ds[0][1], ds[2][1], ds[4][1]], 21, absent=1.0)
+    np.testing.assert_allclose(seen[0], mf ** 3, rtol=1e-12)
+    assert not np.allclose(mf ** 3, mf)  # the power did something
+    monkeypatch.setattr(learn_module, "learn_crf", lambda *a, **k: pytest.fail("learned despite a bad power"))
+    for extra, message in ((["--class-weight-power", "2"], "--class-weight-power applies to --class-weights "
+                                                           "median-frequency"),
+                           (["--class-weights", "median-frequency", "--class-weight-power", "0"],
+                            "--class-weight-power must be a finite number > 0, got 0.0"),
+                           (["--class-weights", "median-frequency", "--class-weight-power", "nan"],
+                            "--class-weight-power must be a finite number > 0, got nan")):
+        assert main(base + extra) == 2
+        assert message in capsys.readouterr().err
