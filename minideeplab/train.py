@@ -127,6 +127,8 @@ class Trainer:
 
     def __init__(self, model, dataset, config=None, out_dir=None, target_fn=None, crf_init=None, strong=None,
                  data_id=None):
+        if data_id is not None and not isinstance(data_id, str):
+            raise TypeError(f"data_id must be None or a string, got {type(data_id).__name__}")
         self.model, self.dataset, self.data_id = model, dataset, data_id
         self.config = (config or TrainConfig()).validate()
         if len(dataset) == 0:

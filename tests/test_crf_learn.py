@@ -95,6 +95,22 @@ def test_expected_error_and_its_gradient(rng):
         crf_expected_error(Q, label, class_weights=[1.0, -1.0, 1.0])
 
 
+@pytest.mark.parametrize("loss", [crf_cross_entropy, crf_expected_error])
+def test_losses_refuse_bad_input(loss, rng):
+    Q = rng.dirichlet(np.ones(3), size=(4, 5)).transpose(2, 0, 1)
+    label = rng.integers(0, 3, size=(4, 5))
+    nan = Q.copy()
+    nan[1, 2, 3] = np.nan
+    for q, y, error, message in ((Q, label[:3], ValueError, r"Q must be \(L, H, W\) and label \(H, W\)"),
+                                 (Q[0], label, ValueError, r"Q must be \(L, H, W\)"),
+                                 (nan, label, ValueError, "Q holds NaN"),
+                                 (Q, label.astype(float), TypeError, "label must hold integer labels"),
+                                 (Q, np.where(label == 0, 3, label), ValueError, r"label values must be in \[0, 3\) or 255, got 3"),
+                                 (Q, np.where(label == 0, -1, label), ValueError, "got -1")):
+        with pytest.raises(error, match=message):
+            loss(q, y)
+
+
 def test_learning_with_the_expected_error():
     """learn_crf(loss="expected_error") from a Potts CRF on a classifier with independent
     per-pixel errors (targets: the true scenes) raises the validation accuracy well above the
@@ -148,6 +164,8 @@ def test_moving_average_of_the_parameters(tmp_path):
     for bad in (1.0, 0.0, True, "0.9", 2):
         with pytest.raises(ValueError, match="average must be None or a float in"):
             learn_crf(samples[:4], L, steps=1, average=bad, progress=False)
+    with pytest.raises(TypeError, match="data_id must be None or a string"):
+        learn_crf(samples[:4], L, steps=1, data_id=3, progress=False)
 
 
 def test_potts_prior_keeps_mu_near_potts():

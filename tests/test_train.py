@@ -176,3 +176,21 @@ def test_bad_config():
         DeepLab("DeepLab-LargeFOV", 4, input_scale=0)
     with pytest.raises(ValueError, match="dataset is empty"):
         Trainer(m, SyntheticScenes(0), TrainConfig())
+
+
+def test_data_id_is_checked_on_resume(tmp_path):
+    """A checkpoint records the trainer's data_id; a trainer of other data (or none) refuses
+    it, the same data_id resumes, and a data_id that is not a string is refused."""
+    from minideeplab import FileFormatError
+
+    m, ds, cfg = _small()
+    Trainer(m, ds, cfg, out_dir=str(tmp_path), data_id="hold-out 0/2").fit(max_iter=3, progress=False)
+    for other in ("hold-out 1/2", None):
+        m2, ds2, cfg2 = _small()
+        with pytest.raises(FileFormatError, match="was written by a run on hold-out 0/2"):
+            Trainer(m2, ds2, cfg2, out_dir=str(tmp_path), data_id=other).resume()
+    m3, ds3, cfg3 = _small()
+    t = Trainer(m3, ds3, cfg3, out_dir=str(tmp_path), data_id="hold-out 0/2")
+    assert t.resume() and t.iteration == 3
+    with pytest.raises(TypeError, match="data_id must be None or a string"):
+        Trainer(m3, ds3, cfg3, data_id=("hold-out", 1))

@@ -64,7 +64,17 @@ def crf_expected_error(Q, label, ignore_index=255, class_weights=None):
 
 
 def _weighted_pixels(Q, label, ignore_index, class_weights):
-    """The non-void pixels' weights, positions, labels and total weight."""
+    """The non-void pixels' weights, positions, labels and total weight (the inputs checked)."""
+    if getattr(Q, "ndim", 0) != 3 or getattr(label, "shape", None) != Q.shape[1:]:
+        raise ValueError(f"Q must be (L, H, W) and label (H, W), got shapes {getattr(Q, 'shape', None)} and "
+                         f"{getattr(label, 'shape', None)}")
+    if not np.all(np.isfinite(Q)):
+        raise ValueError("Q holds NaN or infinite values")
+    if not np.issubdtype(label.dtype, np.integer):
+        raise TypeError(f"label must hold integer labels, got dtype {label.dtype}")
+    bad = (label != ignore_index) & ((label < 0) | (label >= Q.shape[0]))
+    if bad.any():
+        raise ValueError(f"label values must be in [0, {Q.shape[0]}) or {ignore_index}, got {label[bad][0]}")
     if class_weights is not None:
         class_weights = np.asarray(class_weights, np.float64)
         if class_weights.shape != (Q.shape[0],) or not np.all(np.isfinite(class_weights)) or (class_weights < 0).any():
@@ -169,6 +179,8 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     if average is not None and (isinstance(average, bool) or not isinstance(average, (float, np.floating))
                                 or not 0 < average < 1):
         raise ValueError(f"average must be None or a float in (0, 1), got {average!r}")
+    if data_id is not None and not isinstance(data_id, str):
+        raise TypeError(f"data_id must be None or a string, got {type(data_id).__name__}")
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     if metric not in ("class_avg_acc", "global_acc", "mean_iou"):
