@@ -389,6 +389,8 @@ def learn_crf(args):
 
     if args.average is not None and not 0 < args.average < 1:  # before minutes of unaries
         raise ValueError(f"--average must be a decay in (0, 1), got {args.average}")
+    if args.batch < 1:
+        raise ValueError(f"--batch must be a positive number of crops, got {args.batch}")
     if not (np.isfinite(args.class_weight_power) and args.class_weight_power > 0):
         raise ValueError(f"--class-weight-power must be a finite number > 0, got {args.class_weight_power}")
     if args.class_weight_power != 1 and args.class_weights != "median-frequency":
@@ -442,7 +444,7 @@ def learn_crf(args):
                 init=start, val_every=args.val_every, metric=args.metric, seed=args.seed, checkpoint=checkpoint,
                 resume=args.resume, progress=not args.quiet, class_weights=weights, potts_prior=args.potts_prior,
                 fixed=("w_bilateral", "w_gaussian") if args.keep_weights else (), loss=args.loss.replace("-", "_"),
-                average=args.average,
+                average=args.average, batch=args.batch,
                 data_id=f"{args.split} (limit {args.limit}), val (limit {args.val_limit})"
                         + (f", folds {os.path.abspath(args.folds)}" if args.folds else ""))
     print(f"learned CRF: {args.metric} on val {100 * res['score']:.2f} at step {res['step']}, "
@@ -454,7 +456,7 @@ def learn_crf(args):
                            "steps": args.steps, "crop": args.crop, "lr": args.lr, "split": args.split,
                            "class_weights": args.class_weights, "class_weight_power": args.class_weight_power,
                            "potts_prior": args.potts_prior, "loss": args.loss,
-                           "average": args.average,
+                           "average": args.average, "batch": args.batch,
                            "keep_weights": args.keep_weights, "folds": args.folds,
                            "history": res["history"]}
     save_unaries(out, model, meta)

@@ -174,7 +174,8 @@ def build_parser():
                          "(fold0/model.npz, fold1/model.npz, ..., trained with train --hold-out I/K), each image "
                          "scored by the net that left it out, at the model's test-time setting; the validation "
                          "images keep the model's own")
-    lc.add_argument("--steps", type=int, default=2000, help="Adam steps, one random crop each")
+    lc.add_argument("--steps", type=int, default=2000, help="Adam steps, --batch random crops each")
+    lc.add_argument("--batch", type=int, default=1, help="crops per step (their mean gradient: a less noisy path)")
     lc.add_argument("--crop", type=int, default=128, help="crop side in pixels")
     lc.add_argument("--lr", type=float, default=0.02, help="Adam's learning rate")
     lc.add_argument("--n-iter", type=int, default=5, help="mean-field iterations while learning")

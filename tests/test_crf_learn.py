@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import MSRC_DIR, needs_msrc
 
-from minideeplab.crf import dense_crf
+from minideeplab.crf import dense_crf, dense_crf_backward, dense_crf_forward
 from minideeplab.crf.learn import crf_cross_entropy, crf_expected_error, learn_crf, score_params
 from minideeplab.datasets import SyntheticScenes, noisy_probs
 from minideeplab.nn import numerical_gradient, rel_error
@@ -166,6 +166,47 @@ def test_moving_average_of_the_parameters(tmp_path):
             learn_crf(samples[:4], L, steps=1, average=bad, progress=False)
     with pytest.raises(TypeError, match="data_id must be None or a string"):
         learn_crf(samples[:4], L, steps=1, data_id=3, progress=False)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "expected_error"])
+def test_steps_on_a_batch_of_crops_use_their_mean_gradient(loss):
+    """batch=B: each Adam step uses the mean gradient of B crops. Replays the crops from the seed,
+    takes each one's gradient from ``dense_crf_backward`` (not the layer learn_crf uses) and runs
+    Adam by hand for three steps."""
+    samples = _samples(5, 30)
+    start = {k: v for k, v in PARAMS.items() if k != "n_iter"}
+    lr, crop, B, T = 0.05, 16, 3, 3
+    kw = dict(steps=T, crop=crop, lr=lr, init=start, seed=7, loss=loss, progress=False)
+    res = learn_crf(samples, L, batch=B, **kw)
+    rng = np.random.default_rng(7)
+    p = {"w_bilateral": PARAMS["w_bilateral"], "w_gaussian": PARAMS["w_gaussian"], "compat": 1 - np.eye(L)}
+    m, v = {k: 0.0 for k in p}, {k: 0.0 for k in p}
+    for t in range(1, T + 1):
+        g, losses = {k: 0.0 for k in p}, []
+        for _ in range(B):
+            image, probs, label = samples[int(rng.integers(len(samples)))]
+            y, x = int(rng.integers(30 - crop + 1)), int(rng.integers(30 - crop + 1))
+            window = np.s_[y:y + crop, x:x + crop]
+            label, unary = label[window], -np.log(np.maximum(probs[(slice(None),) + window].astype(np.float64), 1e-5))
+            Q, cache = dense_crf_forward(image[window], unary, **dict(PARAMS, **p))
+            at = (label.ravel(), *np.unravel_index(np.arange(label.size), label.shape))
+            q, dQ = Q[at], np.zeros_like(Q)
+            losses.append(-np.log(q).mean() if loss == "cross_entropy" else 1 - q.mean())
+            dQ[at] = -1 / (q * q.size) if loss == "cross_entropy" else -1 / q.size
+            for k, gk in dense_crf_backward(dQ, cache).items():
+                if k in g:
+                    g[k] = g[k] + gk / B
+        for k in p:  # Adam, betas (0.9, 0.999), eps 1e-8
+            m[k] = 0.9 * m[k] + 0.1 * g[k]
+            v[k] = 0.999 * v[k] + 0.001 * g[k] ** 2
+            p[k] = p[k] - lr * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8)
+        assert res["history"][t - 1]["loss"] == pytest.approx(np.mean(losses), rel=1e-9)
+    assert len(set(losses)) == B  # the crops differ
+    np.testing.assert_allclose(res["mu"], p["compat"], rtol=0, atol=1e-8)
+    for k in ("w_bilateral", "w_gaussian"):
+        assert res["params"][k] == pytest.approx(p[k], abs=1e-8)
+    one = learn_crf(samples, L, **kw)
+    assert np.abs(one["mu"] - res["mu"]).max() > 1e-3  # one crop a step is another path
 
 
 def test_potts_prior_keeps_mu_near_potts():
@@ -399,7 +440,8 @@ def test_learn_crf_folds_bad_input(tmp_path, capsys, holds, extra, message):
 @pytest.mark.parametrize("bad", [dict(steps=0), dict(crop=-3), dict(val_every=0), dict(checkpoint_every=1.5),
                                  dict(stop_after=0), dict(metric="accuracy"), dict(potts_prior=-1.0),
                                  dict(potts_prior=float("nan")), dict(class_weights=[1.0, 2.0]),
-                                 dict(class_weights=[1.0, -1.0, 1.0, 1.0]), dict(fixed=("w_bilateral", "mu"))])
+                                 dict(class_weights=[1.0, -1.0, 1.0, 1.0]), dict(fixed=("w_bilateral", "mu")),
+                                 dict(batch=0), dict(batch=2.0)])
 def test_learn_crf_bad_arguments(bad):
     samples = _samples(2, 16)
     with pytest.raises(ValueError, match=list(bad)[0]):
@@ -433,10 +475,12 @@ def test_learn_crf_on_textonboost_unaries(tmp_path):
 
 
 @needs_msrc
-def test_learn_crf_class_weight_power(tmp_path, monkeypatch, capsys):
+def test_learn_crf_class_weight_power_and_batch(tmp_path, monkeypatch, capsys):
     """--class-weight-power P hands learn_crf the median-frequency weights of the learning
-    images to the power P (recomputed here from the labels), and is refused where it means
-    nothing, before any unaries are computed."""
+    images to the power P (recomputed here from the labels), --batch B its crops per step
+    (recorded with the learned CRF); both are refused where they mean nothing, before any
+    unaries are computed."""
+    from minideeplab._io import read_npz_meta
     import shutil
 
     from minideeplab.cli import main
@@ -450,16 +494,17 @@ def test_learn_crf_class_weight_power(tmp_path, monkeypatch, capsys):
     seen, real = [], learn_module.learn_crf
 
     def spy(train, num_classes, **kw):
-        seen.append(kw["class_weights"])
+        seen.append((kw["class_weights"], kw["batch"]))
         return real(train, num_classes, **kw)
 
     monkeypatch.setattr(learn_module, "learn_crf", spy)
     base = ["learn-crf", "--model", model, "--data", MSRC_DIR, "--split", "val-half", "--limit", "3", "--val-limit",
             "1", "--steps", "1", "--crop", "32", "--quiet"]
-    assert main(base + ["--class-weights", "median-frequency", "--class-weight-power", "3"]) == 0
+    assert main(base + ["--class-weights", "median-frequency", "--class-weight-power", "3", "--batch", "2"]) == 0
+    assert seen[0][1] == 2 and read_npz_meta(model)["learned_crf"]["batch"] == 2
     ds = MSRC(MSRC_DIR, "val")  # val-half learns on val's images 0, 2, 4, ...
     mf = median_frequency_weights([ds[0][1], ds[2][1], ds[4][1]], 21, absent=1.0)
-    np.testing.assert_allclose(seen[0], mf ** 3, rtol=1e-12)
+    np.testing.assert_allclose(seen[0][0], mf ** 3, rtol=1e-12)
     assert not np.allclose(mf ** 3, mf)  # the power did something
     monkeypatch.setattr(learn_module, "learn_crf", lambda *a, **k: pytest.fail("learned despite a bad power"))
     for extra, message in ((["--class-weight-power", "2"], "--class-weight-power applies to --class-weights "
@@ -467,6 +512,7 @@ def test_learn_crf_class_weight_power(tmp_path, monkeypatch, capsys):
                            (["--class-weights", "median-frequency", "--class-weight-power", "0"],
                             "--class-weight-power must be a finite number > 0, got 0.0"),
                            (["--class-weights", "median-frequency", "--class-weight-power", "nan"],
-                            "--class-weight-power must be a finite number > 0, got nan")):
+                            "--class-weight-power must be a finite number > 0, got nan"),
+                           (["--batch", "0"], "--batch must be a positive number of crops, got 0")):
         assert main(base + extra) == 2
         assert message in capsys.readouterr().err

@@ -113,14 +113,16 @@ def score_params(samples, params, num_classes):
 def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_iter=5, init=None,
               val_every=250, val_n_iters=(5, 10), metric="class_avg_acc", seed=0, checkpoint=None,
               checkpoint_every=100, resume=False, stop_after=None, progress=True, method="lattice",
-              class_weights=None, potts_prior=0.0, fixed=(), loss="cross_entropy", average=None, data_id=None):
+              class_weights=None, potts_prior=0.0, fixed=(), loss="cross_entropy", average=None, data_id=None,
+              batch=1):
     """Learn the dense CRF's weights and a full compatibility matrix.
 
     Parameters
     ----------
     train, val : sequences of ``(image (H, W, 3) uint8, probs (L, H, W), label (H, W))``
     num_classes : L
-    steps : Adam steps, one random ``crop`` x ``crop`` window of one training image each
+    steps : Adam steps, each on ``batch`` random ``crop`` x ``crop`` windows of random training images
+        (the gradient is their mean; a larger batch gives a less noisy path at ``batch`` times the cost)
     lr : Adam's learning rate; n_iter : mean-field iterations while learning
     init : dense CRF parameters to start from (``w_bilateral``, ``theta_*``, ``w_gaussian``;
         the thetas stay fixed); the compatibility starts at Potts
@@ -158,7 +160,8 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
 
     if len(train) == 0:
         raise ValueError("train is empty")
-    for name, v in (("steps", steps), ("crop", crop), ("val_every", val_every), ("checkpoint_every", checkpoint_every)):
+    for name, v in (("steps", steps), ("crop", crop), ("val_every", val_every), ("checkpoint_every", checkpoint_every),
+                    ("batch", batch)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, (int, np.integer))
@@ -196,7 +199,7 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
                     metric=metric, val_every=int(val_every), val_n_iters=[int(n) for n in val_n_iters],
                     potts_prior=float(potts_prior), fixed=sorted(fixed), init=dict(sorted(start.items())),
                     class_weights=None if class_weights is None else class_weights.tolist(), data=data_id,
-                    average=None if average is None else float(average))
+                    average=None if average is None else float(average), batch=int(batch))
     avg = {k: v.copy() for k, v in layer.params.items()}  # the moving average (unused without `average`)
     if resume and checkpoint and os.path.exists(checkpoint):
         arrays, meta = read_npz(checkpoint)
@@ -240,12 +243,18 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     bar = tqdm(total=steps, initial=state["step"], desc="learn-crf", disable=not progress)
     last = steps if stop_after is None else min(steps, state["step"] + int(stop_after))
     while state["step"] < last:
-        i = int(rng.integers(len(train)))
-        image, probs, label = _crop(rng, *train[i], crop)
-        unary = -np.log(np.maximum(np.asarray(probs, np.float64), PROB_CLIP))
-        Q = layer.forward(-unary[None], image[None])[0]  # the layer's unary is -scores
-        value, dQ = LOSSES[loss](Q, label, class_weights=class_weights)
-        layer.backward(dQ[None])
+        value, grads = 0.0, None
+        for _ in range(batch):  # the mean loss and gradient of `batch` crops
+            i = int(rng.integers(len(train)))
+            image, probs, label = _crop(rng, *train[i], crop)
+            unary = -np.log(np.maximum(np.asarray(probs, np.float64), PROB_CLIP))
+            Q = layer.forward(-unary[None], image[None])[0]  # the layer's unary is -scores
+            v, dQ = LOSSES[loss](Q, label, class_weights=class_weights)
+            layer.backward(dQ[None])
+            value += v / batch
+            grads = {k: g / batch for k, g in layer.grads.items()} if grads is None else \
+                {k: grads[k] + g / batch for k, g in layer.grads.items()}
+        layer.grads.update(grads)
         if potts_prior:  # the prior's gradient lambda (mu - Potts)
             layer.grads["compat"] += potts_prior * (layer.params["compat"] - potts)
         for k in fixed:
