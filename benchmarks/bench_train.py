@@ -3,6 +3,7 @@
     python benchmarks/bench_train.py [--iters 3]            # the three configurations below
     python benchmarks/bench_train.py --torch                # ... and PyTorch's s/iter, the ratio
     python benchmarks/bench_train.py --torch --forward      # ... and the inference forward pass alone
+    python benchmarks/bench_train.py --torch --rounds 3     # each configuration 3 times, the sides taking turns
     python benchmarks/bench_train.py --config w0.125 --layers   # one preset, per-layer table of ours
     python benchmarks/bench_train.py --width 0.5 --batch 4 --crop 161 --torch   # a custom configuration
     python benchmarks/bench_train.py --width 1.0 0.25 0.125 --crop 321         # several widths, one shape
@@ -37,6 +38,9 @@ order: the conv algorithm each Conv2d ran, forward and backward ms (medians), sh
 ``predict`` runs it; torch: ``m.eval()``
 under ``torch.no_grad()``), median of ``--iters`` after one warm-up. A ``#`` line under a
 configuration flags a side whose timed iterations differ by more than 1.5x (a shared machine).
+``--rounds R`` runs each configuration R times (ours, torch, ours, torch, ...: the two see the same
+spells of a shared machine's load) and ends with each configuration's ratios per round and their
+median.
 
 The output is plain text for benchmarks/RESULTS.md: command, date, CPU and threads on top.
 """
@@ -273,11 +277,15 @@ def main():
     ap.add_argument("--torch", action="store_true", help="also time PyTorch on the same shapes")
     ap.add_argument("--layers", action="store_true", help="per-layer table of one of our iterations")
     ap.add_argument("--forward", action="store_true", help="also time the inference forward pass alone")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run each configuration R times, ours and torch taking turns, then the median ratio")
     ap.add_argument("--child", choices=("ours", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.iters < 1:
         ap.error("--iters must be at least 1")
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
 
     if args.child:
         cfg = (args.width[0], args.batch, args.crop)
@@ -319,13 +327,16 @@ def main():
     head += f" {'ours peak RSS':>13s}" + (f" {'torch peak RSS':>14s}" if do_torch else "")
     print(head, flush=True)
 
-    tables = []
-    for name, cfg in configs:
+    tables, ratios = [], {}
+    for (name, cfg), k in ((c, k) for c in configs for k in range(args.rounds)):
         width, batch, crop = cfg
         r = _run_child("ours", cfg, args, threads)
         t = _run_child("torch", cfg, args, threads) if do_torch else None
         if r is None:
             continue
+        if t:
+            ratios.setdefault(name, []).append((r["s_iter"] / t["s_iter"],
+                                                r["forward_s"] / t["forward_s"] if args.forward else None))
         if r["threads"] != threads:
             print(f"# ours ran with {r['threads']} threads, not {threads}")
         line = f"{name:10s} {width:6g} {batch:5d} {crop:4d} {r['params']:11,} {r['s_iter']:9.3f}"
@@ -346,8 +357,16 @@ def main():
             if res and max(res["times"][1:]) > 1.5 * min(res["times"][1:]):
                 print(f"# {side}: noisy, iterations took " + ", ".join(f"{s:.3f}" for s in res["times"][1:])
                       + f" s (warm-up {res['times'][0]:.3f} s)")
-        if args.layers:
+        if args.layers and k == 0:
             tables.append((name, cfg, r))
+    if args.rounds > 1:
+        for name, rs in ratios.items():
+            line = f"{name}: ours/torch per round " + ", ".join(f"{a:.2f}" for a, _ in rs)
+            line += f"; median {_median([a for a, _ in rs]):.2f}"
+            if args.forward:
+                line += (", forward per round " + ", ".join(f"{b:.2f}" for _, b in rs)
+                         + f"; median {_median([b for _, b in rs]):.2f}")
+            print(line)
     for name, cfg, r in tables:
         _layer_table(name, cfg, r)
 
