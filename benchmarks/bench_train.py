@@ -215,12 +215,12 @@ def theirs(width, batch, crop, iters, threads, forward=False):
 
 
 # --------------------------------------------------------------------------- parent
-def _run_child(side, cfg, args, threads):
+def _run_child(side, cfg, args, threads, layers=True):
     """Run one side of one configuration in a fresh process; its result dict, or None."""
     width, batch, crop = cfg
     cmd = [sys.executable, __file__, "--child", side, "--width", str(width), "--batch", str(batch),
            "--crop", str(crop), "--iters", str(args.iters), "--threads", str(threads)]
-    cmd += ["--layers"] * (args.layers and side == "ours") + ["--forward"] * args.forward
+    cmd += ["--layers"] * (args.layers and layers and side == "ours") + ["--forward"] * args.forward
     p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr passes through
     if p.returncode != 0:
         print(f"# {side} failed for width {width:g} batch {batch} crop {crop} (exit status {p.returncode})",
@@ -327,16 +327,17 @@ def main():
     head += f" {'ours peak RSS':>13s}" + (f" {'torch peak RSS':>14s}" if do_torch else "")
     print(head, flush=True)
 
-    tables, ratios = [], {}
+    tables, ratios = [], {}  # ratios: (name, cfg) -> one (train, forward) pair per round, None where a side failed
     for (name, cfg), k in ((c, k) for c in configs for k in range(args.rounds)):
         width, batch, crop = cfg
-        r = _run_child("ours", cfg, args, threads)
+        r = _run_child("ours", cfg, args, threads, layers=not any(c == cfg for _, c, _ in tables))
         t = _run_child("torch", cfg, args, threads) if do_torch else None
+        if do_torch:
+            ratios.setdefault((name, cfg), []).append(
+                (r["s_iter"] / t["s_iter"], r["forward_s"] / t["forward_s"] if args.forward else None)
+                if r and t else None)
         if r is None:
             continue
-        if t:
-            ratios.setdefault(name, []).append((r["s_iter"] / t["s_iter"],
-                                                r["forward_s"] / t["forward_s"] if args.forward else None))
         if r["threads"] != threads:
             print(f"# ours ran with {r['threads']} threads, not {threads}")
         line = f"{name:10s} {width:6g} {batch:5d} {crop:4d} {r['params']:11,} {r['s_iter']:9.3f}"
@@ -357,16 +358,17 @@ def main():
             if res and max(res["times"][1:]) > 1.5 * min(res["times"][1:]):
                 print(f"# {side}: noisy, iterations took " + ", ".join(f"{s:.3f}" for s in res["times"][1:])
                       + f" s (warm-up {res['times'][0]:.3f} s)")
-        if args.layers and k == 0:
+        if args.layers and "layers" in r:
             tables.append((name, cfg, r))
-    if args.rounds > 1:
-        for name, rs in ratios.items():
-            line = f"{name}: ours/torch per round " + ", ".join(f"{a:.2f}" for a, _ in rs)
-            line += f"; median {_median([a for a, _ in rs]):.2f}"
-            if args.forward:
-                line += (", forward per round " + ", ".join(f"{b:.2f}" for _, b in rs)
-                         + f"; median {_median([b for _, b in rs]):.2f}")
-            print(line)
+    for (name, (width, batch, crop)), rs in ratios.items() if args.rounds > 1 else ():
+        ok = [x for x in rs if x is not None]
+        line = (f"{name} (width {width:g}, batch {batch}, crop {crop}): ours/torch per round "
+                + ", ".join("failed" if x is None else f"{x[0]:.2f}" for x in rs))
+        line += f"; median {_median([a for a, _ in ok]):.2f}" if ok else ""
+        if args.forward and ok:
+            line += (", forward per round " + ", ".join("failed" if x is None else f"{x[1]:.2f}" for x in rs)
+                     + f"; median {_median([b for _, b in ok]):.2f}")
+        print(line + (f" ({len(ok)} of {len(rs)} rounds)" if len(ok) < len(rs) else ""))
     for name, cfg, r in tables:
         _layer_table(name, cfg, r)
 

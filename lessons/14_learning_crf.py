@@ -431,9 +431,10 @@ for k in ("w_bilateral", "w_gaussian"):
 #   (median frequency cubed, a moving average of the parameters) the learned CRF reached
 #   79.9 / 70.2 / 55.7 on test (mean of four seeds): +1.7 global and +1.3 class-average over
 #   the unaries, where Potts gives +1.8 and +0.7. The seeds' class averages spread over half a
-#   point (69.9 to 70.4). Four crops a step, whole images, or 10 mean-field iterations while
-#   learning did not lift it (69.9 to 70.2); the matrix alone, with Potts's kernel weights, did
-#   worse (69.8). The fold nets' unaries are weaker than the ones the CRF meets on test.
+#   point (69.9 to 70.4). Four crops a step (the best global accuracy, 80.1 and 80.3), whole
+#   images, or 10 mean-field iterations while learning did not lift it (69.9 to 70.2), nor did
+#   learning the matrix alone with Potts's kernel weights (69.7, 69.8). The fold nets' unaries
+#   are weaker than the ones the CRF meets on test.
 # * **End to end** (1,000 iterations from the shipped net), the CRF gains +2.6 global and +2.0
 #   class-average over the fine-tuned net's own unaries, but the fine-tuning cost the unaries 1.5
 #   points: 79.3 / 69.3 / 55.0 in all, just below the shipped net with Potts.

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import MSRC_DIR, needs_msrc
 
+from minideeplab._io import read_npz, save_npz
 from minideeplab.crf import dense_crf, dense_crf_backward, dense_crf_forward
 from minideeplab.crf.learn import crf_cross_entropy, crf_expected_error, learn_crf, score_params
 from minideeplab.datasets import SyntheticScenes, noisy_probs
@@ -170,13 +171,13 @@ def test_moving_average_of_the_parameters(tmp_path):
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "expected_error"])
 def test_steps_on_a_batch_of_crops_use_their_mean_gradient(loss):
-    """batch=B: each Adam step uses the mean gradient of B crops. Replays the crops from the seed,
-    takes each one's gradient from ``dense_crf_backward`` (not the layer learn_crf uses) and runs
-    Adam by hand for three steps."""
+    """batch=B: each Adam step uses the mean gradient of B crops, plus the Potts prior's gradient
+    once. Replays the crops from the seed, takes each one's gradient from ``dense_crf_backward``
+    (not the layer learn_crf uses) and runs Adam by hand for three steps."""
     samples = _samples(5, 30)
     start = {k: v for k, v in PARAMS.items() if k != "n_iter"}
     lr, crop, B, T = 0.05, 16, 3, 3
-    kw = dict(steps=T, crop=crop, lr=lr, init=start, seed=7, loss=loss, progress=False)
+    kw = dict(steps=T, crop=crop, lr=lr, init=start, seed=7, loss=loss, potts_prior=0.5, progress=False)
     res = learn_crf(samples, L, batch=B, **kw)
     rng = np.random.default_rng(7)
     p = {"w_bilateral": PARAMS["w_bilateral"], "w_gaussian": PARAMS["w_gaussian"], "compat": 1 - np.eye(L)}
@@ -196,6 +197,7 @@ def test_steps_on_a_batch_of_crops_use_their_mean_gradient(loss):
             for k, gk in dense_crf_backward(dQ, cache).items():
                 if k in g:
                     g[k] = g[k] + gk / B
+        g["compat"] = g["compat"] + 0.5 * (p["compat"] - (1 - np.eye(L)))  # the prior, once a step
         for k in p:  # Adam, betas (0.9, 0.999), eps 1e-8
             m[k] = 0.9 * m[k] + 0.1 * g[k]
             v[k] = 0.999 * v[k] + 0.001 * g[k] ** 2
@@ -273,10 +275,17 @@ def test_checkpointed_run_resumes_bit_for_bit(tmp_path):
     assert resumed["history"] == whole["history"] and resumed["params"] == whole["params"]
     for other, message in ((dict(loss="expected_error"), "loss: 'cross_entropy', now 'expected_error'"),
                            (dict(data_id="folds b"), "data: None, now 'folds b'"),
-                           (dict(lr=0.1), "lr: 0.05, now 0.1")):
+                           (dict(lr=0.1), "lr: 0.05, now 0.1"),
+                           (dict(batch=2), "batch: 1, now 2")):
         with pytest.raises(ValueError, match="was written with other settings") as err:
             learn_crf(samples[:4], L, **dict(kw, **other), checkpoint=path, resume=True)
         assert message in str(err.value)
+    arrays, meta = read_npz(path)  # a state written before `batch` existed resumes as one crop a step
+    del meta["settings"]["batch"]
+    older = str(tmp_path / "older.npz")
+    save_npz(older, arrays, meta)
+    again = learn_crf(samples[:4], L, **kw, checkpoint=older, resume=True)
+    assert again["history"] == whole["history"] and again["params"] == whole["params"]
     longer = learn_crf(samples[:4], L, **dict(kw, steps=45), checkpoint=path, resume=True)  # more steps: allowed
     assert longer["history"][:len(whole["history"])] == whole["history"] and len(longer["history"]) > len(whole["history"])
 
@@ -441,7 +450,8 @@ def test_learn_crf_folds_bad_input(tmp_path, capsys, holds, extra, message):
                                  dict(stop_after=0), dict(metric="accuracy"), dict(potts_prior=-1.0),
                                  dict(potts_prior=float("nan")), dict(class_weights=[1.0, 2.0]),
                                  dict(class_weights=[1.0, -1.0, 1.0, 1.0]), dict(fixed=("w_bilateral", "mu")),
-                                 dict(batch=0), dict(batch=2.0)])
+                                 dict(batch=0), dict(batch=-1), dict(batch=2.0), dict(batch=True),
+                                 dict(batch="2")])
 def test_learn_crf_bad_arguments(bad):
     samples = _samples(2, 16)
     with pytest.raises(ValueError, match=list(bad)[0]):

@@ -129,6 +129,8 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     val_every, val_n_iters, metric : when and how the validation set picks the result
     class_weights : None or (L,) per-class weights of the cross-entropy (e.g. median frequency),
         to learn for the class-average accuracy rather than the pixel accuracy
+    batch : crops per step; each crop's loss is a mean over its own labelled pixels, so every crop
+        weighs the same in the step (a small or mostly void one as much as a full one)
     loss : "cross_entropy" (-log Q(y), the log-linear model's likelihood) or "expected_error"
         (1 - Q(y): bounded, so confidently wrong pixels do not dominate; see the module's notes).
         Its gradient vanishes where Q is saturated, so start it from a working CRF (``init``, e.g.
@@ -203,7 +205,7 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     avg = {k: v.copy() for k, v in layer.params.items()}  # the moving average (unused without `average`)
     if resume and checkpoint and os.path.exists(checkpoint):
         arrays, meta = read_npz(checkpoint)
-        old = meta.get("settings", settings)
+        old = dict({"batch": 1}, **meta.get("settings", settings))  # states from before `batch`: one crop a step
         changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if changed:
             raise ValueError(f"checkpoint {checkpoint} was written with other settings ("
