@@ -84,15 +84,13 @@ def test_10_dense_crf_catches_bilateral_without_colour(tmp_path):
     assert_checks_catch("10", tmp_path, BILATERAL_WITHOUT_COLOUR)
 
 
-# lessons 13 and 14 train or load a DeepLab first: a longer cell limit than the default 300 s,
-# so that a busy machine does not turn a caught break into a timeout
 def test_13_deeplab_crf_catches_update_without_message(tmp_path):
-    assert_checks_catch("13", tmp_path, NO_PAIRWISE_MESSAGE, timeout=600)
+    assert_checks_catch("13", tmp_path, NO_PAIRWISE_MESSAGE)
 
 
 def test_15_results_catches_crf_returning_unary(tmp_path):
-    assert_checks_catch("15", tmp_path, CRF_RETURNS_UNARY, timeout=600)
+    assert_checks_catch("15", tmp_path, CRF_RETURNS_UNARY)
 
 
 def test_15_results_catches_bilateral_without_colour(tmp_path):
-    assert_checks_catch("15", tmp_path, BILATERAL_WITHOUT_COLOUR, timeout=600)
+    assert_checks_catch("15", tmp_path, BILATERAL_WITHOUT_COLOUR)

@@ -194,7 +194,7 @@ def test_07_catches_noop_optimizer_step(tmp_path):
 
 
 def test_07_catches_finetuning_from_scratch(tmp_path):
-    err = assert_checks_catch("07", tmp_path, TRAINER_REINITIALISES, timeout=600)
+    err = assert_checks_catch("07", tmp_path, TRAINER_REINITIALISES)
     assert "gain[" in str(err), f"lesson 7 failed before its fine-tuning check:\n{err}"
 
 
