@@ -198,6 +198,9 @@ def build_parser():
                     help="keep the compatibility near Potts: loss + LAMBDA/2 * ||mu - Potts||^2")
     lc.add_argument("--keep-weights", action="store_true",
                     help="keep the model's cross-validated kernel weights; learn the compatibility matrix alone")
+    lc.add_argument("--learn-bias", action="store_true",
+                    help="also learn a per-class bias (a label prior added to the log-probabilities, dense_crf's "
+                         "bias): with --class-weights it shifts the balance towards the rare classes")
     lc.add_argument("--limit", type=int, default=0, help="only the first N training images")
     lc.add_argument("--val-limit", type=int, default=0, help="only the first N validation images")
     lc.add_argument("--seed", type=int, default=0, help="seed of the crops")

@@ -114,6 +114,42 @@ def test_exact_mean_field_matches_the_update_equations(normalization):
     assert np.abs(Q.reshape(L, -1).T - ref).max() < 1e-5
 
 
+@pytest.mark.parametrize("method", ["exact", "lattice"])
+def test_label_bias_shifts_the_unary(method):
+    """bias b: U_i(l) = -log P_i(l) - b_l. Exact: the naive mean field on that unary; both
+    methods, Potts and a matrix, n_iter 0 and 3: the same as probs scaled by exp(b) and
+    renormalised (no probability near the clip); zero bias changes nothing."""
+    rng = np.random.default_rng(5)
+    H, W, L = 6, 7, 4
+    img = rng.uniform(0, 255, (H, W, 3))
+    p = np.maximum(_probs(rng, L, H, W), 1e-3)
+    p /= p.sum(0)
+    b = np.array([0.8, -0.5, 0.0, 1.3])
+    q = p * np.exp(b)[:, None, None]
+    q /= q.sum(0)
+    kw = dict(w_bilateral=2.0, theta_alpha=3.0, theta_beta=40.0, w_gaussian=1.5, theta_gamma=1.5, method=method)
+    mu = rng.uniform(0, 2, (L, L))
+    for compat in ("potts", mu):
+        for n in (0, 3):
+            got = dense_crf(img, p, n_iter=n, compat=compat, bias=b, **kw)
+            assert np.abs(got - dense_crf(img, q, n_iter=n, compat=compat, **kw)).max() < 1e-5
+            assert np.abs(dense_crf(img, p, n_iter=n, compat=compat, bias=np.zeros(L), **kw)
+                          - dense_crf(img, p, n_iter=n, compat=compat, **kw)).max() == 0
+    if method == "exact":
+        yy, xx = np.mgrid[0:H, 0:W]
+        pos = np.column_stack([xx.ravel(), yy.ravel()]).astype(float)
+        fb = np.column_stack([pos / 3.0, img.reshape(-1, 3) / 40.0])
+        ref = naive.dense_mean_field(_unary(p) - b, [fb, pos / 1.5], [2.0, 1.5], mu, 3, "symmetric")
+        got = dense_crf(img, p, n_iter=3, compat=mu, bias=b, **kw)
+        assert np.abs(got.reshape(L, -1).T - ref).max() < 1e-5
+    with pytest.raises(ValueError, match="bias must be"):
+        dense_crf(img, p, bias=b[:3])
+    with pytest.raises(ValueError, match="bias contains NaN"):
+        dense_crf(img, p, bias=np.array([0, np.nan, 0, 0]))
+    with pytest.raises(TypeError, match="bias must be"):
+        dense_crf(img, p, bias="potts")
+
+
 def test_matrix_compat_and_potts_agree():
     rng = np.random.default_rng(2)
     img = rng.uniform(0, 255, (10, 12, 3)).astype(np.uint8)

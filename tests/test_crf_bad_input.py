@@ -102,7 +102,7 @@ _any = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10
 
 @settings(max_examples=150, deadline=None)
 @given(st.sampled_from(["theta_alpha", "theta_beta", "theta_gamma", "w_bilateral", "w_gaussian", "n_iter",
-                        "compat", "normalization", "method"]), _any)
+                        "compat", "normalization", "method", "bias"]), _any)
 def test_dense_crf_any_argument_value(name, value):
     try:
         Q = dense_crf(_img, _p, n_iter=2, **{name: value})

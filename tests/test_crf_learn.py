@@ -252,6 +252,31 @@ def test_fixed_parameters_keep_their_starting_values():
     assert res["params"]["w_bilateral"] != PARAMS["w_bilateral"]
 
 
+def test_learning_a_label_bias_undoes_a_classifier_biased_against_some_labels():
+    """A classifier whose probabilities were scaled by exp(-B) (labels 1 and 3 under-predicted),
+    the true scenes as targets: learn_bias finds a bias that ranks the labels as B does
+    (centred: only differences count), raises the validation accuracy over the start's, and
+    returns it in the params that dense_crf takes."""
+    B = np.array([0.0, 1.5, 0.0, 1.0])
+    ds = SyntheticScenes(24, (24, 24), L, objects=(2, 4), seed=4)
+    rng = np.random.default_rng(1)
+    samples = []
+    for image, label in (ds[i] for i in range(24)):
+        P = noisy_probs(label, L, strength=1.0, noise=1.0, rng=rng, dtype=np.float64) * np.exp(-B)[:, None, None]
+        samples.append((image, (P / P.sum(0)).astype(np.float32), label))
+    start = {k: v for k, v in PARAMS.items() if k != "n_iter"}
+    kw = dict(val=samples[16:], steps=150, crop=24, lr=0.05, n_iter=2, init=start, val_every=50, val_n_iters=(2,),
+              metric="class_avg_acc", progress=False, fixed=("w_bilateral", "w_gaussian", "compat"))
+    res = learn_crf(samples[:16], L, learn_bias=True, **kw)
+    bias = np.asarray(res["params"]["bias"])
+    assert np.corrcoef(bias - bias.mean(), B - B.mean())[0, 1] > 0.9, bias
+    assert res["score"] > res["history"][0]["val_2"] + 0.05  # measured when written: 0.486 -> 0.785
+    np.testing.assert_allclose(score_params(samples[16:], res["params"], L)["class_avg_acc"], res["score"])
+    assert "bias" not in learn_crf(samples[:16], L, **dict(kw, steps=1))["params"]
+    with pytest.raises(TypeError, match="learn_bias must be True or False"):
+        learn_crf(samples[:16], L, learn_bias="yes", **kw)
+
+
 def test_the_start_is_a_candidate_so_a_ruinous_step_is_not_returned():
     """The starting parameters are scored before the first step (record of step 0): with a
     learning rate that wrecks the CRF in one step, the start is returned."""
@@ -276,16 +301,24 @@ def test_checkpointed_run_resumes_bit_for_bit(tmp_path):
     for other, message in ((dict(loss="expected_error"), "loss: 'cross_entropy', now 'expected_error'"),
                            (dict(data_id="folds b"), "data: None, now 'folds b'"),
                            (dict(lr=0.1), "lr: 0.05, now 0.1"),
-                           (dict(batch=2), "batch: 1, now 2")):
+                           (dict(batch=2), "batch: 1, now 2"),
+                           (dict(learn_bias=True), "learn_bias: False, now True")):
         with pytest.raises(ValueError, match="was written with other settings") as err:
             learn_crf(samples[:4], L, **dict(kw, **other), checkpoint=path, resume=True)
         assert message in str(err.value)
-    arrays, meta = read_npz(path)  # a state written before `batch` existed resumes as one crop a step
-    del meta["settings"]["batch"]
+    arrays, meta = read_npz(path)  # a state written before `batch` and `learn_bias`: one crop a step, no bias
+    del meta["settings"]["batch"], meta["settings"]["learn_bias"]
     older = str(tmp_path / "older.npz")
     save_npz(older, arrays, meta)
     again = learn_crf(samples[:4], L, **kw, checkpoint=older, resume=True)
     assert again["history"] == whole["history"] and again["params"] == whole["params"]
+    biased = dict(kw, learn_bias=True, average=0.9)  # the bias and its moving average are in the state too
+    whole_b = learn_crf(samples[:4], L, **biased)
+    path_b = str(tmp_path / "state_bias.npz")
+    learn_crf(samples[:4], L, **biased, checkpoint=path_b, checkpoint_every=5, stop_after=23)
+    resumed_b = learn_crf(samples[:4], L, **biased, checkpoint=path_b, checkpoint_every=5, resume=True)
+    assert resumed_b["history"] == whole_b["history"] and resumed_b["params"] == whole_b["params"]
+    assert "bias" in whole_b["params"]
     longer = learn_crf(samples[:4], L, **dict(kw, steps=45), checkpoint=path, resume=True)  # more steps: allowed
     assert longer["history"][:len(whole["history"])] == whole["history"] and len(longer["history"]) > len(whole["history"])
 
@@ -488,7 +521,7 @@ def test_learn_crf_on_textonboost_unaries(tmp_path):
 def test_learn_crf_class_weight_power_and_batch(tmp_path, monkeypatch, capsys):
     """--class-weight-power P hands learn_crf the median-frequency weights of the learning
     images to the power P (recomputed here from the labels), --batch B its crops per step
-    (recorded with the learned CRF); both are refused where they mean nothing, before any
+    (recorded with the learned CRF), --learn-bias a learned bias (stored in its params); the first two are refused where they mean nothing, before any
     unaries are computed."""
     from minideeplab._io import read_npz_meta
     import shutil
@@ -504,14 +537,17 @@ def test_learn_crf_class_weight_power_and_batch(tmp_path, monkeypatch, capsys):
     seen, real = [], learn_module.learn_crf
 
     def spy(train, num_classes, **kw):
-        seen.append((kw["class_weights"], kw["batch"]))
+        seen.append((kw["class_weights"], kw["batch"], kw["learn_bias"]))
         return real(train, num_classes, **kw)
 
     monkeypatch.setattr(learn_module, "learn_crf", spy)
     base = ["learn-crf", "--model", model, "--data", MSRC_DIR, "--split", "val-half", "--limit", "3", "--val-limit",
             "1", "--steps", "1", "--crop", "32", "--quiet"]
-    assert main(base + ["--class-weights", "median-frequency", "--class-weight-power", "3", "--batch", "2"]) == 0
-    assert seen[0][1] == 2 and read_npz_meta(model)["learned_crf"]["batch"] == 2
+    assert main(base + ["--class-weights", "median-frequency", "--class-weight-power", "3", "--batch", "2",
+                        "--learn-bias"]) == 0
+    stored = read_npz_meta(model)["learned_crf"]
+    assert seen[0][1] == 2 and stored["batch"] == 2
+    assert seen[0][2] is True and stored["learn_bias"] is True and len(stored["params"]["bias"]) == 21
     ds = MSRC(MSRC_DIR, "val")  # val-half learns on val's images 0, 2, 4, ...
     mf = median_frequency_weights([ds[0][1], ds[2][1], ds[4][1]], 21, absent=1.0)
     np.testing.assert_allclose(seen[0][0], mf ** 3, rtol=1e-12)

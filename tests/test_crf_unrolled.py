@@ -136,6 +136,38 @@ def test_dense_crf_layer(rng):
         layer.forward(scores, images[:1])
 
 
+def test_dense_crf_layer_bias(rng):
+    """nn.DenseCRF(bias=b): dense_crf(bias=b) on softmax(scores); the bias's gradient against
+    float64 central differences of sum(dQ * Q); without ``bias`` the layer has no such parameter."""
+    from minideeplab import nn
+
+    images = rng.integers(0, 256, size=(2, 6, 5, 3)).astype(np.uint8)
+    scores = rng.standard_normal((2, 3, 6, 5))
+    b = np.array([0.4, -0.7, 0.2])
+    kw = dict(n_iter=3, theta_alpha=4.0, theta_beta=40.0, theta_gamma=2.0, method="exact")
+    assert "bias" not in nn.DenseCRF(3, **kw).params
+    layer = nn.DenseCRF(3, compat=1 - np.eye(3) + 0.3 * rng.standard_normal((3, 3)), bias=b, **kw)
+    Q = layer.forward(scores, images)
+    for n in range(2):
+        P = np.exp(scores[n]) / np.exp(scores[n]).sum(axis=0)
+        want = dense_crf(images[n], P, w_bilateral=4.0, w_gaussian=3.0, compat=layer.params["compat"], bias=b, **kw)
+        np.testing.assert_allclose(Q[n], want, atol=1e-5)
+    dQ = rng.standard_normal(Q.shape)
+    dscores = layer.backward(dQ)
+    np.testing.assert_allclose(layer.grads["bias"], dscores.sum(axis=(0, 2, 3)), rtol=1e-12)
+    numeric = np.zeros(3)
+    for c in range(3):
+        f = []
+        for h in (1e-6, -1e-6):
+            layer.params["bias"][c] = b[c] + h
+            f.append((dQ * layer.forward(scores, images)).sum())
+        layer.params["bias"][c] = b[c]
+        numeric[c] = (f[0] - f[1]) / 2e-6
+    np.testing.assert_allclose(layer.grads["bias"], numeric, rtol=1e-6)
+    with pytest.raises(ValueError, match="bias must be"):
+        nn.DenseCRF(3, bias=[0.0, 1.0])
+
+
 MU_TRUE = np.array([[0.0, 2.0, 0.5], [1.0, 0.0, 2.5], [0.0, 1.5, 0.0]])  # asymmetric on purpose
 RECOVERY = dict(n_iter=3, w_bilateral=1.0, theta_alpha=3.0, theta_beta=30.0, w_gaussian=1.0, theta_gamma=1.5)
 

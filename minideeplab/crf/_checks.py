@@ -96,6 +96,20 @@ def compat_matrix(compat, L):
     return mu
 
 
+def label_bias(bias, L):
+    """None, or ``bias`` as an (L,) float32 array of finite numbers."""
+    if bias is None:
+        return None
+    b = np.asarray(bias)
+    if not np.issubdtype(b.dtype, np.number) or np.iscomplexobj(b) or b.dtype == np.bool_:
+        raise TypeError(f"bias must be None or a real ({L},) array, got {bias!r}")
+    if b.shape != (L,):
+        raise ValueError(f"bias must be None or an ({L},) array for L = {L} labels, got shape {b.shape}")
+    if not np.all(np.isfinite(b)):
+        raise ValueError("bias contains NaN or infinite values")
+    return b.astype(np.float32)
+
+
 def check_features(features):
     f = np.asarray(features)
     if f.ndim != 2:

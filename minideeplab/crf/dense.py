@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import (check_feature_range, check_image_probs, check_method, check_n_iter, check_positive, check_weight,
-                      compat_matrix)
+                      compat_matrix, label_bias)
 from .lattice import Lattice
 from .meanfield import LatticeMeanField, mean_field
 from .pairwise import GaussianKernel, normalization_constant
@@ -51,9 +51,17 @@ def unary_from_probs(probs):
     return np.ascontiguousarray(np.negative(clipped_log(probs)).T)
 
 
+def _unary(probs, bias):
+    """(N, L) unary of ``probs`` less the per-label ``bias`` (None or (L,))."""
+    unary = unary_from_probs(probs)
+    if bias is not None:
+        unary -= bias
+    return unary
+
+
 def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, theta_beta=5.0,
               w_gaussian=3.0, theta_gamma=3.0, compat="potts", method="lattice",
-              normalization="symmetric", return_history=False):
+              normalization="symmetric", bias=None, return_history=False):
     """Refine per-pixel label probabilities with the fully connected CRF.
 
     Parameters
@@ -68,6 +76,9 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
     compat : "potts" or an (L, L) label compatibility mu (Potts = ``1 - eye(L)``)
     method : "lattice" (permutohedral, O(N)) or "exact" (O(N^2), at most 4096 pixels)
     normalization : "symmetric" (default), "before", "after" or "none" (see ``crf.pairwise``)
+    bias : None or (L,) numbers b added to the log-probabilities, U_i(l) = -log P_i(l) - b_l: a
+        per-label prior (the weight of the log-linear feature [x_i = l]; ``learn_crf(learn_bias=True)``
+        learns it). Equal to scaling probs by exp(b) and renormalising, up to the clipping
     return_history : also return the list of Q after each iteration (n_iter + 1 maps,
         the first being softmax(-U))
 
@@ -91,6 +102,7 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
     check_method(method)
     L, H, W = probs.shape
     mu = compat_matrix(compat, L)
+    b = label_bias(bias, L)
     features, weights = [], []
     if w_bilateral > 0:
         features.append(_scaled(pixel_features(image, H, W, theta_alpha, theta_beta), method,
@@ -103,13 +115,14 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
     if method == "lattice" and features:
         engine = LatticeMeanField(Lattice.many(features), weights, [normalization] * len(features))
         if mu is None:
-            Q = engine.potts(clipped_log(probs), n_iter, history)  # (N, L padded)
+            logp = clipped_log(probs)
+            Q = engine.potts(logp if b is None else logp + b[:, None], n_iter, history)  # (N, L padded)
         else:
-            Q = engine.general(unary_from_probs(probs), n_iter, mu, history)
+            Q = engine.general(_unary(probs, b), n_iter, mu, history)
     else:
         kernels = [GaussianKernel(f, normalization, method) for f in features]
         mu = -np.eye(L) if mu is None else mu  # Potts = 1 - I = -I up to a per-pixel constant
-        Q = mean_field(unary_from_probs(probs), kernels, [w * mu for w in weights], n_iter, history)
+        Q = mean_field(_unary(probs, b), kernels, [w * mu for w in weights], n_iter, history)
     out = to_label_major(Q, L, H, W)
     if return_history:
         return out, [to_label_major(q, L, H, W) for q in history]

@@ -114,7 +114,7 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
               val_every=250, val_n_iters=(5, 10), metric="class_avg_acc", seed=0, checkpoint=None,
               checkpoint_every=100, resume=False, stop_after=None, progress=True, method="lattice",
               class_weights=None, potts_prior=0.0, fixed=(), loss="cross_entropy", average=None, data_id=None,
-              batch=1):
+              batch=1, learn_bias=False):
     """Learn the dense CRF's weights and a full compatibility matrix.
 
     Parameters
@@ -142,6 +142,10 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     average : None, or the decay d in (0, 1) of a moving average of the parameters (each step
         avg <- d avg + (1 - d) params, from the start): the validation checks and the result use
         the average, whose path is far less noisy than that of one-crop steps
+    learn_bias : also learn a per-label bias b (``dense_crf``'s ``bias``, a label prior added to the
+        log-probabilities; the weight of the log-linear feature [x_i = l]), from zero. With
+        class weights it moves the labels' balance towards the weighted loss, as fine-tuning the
+        network's last bias would
     fixed : names among ``w_bilateral``, ``w_gaussian``, ``compat`` kept at their starting values
         (e.g. the cross-validated kernel weights, learning mu alone)
     checkpoint : path of the state file (npz), written every ``checkpoint_every`` steps; with
@@ -154,7 +158,8 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
 
     Returns
     -------
-    dict: ``params`` (keyword arguments for ``dense_crf``, ``compat`` an (L, L) list), ``score``
+    dict: ``params`` (keyword arguments for ``dense_crf``, ``compat`` an (L, L) list, ``bias`` an (L,)
+    list with ``learn_bias``), ``score``
     (the validation metric; None without ``val``), ``step``, ``history`` (step, loss, validation
     scores), ``mu`` (the final learned matrix; its moving average with ``average``)
     """
@@ -184,6 +189,8 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     if average is not None and (isinstance(average, bool) or not isinstance(average, (float, np.floating))
                                 or not 0 < average < 1):
         raise ValueError(f"average must be None or a float in (0, 1), got {average!r}")
+    if not isinstance(learn_bias, (bool, np.bool_)):
+        raise TypeError(f"learn_bias must be True or False, got {learn_bias!r}")
     if data_id is not None and not isinstance(data_id, str):
         raise TypeError(f"data_id must be None or a string, got {type(data_id).__name__}")
     if loss not in LOSSES:
@@ -192,7 +199,8 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         raise ValueError(f"metric must be class_avg_acc, global_acc or mean_iou, got {metric!r}")
     start = dict(DEFAULTS, **(init or {}))
     thetas = {k: float(start[k]) for k in ("theta_alpha", "theta_beta", "theta_gamma")}
-    layer = DenseCRF(num_classes, n_iter, start["w_bilateral"], start["w_gaussian"], method=method, **thetas)
+    layer = DenseCRF(num_classes, n_iter, start["w_bilateral"], start["w_gaussian"], method=method,
+                     bias=np.zeros(num_classes) if learn_bias else None, **thetas)
     opt = Adam(layer.params, lr)
     potts = 1.0 - np.eye(num_classes)
     rng = np.random.default_rng(seed)
@@ -201,11 +209,13 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
                     metric=metric, val_every=int(val_every), val_n_iters=[int(n) for n in val_n_iters],
                     potts_prior=float(potts_prior), fixed=sorted(fixed), init=dict(sorted(start.items())),
                     class_weights=None if class_weights is None else class_weights.tolist(), data=data_id,
-                    average=None if average is None else float(average), batch=int(batch))
+                    average=None if average is None else float(average), batch=int(batch),
+                    learn_bias=bool(learn_bias))
     avg = {k: v.copy() for k, v in layer.params.items()}  # the moving average (unused without `average`)
     if resume and checkpoint and os.path.exists(checkpoint):
         arrays, meta = read_npz(checkpoint)
-        old = dict({"batch": 1}, **meta.get("settings", settings))  # states from before `batch`: one crop a step
+        # states from before `batch` and `learn_bias`: one crop a step, no bias
+        old = dict({"batch": 1, "learn_bias": False}, **meta.get("settings", settings))
         changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if changed:
             raise ValueError(f"checkpoint {checkpoint} was written with other settings ("
@@ -220,8 +230,11 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
 
     def current(n):
         p = avg if average else layer.params
-        return dict(n_iter=n, w_bilateral=max(float(p["w_bilateral"]), 0.0),
-                    w_gaussian=max(float(p["w_gaussian"]), 0.0), compat=p["compat"].tolist(), **thetas)
+        out = dict(n_iter=n, w_bilateral=max(float(p["w_bilateral"]), 0.0),
+                   w_gaussian=max(float(p["w_gaussian"]), 0.0), compat=p["compat"].tolist(), **thetas)
+        if learn_bias:
+            out["bias"] = p["bias"].tolist()
+        return out
 
     def save():
         arrays = {f"param/{k}": v for k, v in layer.params.items()}

@@ -25,6 +25,8 @@ class DenseCRF(Layer):
     theta_alpha, theta_beta, theta_gamma : the kernels' standard deviations (fixed features)
     compat : initial compatibility: "potts" (1 - I) or an (L, L) array (a parameter)
     method : "lattice" or "exact"
+    bias : None (no such parameter), or the initial (L,) per-label bias b (a parameter) added to
+        the scores before the mean field: ``dense_crf``'s ``bias``, a learned label prior
 
     ``forward(scores, images)``: scores (N, L, H, W), images (N, H, W, C) -> Q (N, L, H, W);
     ``backward(dQ)`` -> dscores, and sets ``grads``.
@@ -33,7 +35,7 @@ class DenseCRF(Layer):
     kind = "crf"
 
     def __init__(self, num_classes, n_iter=5, w_bilateral=4.0, w_gaussian=3.0, theta_alpha=121.0, theta_beta=5.0,
-                 theta_gamma=3.0, compat="potts", method="lattice", name="crf"):
+                 theta_gamma=3.0, compat="potts", method="lattice", bias=None, name="crf"):
         super().__init__(name)
         L = int(num_classes)
         if L < 1:
@@ -44,6 +46,11 @@ class DenseCRF(Layer):
         self.params["w_bilateral"] = np.array(float(w_bilateral))
         self.params["w_gaussian"] = np.array(float(w_gaussian))
         self.params["compat"] = mu.copy()
+        if bias is not None:
+            b = np.asarray(bias, np.float64)
+            if b.shape != (L,) or not np.all(np.isfinite(b)):
+                raise ValueError(f"bias must be None or ({L},) finite numbers, got {bias!r}")
+            self.params["bias"] = b.copy()
         self.n_iter, self.method = n_iter, method
         self.thetas = dict(theta_alpha=theta_alpha, theta_beta=theta_beta, theta_gamma=theta_gamma)
 
@@ -58,6 +65,8 @@ class DenseCRF(Layer):
             raise ValueError(f"scores must be (N, L, H, W) and images (N, H, W, C) with the same N, H, W; "
                              f"got {scores.shape} and {images.shape}")
         w = self._weights()
+        if "bias" in self.params:
+            scores = scores + self.params["bias"].astype(scores.dtype)[:, None, None]
         outs, caches = [], []
         for s, image in zip(scores, images):
             Q, cache = dense_crf_forward(image, -s, n_iter=self.n_iter, compat=self.params["compat"],
@@ -84,4 +93,7 @@ class DenseCRF(Layer):
         self.grads["w_bilateral"] = np.array(grads["w_bilateral"])
         self.grads["w_gaussian"] = np.array(grads["w_gaussian"])
         self.grads["compat"] = grads["compat"]
-        return np.stack(dscores)
+        dscores = np.stack(dscores)
+        if "bias" in self.params:
+            self.grads["bias"] = dscores.sum(axis=(0, 2, 3)).astype(np.float64)
+        return dscores
