@@ -13,7 +13,9 @@ the training split and picks on val; ``class_weights``: "mf" for median frequenc
 learning images, "mf0.5" their square roots) and scores the picked CRF on the test split. One JSON line per run is
 appended to ``--results``; the learned matrix goes beside it as ``mu_NAME.npy``.
 
-``loss``: "cross_entropy" (default) or "expected_error" (learn_crf's ``loss``).
+``loss``: "cross_entropy" (default) or "expected_error" (learn_crf's ``loss``). With ``learn_bias``
+the line also holds the learned bias and ``test_bias_alone``: the test scores of the unaries with
+that bias and no pairwise term (``n_iter`` 0).
 
 ``learn_on: "folds"`` learns on held-out unaries of all 279 training images: those of the nets in
 ``--folds DIR`` (``fold0/model.npz``, ``fold1/model.npz``, ..., trained with ``minideeplab train
@@ -91,9 +93,14 @@ def main(argv=None):
         print(f"learned in {time.time() - t:.0f} s; picked step {res['step']}, score {res['score']}")
         np.save(os.path.join(os.path.dirname(args.results), f"mu_{args.name}.npy"), res["mu"])
     s = score_params(test, res["params"], L)
-    out = {"name": args.name, "kw": args.kwargs, "test": {k: s[k] for k in ("global_acc", "class_avg_acc", "mean_iou")},
-           "w1": res["params"]["w_bilateral"], "w2": res["params"]["w_gaussian"], "n_iter": res["params"].get("n_iter"),
-           "step": res.get("step"), "pick": res.get("score"), "history": res.get("history")}
+    keys = ("global_acc", "class_avg_acc", "mean_iou")
+    out = {"name": args.name, "kw": args.kwargs, "test": {k: s[k] for k in keys}}
+    if "bias" in res["params"]:  # what the learned bias alone does to the unaries (no pairwise term)
+        alone = score_params(test, dict(res["params"], n_iter=0), L)
+        out.update(bias=res["params"]["bias"], test_bias_alone={k: alone[k] for k in keys})
+    out.update({"w1": res["params"]["w_bilateral"], "w2": res["params"]["w_gaussian"],
+                "n_iter": res["params"].get("n_iter"), "step": res.get("step"), "pick": res.get("score"),
+                "history": res.get("history")})
     print(json.dumps(out))
     with open(args.results, "a") as f:
         f.write(json.dumps(out) + "\n")
