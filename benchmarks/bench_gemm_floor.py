@@ -87,8 +87,14 @@ def main(argv=None):
 
     print(f"$ python benchmarks/bench_gemm_floor.py --width {' '.join(map(str, args.width))} --batch {args.batch} "
           f"--crop {args.crop} --repeat {args.repeat}")
+    try:
+        from threadpoolctl import threadpool_info
+        blas = ", ".join(f"{p['internal_api']} {p['num_threads']} threads" for p in threadpool_info()
+                         if p["user_api"] == "blas")
+    except ImportError:
+        blas = "BLAS threads unknown (no threadpoolctl)"
     print(f"date {datetime.datetime.now().isoformat(timespec='seconds')}; numpy {np.__version__}; "
-          f"threads {numba.get_num_threads()}")
+          f"numba threads {numba.get_num_threads()}; {blas}")
     for width in args.width:
         table = floor(width, args.batch, args.crop, args.repeat)
         print(f"\nwidth {width}, batch {args.batch}, crop {args.crop}: GEMM ms (medians of {args.repeat})")

@@ -40,12 +40,13 @@ class CRFHead:
     scale : size of the CRF grid relative to the crop, in (0, 1]
     n_iter : mean-field iterations (5, as CRF-as-RNN trains)
     init : dense CRF parameters to start from (``w_bilateral``, ``w_gaussian``, ``theta_*``,
-        ``compat``: "potts" or (L, L)); defaults of :func:`minideeplab.crf.dense_crf`
+        ``compat``: "potts" or (L, L), ``bias``: None or (L,), a learned CRF's label prior, then
+        trained too); defaults of :func:`minideeplab.crf.dense_crf`
     class_weights : None or (L,) weights of the pixels of each class in the loss
     method : "lattice" (training) or "exact" (gradient checks on tiny inputs)
 
     ``params`` / ``grads`` are those of the CRF layer (``w_bilateral``, ``w_gaussian``,
-    ``compat``).
+    ``compat``, and ``bias`` when ``init`` has one).
     """
 
     def __init__(self, num_classes, scale=0.5, n_iter=5, init=None, class_weights=None, method="lattice"):
@@ -55,7 +56,7 @@ class CRFHead:
         if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
             raise ValueError(f"n_iter must be a positive int, got {n_iter!r}")
         p = dict(w_bilateral=4.0, w_gaussian=3.0, theta_alpha=121.0, theta_beta=5.0, theta_gamma=3.0,
-                 compat="potts")
+                 compat="potts", bias=None)
         unknown = set(init or {}) - set(p) - {"n_iter"}
         if unknown:
             raise ValueError(f"init has unknown CRF parameters {sorted(unknown)}; expected some of {sorted(p)}")
@@ -64,7 +65,8 @@ class CRFHead:
         self.num_classes, self.n_iter = int(num_classes), int(n_iter)
         self.crf = DenseCRF(num_classes, n_iter, p["w_bilateral"], p["w_gaussian"],
                             theta_alpha=self.thetas["theta_alpha"] * self.scale, theta_beta=self.thetas["theta_beta"],
-                            theta_gamma=self.thetas["theta_gamma"] * self.scale, compat=p["compat"], method=method)
+                            theta_gamma=self.thetas["theta_gamma"] * self.scale, compat=p["compat"], method=method,
+                            bias=p["bias"])
         self.class_weights = (None if class_weights is None
                               else F._check_class_weights(class_weights, self.num_classes, np, np.float64))
         self._cache = None
@@ -80,8 +82,11 @@ class CRFHead:
     def dense_crf_params(self, n_iter=None):
         """Keyword arguments of :func:`minideeplab.crf.dense_crf` for the learned CRF at full resolution."""
         w = self.crf._weights()
-        return dict(n_iter=int(n_iter or self.n_iter), **w, **self.thetas,
-                    compat=np.asarray(self.params["compat"]).tolist())
+        out = dict(n_iter=int(n_iter or self.n_iter), **w, **self.thetas,
+                   compat=np.asarray(self.params["compat"]).tolist())
+        if "bias" in self.params:
+            out["bias"] = self.params["bias"].tolist()
+        return out
 
     def forward(self, scores, images, labels):
         """Loss of one batch.

@@ -74,8 +74,8 @@ path (the import, the call, the drawing function) deterministically."""
 
 CELL_TIMEOUT = 600
 """Seconds one cell may run: a guard against a hung kernel, not a speed check (speed is measured
-in ``benchmarks/``). Lesson 7's 800-iteration training cell took over 300 s, the old limit,
-when two trainings shared this 2-core machine with the test run."""
+in ``benchmarks/``). Lesson 7's 800-iteration training cell took over 300 s, the old limit, on
+a 2-core machine busy with other work."""
 
 
 def run_lesson(name, tmp_path, prelude=None, timeout=CELL_TIMEOUT):

@@ -135,6 +135,11 @@ def test_label_bias_shifts_the_unary(method):
             assert np.abs(got - dense_crf(img, q, n_iter=n, compat=compat, **kw)).max() < 1e-5
             assert np.abs(dense_crf(img, p, n_iter=n, compat=compat, bias=np.zeros(L), **kw)
                           - dense_crf(img, p, n_iter=n, compat=compat, **kw)).max() == 0
+    for n in (0, 2):  # no pairwise term (the plain mean-field branch), and the history
+        got, history = dense_crf(img, p, n_iter=n, bias=b, return_history=True, **dict(kw, w_bilateral=0, w_gaussian=0))
+        assert np.abs(got - q).max() < 1e-5 and all(np.abs(h - q).max() < 1e-5 for h in history)
+    got, history = dense_crf(img, p, n_iter=2, bias=b, return_history=True, **kw)
+    assert np.abs(history[0] - q).max() < 1e-5 and np.array_equal(history[-1], got)
     if method == "exact":
         yy, xx = np.mgrid[0:H, 0:W]
         pos = np.column_stack([xx.ravel(), yy.ravel()]).astype(float)
@@ -148,6 +153,13 @@ def test_label_bias_shifts_the_unary(method):
         dense_crf(img, p, bias=np.array([0, np.nan, 0, 0]))
     with pytest.raises(TypeError, match="bias must be"):
         dense_crf(img, p, bias="potts")
+    with pytest.raises(TypeError, match="bias must be"):
+        dense_crf(img, p, bias=np.ones(L, complex))
+    for huge in (1e39, -2e3):  # finite in float64; beyond float32 or any meaningful log-prior
+        with pytest.raises(ValueError, match="bias values must lie in"):
+            dense_crf(img, p, bias=np.array([huge, 0, 0, 0]))
+    ok = dense_crf(img, p, bias=np.array([1e3, 0, 0, -1e3]), **kw)  # the bound itself: finite beliefs
+    assert np.all(np.isfinite(ok)) and np.allclose(ok.sum(0), 1, atol=1e-5)
 
 
 def test_matrix_compat_and_potts_agree():

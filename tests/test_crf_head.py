@@ -41,6 +41,21 @@ def test_head_gradients_match_finite_differences(class_weights, rng):
         assert rel_error(grads[k], numerical_gradient(f, head.params[k], 1.0)) < 1e-6, k
 
 
+def test_head_starts_from_a_learned_crf_with_a_label_bias(rng):
+    """init with a ``bias`` (a learned CRF's label prior): the head trains it (float64 central
+    differences) and hands it back in dense_crf_params; without one it has no bias."""
+    scores, images, labels = _batch(rng)
+    b = np.array([0.5, -0.3, 0.1])
+    head = CRFHead(L, scale=0.6, n_iter=3, init=dict(INIT, bias=b), method="exact")
+    f = lambda: head.forward(scores, images, labels)  # noqa: E731
+    f()
+    head.backward()
+    grad = np.array(head.grads["bias"])
+    assert rel_error(grad, numerical_gradient(f, head.params["bias"], 1.0)) < 1e-6
+    np.testing.assert_array_equal(head.dense_crf_params()["bias"], b)
+    assert "bias" not in CRFHead(L, init=INIT).params and "bias" not in CRFHead(L, init=INIT).dense_crf_params()
+
+
 def test_head_without_pairwise_terms_is_softmax_cross_entropy(rng):
     """Zero kernel weights: Q = softmax(scores) on the CRF grid, so the loss and its gradient are
     those of F.softmax_cross_entropy on the bilinearly resized scores and nearest labels."""

@@ -166,6 +166,8 @@ def test_dense_crf_layer_bias(rng):
     np.testing.assert_allclose(layer.grads["bias"], numeric, rtol=1e-6)
     with pytest.raises(ValueError, match="bias must be"):
         nn.DenseCRF(3, bias=[0.0, 1.0])
+    with pytest.raises(TypeError, match="bias must be"):
+        nn.DenseCRF(3, bias="x")
 
 
 MU_TRUE = np.array([[0.0, 2.0, 0.5], [1.0, 0.0, 2.5], [0.0, 1.5, 0.0]])  # asymmetric on purpose

@@ -96,18 +96,27 @@ def compat_matrix(compat, L):
     return mu
 
 
-def label_bias(bias, L):
-    """None, or ``bias`` as an (L,) float32 array of finite numbers."""
+MAX_BIAS = 1e3
+"""Largest |bias| of a label: a log-prior, where the clipped unaries span log(1e5) ~ 11.5; beyond
+this the energies of float32 mean field lose all precision (1e39 overflows it)."""
+
+
+def label_bias(bias, L, dtype=np.float32):
+    """None, or ``bias`` as an (L,) array of numbers in [-MAX_BIAS, MAX_BIAS] (NumPy or CuPy in)."""
     if bias is None:
         return None
-    b = np.asarray(bias)
+    if isinstance(bias, str) or not (is_array(bias) or isinstance(bias, (list, tuple))):
+        raise TypeError(f"bias must be None or a real array of shape ({L},), got {bias!r:.60}")
+    b = asnumpy(bias) if is_array(bias) else np.asarray(bias)
     if not np.issubdtype(b.dtype, np.number) or np.iscomplexobj(b) or b.dtype == np.bool_:
-        raise TypeError(f"bias must be None or a real ({L},) array, got {bias!r}")
+        raise TypeError(f"bias must be None or a real array of shape ({L},), got dtype {b.dtype}")
     if b.shape != (L,):
-        raise ValueError(f"bias must be None or an ({L},) array for L = {L} labels, got shape {b.shape}")
+        raise ValueError(f"bias must be None or an array of shape ({L},) for L = {L} labels, got shape {b.shape}")
     if not np.all(np.isfinite(b)):
         raise ValueError("bias contains NaN or infinite values")
-    return b.astype(np.float32)
+    if np.abs(b).max() > MAX_BIAS:
+        raise ValueError(f"bias values must lie in [-{MAX_BIAS:g}, {MAX_BIAS:g}], got {np.abs(b).max():g}")
+    return b.astype(dtype)
 
 
 def check_features(features):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..crf._checks import label_bias
 from .layers import Layer
 
 
@@ -47,10 +48,7 @@ class DenseCRF(Layer):
         self.params["w_gaussian"] = np.array(float(w_gaussian))
         self.params["compat"] = mu.copy()
         if bias is not None:
-            b = np.asarray(bias, np.float64)
-            if b.shape != (L,) or not np.all(np.isfinite(b)):
-                raise ValueError(f"bias must be None or ({L},) finite numbers, got {bias!r}")
-            self.params["bias"] = b.copy()
+            self.params["bias"] = label_bias(bias, L, np.float64)
         self.n_iter, self.method = n_iter, method
         self.thetas = dict(theta_alpha=theta_alpha, theta_beta=theta_beta, theta_gamma=theta_gamma)
 
