@@ -444,7 +444,7 @@ def learn_crf(args):
                 init=start, val_every=args.val_every, metric=args.metric, seed=args.seed, checkpoint=checkpoint,
                 resume=args.resume, progress=not args.quiet, class_weights=weights, potts_prior=args.potts_prior,
                 fixed=("w_bilateral", "w_gaussian") if args.keep_weights else (), loss=args.loss.replace("-", "_"),
-                average=args.average, batch=args.batch, learn_bias=args.learn_bias,
+                average=args.average, batch=args.batch, learn_bias=args.learn_bias, per_kernel=args.per_kernel,
                 data_id=f"{args.split} (limit {args.limit}), val (limit {args.val_limit})"
                         + (f", folds {os.path.abspath(args.folds)}" if args.folds else ""))
     print(f"learned CRF: {args.metric} on val {100 * res['score']:.2f} at step {res['step']}, "
@@ -457,7 +457,8 @@ def learn_crf(args):
                            "class_weights": args.class_weights, "class_weight_power": args.class_weight_power,
                            "potts_prior": args.potts_prior, "loss": args.loss,
                            "average": args.average, "batch": args.batch,
-                           "keep_weights": args.keep_weights, "learn_bias": args.learn_bias, "folds": args.folds,
+                           "keep_weights": args.keep_weights, "learn_bias": args.learn_bias,
+                           "per_kernel": args.per_kernel, "folds": args.folds,
                            "history": res["history"]}
     save_unaries(out, model, meta)
     print(f"wrote the learned CRF into {out} (state: {checkpoint})")

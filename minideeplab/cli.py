@@ -201,6 +201,8 @@ def build_parser():
     lc.add_argument("--learn-bias", action="store_true",
                     help="also learn a per-class bias (a label prior added to the log-probabilities, dense_crf's "
                          "bias): with --class-weights it shifts the balance towards the rare classes")
+    lc.add_argument("--per-kernel", action="store_true",
+                    help="learn one compatibility matrix per kernel (bilateral, Gaussian) rather than one shared")
     lc.add_argument("--limit", type=int, default=0, help="only the first N training images")
     lc.add_argument("--val-limit", type=int, default=0, help="only the first N validation images")
     lc.add_argument("--seed", type=int, default=0, help="seed of the crops")

@@ -104,9 +104,11 @@ def dense_mean_field(unary, feats, weights, mu, n_iter, normalization="symmetric
     """The mean-field equations of the fully connected CRF, written out pixel by pixel.
 
     unary (N, L); feats: list of (N, d) scaled features; mu (L, L) label compatibility in
-    the energy (Potts = 1 - I); k includes j = i, normalised as in Krähenbühl's code.
+    the energy (Potts = 1 - I), or a list of one per kernel; k includes j = i, normalised as in
+    Krähenbühl's code.
     """
     N, L = unary.shape
+    mus = list(mu) if isinstance(mu, (list, tuple)) else [mu] * len(feats)
     kernels = []
     for f in feats:
         K = np.array([[math.exp(-0.5 * float(((f[i] - f[j]) ** 2).sum())) for j in range(N)] for i in range(N)])
@@ -125,9 +127,9 @@ def dense_mean_field(unary, feats, weights, mu, n_iter, normalization="symmetric
         for i in range(N):
             for l in range(L):
                 e = -unary[i, l]
-                for w, K in zip(weights, kernels):
+                for w, K, m in zip(weights, kernels, mus):
                     for lp in range(L):
-                        e -= w * mu[l, lp] * sum(K[i, j] * Q[j, lp] for j in range(N))
+                        e -= w * m[l, lp] * sum(K[i, j] * Q[j, lp] for j in range(N))
                 new[i, l] = e
             new[i] = np.exp(new[i] - new[i].max())
             new[i] /= new[i].sum()

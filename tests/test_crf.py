@@ -114,6 +114,31 @@ def test_exact_mean_field_matches_the_update_equations(normalization):
     assert np.abs(Q.reshape(L, -1).T - ref).max() < 1e-5
 
 
+def test_a_compatibility_matrix_per_kernel_matches_the_update_equations():
+    """compat (2, L, L): mu_b for the bilateral kernel, mu_g for the Gaussian one, against the
+    pixel-by-pixel mean field; with a zero weight the other kernel keeps its own matrix."""
+    rng = np.random.default_rng(11)
+    H, W, L = 4, 5, 3
+    img = rng.uniform(0, 255, (H, W, 3))
+    p = _probs(rng, L, H, W)
+    mu = rng.uniform(-0.5, 2.0, (2, L, L))
+    yy, xx = np.mgrid[0:H, 0:W]
+    pos = np.column_stack([xx.ravel(), yy.ravel()]).astype(float)
+    fb = np.column_stack([pos / 3.0, img.reshape(-1, 3) / 40.0])
+    kw = dict(n_iter=3, theta_alpha=3.0, theta_beta=40.0, theta_gamma=1.5, method="exact")
+    for w1, w2, feats, weights, mus in ((2.0, 1.5, [fb, pos / 1.5], [2.0, 1.5], [mu[0], mu[1]]),
+                                        (0.0, 1.5, [pos / 1.5], [1.5], [mu[1]]),
+                                        (2.0, 0.0, [fb], [2.0], [mu[0]])):
+        Q = dense_crf(img, p, compat=mu, w_bilateral=w1, w_gaussian=w2, **kw)
+        ref = naive.dense_mean_field(_unary(p), feats, weights, mus, 3)
+        assert np.abs(Q.reshape(L, -1).T - ref).max() < 1e-5
+    shared = dense_crf(img, p, compat=mu[0], w_bilateral=2.0, w_gaussian=1.5, **kw)
+    assert np.abs(shared - dense_crf(img, p, compat=mu, w_bilateral=2.0, w_gaussian=1.5, **kw)).max() > 1e-3
+    for bad in (np.zeros((3, L, L)), np.zeros((2, L, L + 1)), np.zeros((2, 2, L, L))):
+        with pytest.raises(ValueError, match=r"compat must be 'potts', an \(3, 3\) array or a \(2, 3, 3\) pair"):
+            dense_crf(img, p, compat=bad)
+
+
 @pytest.mark.parametrize("method", ["exact", "lattice"])
 def test_label_bias_shifts_the_unary(method):
     """bias b: U_i(l) = -log P_i(l) - b_l. Exact: the naive mean field on that unary; both
@@ -333,7 +358,7 @@ def test_bad_input_errors():
             fn(img, p, n_iter=2.5)
         with pytest.raises(TypeError, match="probs must be a floating-point"):
             fn(img, (p > 0.5).astype(np.int64))
-    with pytest.raises(ValueError, match=r"compat must be 'potts' or an \(3, 3\) array"):
+    with pytest.raises(ValueError, match=r"compat must be 'potts', an \(3, 3\) array or a \(2, 3, 3\) pair"):
         dense_crf(img, p, compat=np.eye(4))
     with pytest.raises(ValueError, match="theta_alpha must be a positive number"):
         dense_crf(img, p, theta_alpha=0)

@@ -277,6 +277,28 @@ def test_learning_a_label_bias_undoes_a_classifier_biased_against_some_labels():
         learn_crf(samples[:16], L, learn_bias="yes", **kw)
 
 
+def test_per_kernel_learns_one_matrix_for_each_kernel():
+    """per_kernel=True: a (2, L, L) pair from Potts, returned in params that dense_crf takes (the
+    validation score reproduces); the two matrices move apart; with the Gaussian kernel's weight
+    held at 0 its matrix gets no gradient and stays Potts (only the potts_prior, zero there,
+    would move it), while the bilateral one learns."""
+    samples = _samples(8, 32)
+    start = {k: v for k, v in PARAMS.items() if k != "n_iter"}
+    kw = dict(val=samples[6:], steps=40, crop=32, lr=0.1, init=start, val_every=20, val_n_iters=(5,),
+              metric="global_acc", progress=False, per_kernel=True)
+    res = learn_crf(samples[:6], L, **kw)
+    pair = np.array(res["params"]["compat"])
+    assert pair.shape == (2, L, L) and res["mu"].shape == (2, L, L)
+    assert np.abs(res["mu"][0] - res["mu"][1]).max() > 0.05
+    np.testing.assert_allclose(score_params(samples[6:], res["params"], L)["global_acc"], res["score"])
+    off = learn_crf(samples[:6], L, **dict(kw, init=dict(start, w_gaussian=0.0), fixed=("w_gaussian",)))
+    np.testing.assert_array_equal(off["mu"][1], 1 - np.eye(L))
+    assert np.abs(off["mu"][0] - (1 - np.eye(L))).max() > 0.05
+    assert np.array(learn_crf(samples[:6], L, **dict(kw, per_kernel=False))["params"]["compat"]).shape == (L, L)
+    with pytest.raises(TypeError, match="per_kernel must be True or False"):
+        learn_crf(samples[:6], L, **dict(kw, per_kernel=1))
+
+
 def test_the_start_is_a_candidate_so_a_ruinous_step_is_not_returned():
     """The starting parameters are scored before the first step (record of step 0): with a
     learning rate that wrecks the CRF in one step, the start is returned."""
@@ -302,23 +324,24 @@ def test_checkpointed_run_resumes_bit_for_bit(tmp_path):
                            (dict(data_id="folds b"), "data: None, now 'folds b'"),
                            (dict(lr=0.1), "lr: 0.05, now 0.1"),
                            (dict(batch=2), "batch: 1, now 2"),
-                           (dict(learn_bias=True), "learn_bias: False, now True")):
+                           (dict(learn_bias=True), "learn_bias: False, now True"),
+                           (dict(per_kernel=True), "per_kernel: False, now True")):
         with pytest.raises(ValueError, match="was written with other settings") as err:
             learn_crf(samples[:4], L, **dict(kw, **other), checkpoint=path, resume=True)
         assert message in str(err.value)
-    arrays, meta = read_npz(path)  # a state written before `batch` and `learn_bias`: one crop a step, no bias
-    del meta["settings"]["batch"], meta["settings"]["learn_bias"]
+    arrays, meta = read_npz(path)  # a state from before `batch`, `learn_bias`, `per_kernel`: one crop, no bias, one mu
+    del meta["settings"]["batch"], meta["settings"]["learn_bias"], meta["settings"]["per_kernel"]
     older = str(tmp_path / "older.npz")
     save_npz(older, arrays, meta)
     again = learn_crf(samples[:4], L, **kw, checkpoint=older, resume=True)
     assert again["history"] == whole["history"] and again["params"] == whole["params"]
-    biased = dict(kw, learn_bias=True, average=0.9)  # the bias and its moving average are in the state too
+    biased = dict(kw, learn_bias=True, average=0.9, per_kernel=True)  # bias, pair and their averages: in the state
     whole_b = learn_crf(samples[:4], L, **biased)
     path_b = str(tmp_path / "state_bias.npz")
     learn_crf(samples[:4], L, **biased, checkpoint=path_b, checkpoint_every=5, stop_after=23)
     resumed_b = learn_crf(samples[:4], L, **biased, checkpoint=path_b, checkpoint_every=5, resume=True)
     assert resumed_b["history"] == whole_b["history"] and resumed_b["params"] == whole_b["params"]
-    assert "bias" in whole_b["params"]
+    assert "bias" in whole_b["params"] and np.shape(whole_b["params"]["compat"]) == (2, L, L)
     longer = learn_crf(samples[:4], L, **dict(kw, steps=45), checkpoint=path, resume=True)  # more steps: allowed
     assert longer["history"][:len(whole["history"])] == whole["history"] and len(longer["history"]) > len(whole["history"])
 

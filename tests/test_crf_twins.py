@@ -52,8 +52,8 @@ def test_lattice_properties_describe_the_splat():
         lat.vertices[0, 0] = 1  # read-only views
 
 
-CASES = [("potts", n) for n in ("symmetric", "before", "after", "none")] + [("matrix", "symmetric"),
-                                                                           ("matrix", "after")]
+CASES = [("potts", n) for n in ("symmetric", "before", "after", "none")] + [
+    ("matrix", "symmetric"), ("matrix", "after"), ("per kernel", "symmetric"), ("per kernel", "before")]
 
 
 @pytest.mark.parametrize("compat,normalization", CASES)
@@ -62,13 +62,14 @@ def test_lattice_mean_field_equals_the_readable_loop_on_the_same_lattices(compat
     L, H, W = 5, 26, 31
     img, p = _scene(rng, L, H, W)
     w1, ta, tb, w2, tg = (1.5, 6.0, 20.0, 1.0, 2.0) if normalization != "none" else (0.1, 3.0, 20.0, 0.05, 1.5)
-    mu = 1 - np.eye(L) if compat == "potts" else rng.uniform(-0.5, 1.5, (L, L))
+    mu = 1 - np.eye(L) if compat == "potts" else rng.uniform(-0.5, 1.5, (2, L, L) if compat == "per kernel" else (L, L))
     Q = dense_crf(img, p, n_iter=4, w_bilateral=w1, theta_alpha=ta, theta_beta=tb, w_gaussian=w2, theta_gamma=tg,
                   compat=compat if compat == "potts" else mu, normalization=normalization)
     features = [pixel_features(img, H, W, ta, tb), pixel_features(img, H, W, tg)]
     kernels = [GaussianKernel.on(Lattice(f), normalization_constant(normalization)) for f in features]
     mu_energy = -np.eye(L) if compat == "potts" else mu  # Potts = -I up to a per-pixel constant
-    ref = mean_field(unary_from_probs(p), kernels, [w1 * mu_energy, w2 * mu_energy], 4)
+    mu_b, mu_g = mu_energy if compat == "per kernel" else (mu_energy, mu_energy)  # bilateral, Gaussian
+    ref = mean_field(unary_from_probs(p), kernels, [w1 * mu_b, w2 * mu_g], 4)
     assert np.abs(Q.reshape(L, -1).T - ref).max() < 1e-5
     assert np.abs(Q.reshape(L, -1).T - unary_from_probs(p)).max() > 0.05  # the CRF did something
 

@@ -46,17 +46,18 @@ TOLERANCE = {"exact": (1e-6, 1e-6), "lattice": (1e-3, 2e-3)}  # (step h, relativ
 @pytest.mark.parametrize("method", ["exact", "lattice"])
 @pytest.mark.parametrize("n_iter", [0, 1, 5])
 @pytest.mark.parametrize("w_gaussian", [0.0, 3.0])
-@pytest.mark.parametrize("potts", [True, False])
+@pytest.mark.parametrize("potts", [True, False, "per kernel"])
 @pytest.mark.parametrize("normalization", ["symmetric", "before"])  # "before": K is not symmetric
 def test_gradients_match_finite_differences(method, n_iter, w_gaussian, potts, normalization, rng):
     image, unary = _scene(rng)
     L = unary.shape[0]
-    mu = np.array(1.0 - np.eye(L)) if potts else rng.uniform(-0.5, 1.5, (L, L))
+    mu = (np.array(1.0 - np.eye(L)) if potts is True else
+          rng.uniform(-0.5, 1.5, (2, L, L) if potts == "per kernel" else (L, L)))  # per kernel: bilateral, Gaussian
     params = dict(n_iter=n_iter, theta_alpha=4.0, theta_beta=40.0, theta_gamma=2.0, method=method,
                   normalization=normalization)
     w = np.array([1.5, w_gaussian])
     dQ = rng.standard_normal(unary.shape)
-    compat = lambda: "potts" if potts else mu
+    compat = lambda: "potts" if potts is True else mu
 
     def loss():
         Q, _ = dense_crf_forward(image, unary, w_bilateral=w[0], w_gaussian=w[1], compat=compat(), **params)
@@ -71,9 +72,13 @@ def test_gradients_match_finite_differences(method, n_iter, w_gaussian, potts, n
         return
     dw = _numerical(loss, w, h, one_sided=(1,) if w_gaussian == 0 else ())
     assert rel_error(np.array([grads["w_bilateral"], grads["w_gaussian"]]), dw) < tol
-    # compat: the gradient with respect to the full matrix (for Potts at 1 - I)
+    # compat: the gradient with respect to the full matrix (for Potts at 1 - I), or to both
     compat = lambda: mu
-    assert rel_error(grads["compat"], _numerical(loss, mu, h)) < tol
+    assert grads["compat"].shape == mu.shape
+    numeric = _numerical(loss, mu, h)
+    assert rel_error(grads["compat"], numeric) < tol
+    if potts == "per kernel" and w_gaussian == 0:  # the Gaussian kernel's matrix does nothing
+        assert not grads["compat"][1].any() and np.abs(numeric[1]).max() < 1e-9
 
 
 @pytest.mark.parametrize("method", ["exact", "lattice"])
@@ -82,7 +87,7 @@ def test_forward_is_dense_crf(method, rng):
     probs = rng.dirichlet(np.ones(4), size=(9, 8)).transpose(2, 0, 1)
     unary = -np.log(np.maximum(probs, 1e-5))
     mu = rng.uniform(0, 2, (4, 4))
-    for compat in ("potts", mu):
+    for compat in ("potts", mu, rng.uniform(0, 2, (2, 4, 4))):
         Q, _ = dense_crf_forward(image, unary.astype(np.float32), n_iter=5, compat=compat, method=method)
         assert Q.dtype == np.float32
         np.testing.assert_allclose(Q, dense_crf(image, probs, n_iter=5, compat=compat, method=method), atol=1e-5)
@@ -134,6 +139,30 @@ def test_dense_crf_layer(rng):
     assert not np.allclose(layer.params["compat"], 1 - np.eye(3))
     with pytest.raises(ValueError, match="scores must be"):
         layer.forward(scores, images[:1])
+
+
+def test_dense_crf_layer_with_a_matrix_per_kernel(rng):
+    """nn.DenseCRF(compat=(2, L, L)): dense_crf with that pair on softmax(scores); the pair's
+    gradient is the functional pair's, summed over the batch."""
+    from minideeplab import nn
+
+    images = rng.integers(0, 256, size=(2, 6, 5, 3)).astype(np.uint8)
+    scores = rng.standard_normal((2, 3, 6, 5))
+    pair = rng.uniform(-0.5, 1.5, (2, 3, 3))
+    kw = dict(n_iter=3, theta_alpha=4.0, theta_beta=40.0, theta_gamma=2.0, method="exact")
+    layer = nn.DenseCRF(3, compat=pair, **kw)
+    Q = layer.forward(scores, images)
+    dQ = rng.standard_normal(Q.shape)
+    layer.backward(dQ)
+    total = np.zeros((2, 3, 3))
+    for n in range(2):
+        P = np.exp(scores[n]) / np.exp(scores[n]).sum(axis=0)
+        np.testing.assert_allclose(Q[n], dense_crf(images[n], P, compat=pair, **kw), atol=1e-5)
+        _, cache = dense_crf_forward(images[n], -scores[n], compat=pair, **kw)
+        total += dense_crf_backward(dQ[n], cache)["compat"]
+    np.testing.assert_allclose(layer.grads["compat"], total, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"compat must be 'potts', an \(3, 3\) array or a \(2, 3, 3\) pair"):
+        nn.DenseCRF(3, compat=np.zeros((3, 3, 3)))
 
 
 def test_dense_crf_layer_bias(rng):
@@ -191,6 +220,29 @@ def test_compat_is_identifiable_only_up_to_a_constant_per_column(rng):
     assert np.abs(Q - Q3).max() > 1e-3  # a constant per row is not invisible
 
 
+def test_per_kernel_compat_is_one_matrix_per_kernel(rng):
+    """A (2, L, L) compat: the same pair twice is the shared matrix; a zero matrix switches its
+    kernel off (the same Q as that kernel's weight at 0); the shared matrix's gradient is the sum
+    of the pair's."""
+    image, unary = _scene(rng, 7, 6, 3)
+    mu_b, mu_g = rng.uniform(-0.5, 1.5, (2, 3, 3))
+    kw = dict(n_iter=4, theta_alpha=4.0, theta_beta=40.0, theta_gamma=2.0, method="exact")
+    Q, cache = dense_crf_forward(image, unary, compat=mu_b, **kw)
+    Q2, cache2 = dense_crf_forward(image, unary, compat=np.stack([mu_b, mu_b]), **kw)
+    assert np.abs(Q - Q2).max() < 1e-13
+    dQ = rng.standard_normal(Q.shape)
+    g, g2 = dense_crf_backward(dQ, cache), dense_crf_backward(dQ, cache2)
+    np.testing.assert_allclose(g2["compat"].sum(axis=0), g["compat"], rtol=1e-12)
+    for off, zeroed in ((0, "w_bilateral"), (1, "w_gaussian")):
+        pair = np.stack([mu_b, mu_g])
+        pair[off] = 0.0
+        Q3, _ = dense_crf_forward(image, unary, compat=pair, **kw)
+        alone, _ = dense_crf_forward(image, unary, compat=pair[1 - off], **dict(kw, **{zeroed: 0.0}))
+        assert np.abs(Q3 - alone).max() < 1e-13
+    with pytest.raises(ValueError, match=r"compat must be 'potts', an \(3, 3\) array or a \(2, 3, 3\) pair"):
+        dense_crf_forward(image, unary, compat=np.zeros((3, 3, 3)), **kw)
+
+
 @pytest.mark.parametrize("method", ["exact", "lattice"])
 def test_learning_recovers_a_known_compatibility_matrix(method, rng):
     """Beliefs generated by a CRF with MU_TRUE are the targets; minimising their cross-entropy
@@ -218,3 +270,33 @@ def test_learning_recovers_a_known_compatibility_matrix(method, rng):
     error = np.abs(_column_centred(res.x.reshape(3, 3)) - _column_centred(MU_TRUE)).max()
     assert np.abs(_column_centred(start) - _column_centred(MU_TRUE)).max() > 1.0
     assert error < 1e-6, (error, res.message)
+
+
+@pytest.mark.parametrize("method", ["exact", "lattice"])
+def test_learning_recovers_a_known_pair_of_compatibility_matrices(method, rng):
+    """As above with one matrix per kernel, two different ones: L-BFGS on the (2, 3, 3) gradient
+    finds both (each up to its own constant per column), so the data tell the kernels apart."""
+    from scipy.optimize import minimize
+
+    truth = np.stack([MU_TRUE, [[0.0, 0.0, 2.0], [2.0, 0.0, 0.0], [0.5, 2.5, 0.0]]])
+    data = []
+    for _ in range(6):
+        image, unary = _scene(rng, H=7, W=8)
+        Q, _ = dense_crf_forward(image, unary, compat=truth, method=method, **RECOVERY)
+        data.append((image, unary, Q))
+
+    def loss_and_grad(x):
+        loss, grad = 0.0, np.zeros((2, 3, 3))
+        for image, unary, target in data:
+            Q, cache = dense_crf_forward(image, unary, compat=x.reshape(2, 3, 3), method=method, **RECOVERY)
+            loss -= float((target * np.log(Q)).sum())
+            grad += dense_crf_backward(-target / Q, cache)["compat"]
+        return loss, grad.ravel()
+
+    start = np.stack([1.0 - np.eye(3)] * 2)
+    res = minimize(loss_and_grad, start.ravel(), jac=True, method="L-BFGS-B",
+                   options=dict(gtol=1e-12, ftol=1e-15, maxiter=1000))
+    found = res.x.reshape(2, 3, 3)
+    error = max(np.abs(_column_centred(found[m]) - _column_centred(truth[m])).max() for m in range(2))
+    assert np.abs(_column_centred(truth[0]) - _column_centred(truth[1])).max() > 1.0
+    assert error < 1e-5, (error, res.message)

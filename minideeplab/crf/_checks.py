@@ -81,16 +81,19 @@ def check_n_iter(n_iter):
 
 
 def compat_matrix(compat, L):
+    """None for "potts"; else ``compat`` as a float64 (L, L) matrix mu shared by the kernels, or a
+    (2, L, L) pair of them: mu for the bilateral kernel, then mu for the Gaussian one."""
     if isinstance(compat, str):
         if compat != "potts":
-            raise ValueError(f"compat must be 'potts' or an (L, L) array, got {compat!r}")
+            raise ValueError(f"compat must be 'potts', an (L, L) array or a (2, L, L) pair, got {compat!r}")
         return None
-    mu = np.asarray(compat)
+    mu = asnumpy(compat) if is_array(compat) else np.asarray(compat)
     if not np.issubdtype(mu.dtype, np.number) or np.iscomplexobj(mu):
-        raise TypeError(f"compat must be 'potts' or a real (L, L) array, got {compat!r}")
+        raise TypeError(f"compat must be 'potts' or a real (L, L) or (2, L, L) array, got {compat!r:.80}")
     mu = mu.astype(np.float64)
-    if mu.shape != (L, L):
-        raise ValueError(f"compat must be 'potts' or an ({L}, {L}) array for L = {L} labels, got shape {mu.shape}")
+    if mu.shape not in ((L, L), (2, L, L)):
+        raise ValueError(f"compat must be 'potts', an ({L}, {L}) array or a (2, {L}, {L}) pair (bilateral, "
+                         f"Gaussian) for L = {L} labels, got shape {mu.shape}")
     if not np.all(np.isfinite(mu)):
         raise ValueError("compat contains NaN or infinite values")
     return mu

@@ -5,7 +5,8 @@ Energy over labellings x of the N pixels::
     E(x) = sum_i U_i(x_i) + sum_{i<j} mu(x_i, x_j) [ w1 exp(-|p_i-p_j|^2/2 theta_alpha^2 - |I_i-I_j|^2/2 theta_beta^2)
                                                   + w2 exp(-|p_i-p_j|^2/2 theta_gamma^2) ]
 
-with U = -log P (the DCNN's probabilities) and Potts mu(l, l') = [l != l']. Mean field
+with U = -log P (the DCNN's probabilities) and Potts mu(l, l') = [l != l'] (or one learned mu per
+kernel, as pydensecrf's per-pairwise ``compat`` and CRF-as-RNN's per-kernel matrices). Mean field
 iterates, for every pixel at once::
 
     Q_i(l) ∝ exp( -U_i(l) - sum_m w_m sum_l' mu(l, l') sum_j k_m(f_i, f_j) Q_j(l') )
@@ -73,7 +74,8 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
     w_bilateral, theta_alpha, theta_beta : appearance kernel weight w1 and its position
         (pixels) and colour (intensity units) standard deviations
     w_gaussian, theta_gamma : smoothness kernel weight w2 and position std
-    compat : "potts" or an (L, L) label compatibility mu (Potts = ``1 - eye(L)``)
+    compat : "potts", an (L, L) label compatibility mu shared by both kernels (Potts = ``1 - eye(L)``),
+        or a (2, L, L) pair: mu of the bilateral kernel, then mu of the Gaussian one
     method : "lattice" (permutohedral, O(N)) or "exact" (O(N^2), at most 4096 pixels)
     normalization : "symmetric" (default), "before", "after" or "none" (see ``crf.pairwise``)
     bias : None or (L,) numbers b added to the log-probabilities, U_i(l) = -log P_i(l) - b_l: a
@@ -103,14 +105,16 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
     L, H, W = probs.shape
     mu = compat_matrix(compat, L)
     b = label_bias(bias, L)
-    features, weights = [], []
+    features, weights, kinds = [], [], []  # kinds: 0 bilateral, 1 Gaussian (zero weights left out)
     if w_bilateral > 0:
         features.append(_scaled(pixel_features(image, H, W, theta_alpha, theta_beta), method,
                                 "positions / theta_alpha and image / theta_beta"))
         weights.append(float(w_bilateral))
+        kinds.append(0)
     if w_gaussian > 0:
         features.append(_scaled(pixel_features(image, H, W, theta_gamma), method, "positions / theta_gamma"))
         weights.append(float(w_gaussian))
+        kinds.append(1)
     history = [] if return_history else None
     if method == "lattice" and features:
         engine = LatticeMeanField(Lattice.many(features), weights, [normalization] * len(features))
@@ -118,11 +122,12 @@ def dense_crf(image, probs, *, n_iter=10, w_bilateral=4.0, theta_alpha=121.0, th
             logp = clipped_log(probs)
             Q = engine.potts(logp if b is None else logp + b[:, None], n_iter, history)  # (N, L padded)
         else:
-            Q = engine.general(_unary(probs, b), n_iter, mu, history)
+            Q = engine.general(_unary(probs, b), n_iter, mu if mu.ndim == 2 else [mu[k] for k in kinds], history)
     else:
         kernels = [GaussianKernel(f, normalization, method) for f in features]
         mu = -np.eye(L) if mu is None else mu  # Potts = 1 - I = -I up to a per-pixel constant
-        Q = mean_field(_unary(probs, b), kernels, [w * mu for w in weights], n_iter, history)
+        Q = mean_field(_unary(probs, b), kernels, [w * (mu if mu.ndim == 2 else mu[k]) for w, k in zip(weights, kinds)],
+                       n_iter, history)
     out = to_label_major(Q, L, H, W)
     if return_history:
         return out, [to_label_major(q, L, H, W) for q in history]

@@ -114,7 +114,7 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
               val_every=250, val_n_iters=(5, 10), metric="class_avg_acc", seed=0, checkpoint=None,
               checkpoint_every=100, resume=False, stop_after=None, progress=True, method="lattice",
               class_weights=None, potts_prior=0.0, fixed=(), loss="cross_entropy", average=None, data_id=None,
-              batch=1, learn_bias=False):
+              batch=1, learn_bias=False, per_kernel=False):
     """Learn the dense CRF's weights and a full compatibility matrix.
 
     Parameters
@@ -146,6 +146,10 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         log-probabilities; the weight of the log-linear feature [x_i = l]), from zero. With
         class weights it moves the labels' balance towards the weighted loss, as fine-tuning the
         network's last bias would
+    per_kernel : learn one compatibility matrix per kernel, a (2, L, L) pair (bilateral, Gaussian;
+        CRF-as-RNN's per-kernel matrices, pydensecrf's per-pairwise ``compat``), both from Potts,
+        rather than one shared by the kernels: a class may then keep the Gaussian kernel's local
+        smoothing and refuse the bilateral kernel's colour-driven spread, or the reverse
     fixed : names among ``w_bilateral``, ``w_gaussian``, ``compat`` kept at their starting values
         (e.g. the cross-validated kernel weights, learning mu alone)
     checkpoint : path of the state file (npz), written every ``checkpoint_every`` steps; with
@@ -158,7 +162,8 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
 
     Returns
     -------
-    dict: ``params`` (keyword arguments for ``dense_crf``, ``compat`` an (L, L) list, ``bias`` an (L,)
+    dict: ``params`` (keyword arguments for ``dense_crf``, ``compat`` an (L, L) list ((2, L, L) with
+    ``per_kernel``), ``bias`` an (L,)
     list with ``learn_bias``), ``score``
     (the validation metric; None without ``val``), ``step``, ``history`` (step, loss, validation
     scores), ``mu`` (the final learned matrix; its moving average with ``average``)
@@ -189,8 +194,9 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     if average is not None and (isinstance(average, bool) or not isinstance(average, (float, np.floating))
                                 or not 0 < average < 1):
         raise ValueError(f"average must be None or a float in (0, 1), got {average!r}")
-    if not isinstance(learn_bias, (bool, np.bool_)):
-        raise TypeError(f"learn_bias must be True or False, got {learn_bias!r}")
+    for name, v in (("learn_bias", learn_bias), ("per_kernel", per_kernel)):
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {v!r}")
     if data_id is not None and not isinstance(data_id, str):
         raise TypeError(f"data_id must be None or a string, got {type(data_id).__name__}")
     if loss not in LOSSES:
@@ -199,10 +205,11 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
         raise ValueError(f"metric must be class_avg_acc, global_acc or mean_iou, got {metric!r}")
     start = dict(DEFAULTS, **(init or {}))
     thetas = {k: float(start[k]) for k in ("theta_alpha", "theta_beta", "theta_gamma")}
+    potts = 1.0 - np.eye(num_classes)
     layer = DenseCRF(num_classes, n_iter, start["w_bilateral"], start["w_gaussian"], method=method,
+                     compat=np.stack([potts, potts]) if per_kernel else potts,
                      bias=np.zeros(num_classes) if learn_bias else None, **thetas)
     opt = Adam(layer.params, lr)
-    potts = 1.0 - np.eye(num_classes)
     rng = np.random.default_rng(seed)
     state = dict(step=0, history=[], best=None)
     settings = dict(crop=int(crop), lr=float(lr), n_iter=int(n_iter), seed=int(seed), method=method, loss=loss,
@@ -210,12 +217,12 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
                     potts_prior=float(potts_prior), fixed=sorted(fixed), init=dict(sorted(start.items())),
                     class_weights=None if class_weights is None else class_weights.tolist(), data=data_id,
                     average=None if average is None else float(average), batch=int(batch),
-                    learn_bias=bool(learn_bias))
+                    learn_bias=bool(learn_bias), per_kernel=bool(per_kernel))
     avg = {k: v.copy() for k, v in layer.params.items()}  # the moving average (unused without `average`)
     if resume and checkpoint and os.path.exists(checkpoint):
         arrays, meta = read_npz(checkpoint)
-        # states from before `batch` and `learn_bias`: one crop a step, no bias
-        old = dict({"batch": 1, "learn_bias": False}, **meta.get("settings", settings))
+        # states from before `batch`, `learn_bias` and `per_kernel`: one crop a step, no bias, one mu
+        old = dict({"batch": 1, "learn_bias": False, "per_kernel": False}, **meta.get("settings", settings))
         changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if changed:
             raise ValueError(f"checkpoint {checkpoint} was written with other settings ("

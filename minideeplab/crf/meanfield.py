@@ -14,8 +14,8 @@ kernel's lattice in one vertex array::
     Q_i    = softmax(-U_i + sum_m w_m post_m,i alpha_m sum_r weight_m[i, r] A[offset_m[i, r]])
                                               (slice, exp and normalisation in one pass)
 
-for Potts (mu_m = -w_m I up to a per-pixel constant), and with a general mu shared by the
-kernels. Its kernels are serial and release the GIL; they run on row ranges (or one lattice
+for Potts (mu_m = -w_m I up to a per-pixel constant), and with a general mu, shared by the
+kernels (one slice of all their columns) or one per kernel (each kernel's columns sliced apart). Its kernels are serial and release the GIL; they run on row ranges (or one lattice
 each) in the thread pool of ``minideeplab._numba`` (``set_num_threads``), and the results do
 not depend on the number of threads.
 """
@@ -90,6 +90,7 @@ class LatticeMeanField:
         self.splat_weight = np.empty((N, S), np.float32)  # barycentric weight * pre-normaliser
         self.weight = np.empty((N, S), np.float32)        # bary * w * alpha * post-normaliser
         self.blocks = []  # (base row, neighbors) per kernel
+        self.columns = []  # (first, last + 1) column of each kernel in offset / weight
         tasks = []
         base, column = 0, 0
         for lat, w, normalization in zip(lattices, weights, normalizations):
@@ -98,6 +99,7 @@ class LatticeMeanField:
                 lat._offset, lat._weight, lat._neighbors, lat.alpha, float(w), pre, post, base, column,
                 self.offset, self.splat_weight, self.weight))
             self.blocks.append((base, lat._neighbors))  # (the writable arrays: one compiled kernel)
+            self.columns.append((column, column + lat.dim + 1))
             base += lat.n_vertices + 1
             column += lat.dim + 1
         side_by_side(tasks)  # each kernel writes its own columns
@@ -138,19 +140,29 @@ class LatticeMeanField:
         return Q
 
     def general(self, unary, n_iter, mu, history=None):
-        """``n_iter`` updates with the label compatibility ``mu`` (L, L) from Q = softmax(-U);
-        ``unary`` (N, L). Returns Q (N, L) float32."""
+        """``n_iter`` updates with the label compatibility ``mu`` from Q = softmax(-U); ``unary``
+        (N, L); ``mu`` an (L, L) matrix shared by the kernels, or a list of one (L, L) matrix per
+        kernel. Returns Q (N, L) float32."""
         minus_unary = np.ascontiguousarray(-unary, dtype=np.float32)
         Q = softmax_into(minus_unary, np.empty_like(minus_unary))
         if history is not None:
             history.append(Q.copy())
         A, B, scratch = self._buffers(Q.shape[1])
         message = np.empty_like(minus_unary)
-        mu_t = np.asarray(mu, np.float32).T
-        for _ in range(n_iter):  # E = -U - (sum_m w_m K_m Q) mu^T
+        if isinstance(mu, (list, tuple)):  # per kernel: its own columns, its own matrix
+            if len(mu) != len(self.columns):
+                raise ValueError(f"mu must hold one matrix per kernel ({len(self.columns)}), got {len(mu)}")
+            parts = [(np.ascontiguousarray(self.offset[:, a:b]), np.ascontiguousarray(self.weight[:, a:b]),
+                      np.asarray(m, np.float32).T) for (a, b), m in zip(self.columns, mu)]
+        else:  # E = -U - (sum_m w_m K_m Q) mu^T: one slice of every kernel's columns
+            parts = [(self.offset, self.weight, np.asarray(mu, np.float32).T)]
+        for _ in range(n_iter):  # E = -U - sum_m (w_m K_m Q) mu_m^T
             self._filtered(Q, A, B, scratch)
-            slice_into(A, self.offset, self.weight, message)
-            softmax_into((minus_unary - message @ mu_t).astype(np.float32), Q)
+            energies = minus_unary.copy()
+            for offset, weight, mu_t in parts:
+                slice_into(A, offset, weight, message)
+                energies -= message @ mu_t
+            softmax_into(energies, Q)
             if history is not None:
                 history.append(Q.copy())
         return Q

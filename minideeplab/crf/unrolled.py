@@ -3,19 +3,19 @@
 Zheng et al. (ICCV 2015, CRF-as-RNN) showed that the mean-field iterations of the fully
 connected CRF are differentiable, so its weights and label compatibilities can be learned
 (and the DCNN below trained through it). With unary energies U (N, L), kernels K_m
-(normalised Gaussian filters, :mod:`.pairwise`) of weight w_m and one compatibility matrix mu
-(L, L), T iterations are::
+(normalised Gaussian filters, :mod:`.pairwise`) of weight w_m and compatibility matrices mu_m
+(L, L) (one matrix shared by the kernels, mu_m = mu, or one per kernel), T iterations are::
 
     Q_0 = softmax(-U)
-    E_t = -U - sum_m w_m (K_m Q_{t-1}) mu^T          (N, L)
+    E_t = -U - sum_m w_m (K_m Q_{t-1}) mu_m^T        (N, L)
     Q_t = softmax(E_t),   t = 1..T
 
 and the backward pass runs them in reverse, with dE = Q * (dQ - sum_l Q dQ) for each softmax::
 
     dU      -= dE_t                     (and -dE_0 for Q_0)
-    dw_m    -= sum(dE_t * (K_m Q_{t-1}) mu^T)
-    dmu     -= sum_m w_m dE_t^T (K_m Q_{t-1})
-    dQ_{t-1} = -sum_m w_m K_m^T (dE_t mu)
+    dw_m    -= sum(dE_t * (K_m Q_{t-1}) mu_m^T)
+    dmu_m   -= w_m dE_t^T (K_m Q_{t-1})          (a shared mu: the sum over m)
+    dQ_{t-1} = -sum_m w_m K_m^T (dE_t mu_m)
 
 K_m^T is the transposed filter: for the exact kernel the transposed matrix, for the lattice
 the same splat / blur / slice with the normalisation on the other side (:class:`Lattice`
@@ -69,7 +69,8 @@ def dense_crf_forward(image, unary, *, n_iter=5, w_bilateral=4.0, theta_alpha=12
         float64 (for gradient checks), float32 in float32
     n_iter, w_bilateral, theta_alpha, theta_beta, w_gaussian, theta_gamma, method,
     normalization : as :func:`minideeplab.crf.dense_crf` (the thetas are fixed features)
-    compat : "potts" (mu = 1 - I) or an (L, L) matrix mu
+    compat : "potts" (mu = 1 - I), an (L, L) matrix mu shared by the kernels, or a (2, L, L) pair
+        (mu of the bilateral kernel, then of the Gaussian one)
 
     Returns
     -------
@@ -87,6 +88,7 @@ def dense_crf_forward(image, unary, *, n_iter=5, w_bilateral=4.0, theta_alpha=12
     mu = compat_matrix(compat, L)
     potts = mu is None
     mu = 1.0 - np.eye(L) if potts else mu
+    mus = [mu, mu] if mu.ndim == 2 else [mu[0], mu[1]]  # bilateral, Gaussian
     dtype = np.float64 if unary.dtype == np.float64 else np.float32
     kernels = [  # bilateral, then Gaussian: both kept, a zero weight included, for its gradient
         GaussianKernel(_scaled(pixel_features(image, H, W, theta_alpha, theta_beta), method,
@@ -100,12 +102,12 @@ def dense_crf_forward(image, unary, *, n_iter=5, w_bilateral=4.0, theta_alpha=12
     filtered = []  # K_m Q_{t-1}, per iteration and kernel
     for _ in range(n_iter):
         A = [np.asarray(k.apply(Qs[-1]), dtype=dtype) for k in kernels]
-        E = -U - sum(w * (a @ mu.T) for w, a in zip(weights, A))
+        E = -U - sum(w * (a @ m.T) for w, a, m in zip(weights, A, mus))
         Qs.append(_softmax(E.astype(dtype)))
         filtered.append(A)
     Q = np.ascontiguousarray(Qs[-1].T.reshape(L, H, W))
-    cache = dict(Qs=Qs, filtered=filtered, kernels=kernels, weights=weights, mu=mu, potts=potts, shape=(L, H, W),
-                 dtype=dtype)
+    cache = dict(Qs=Qs, filtered=filtered, kernels=kernels, weights=weights, mus=mus, shared=mu.ndim == 2,
+                 potts=potts, shape=(L, H, W), dtype=dtype)
     return Q, cache
 
 
@@ -120,30 +122,30 @@ def dense_crf_backward(dQ, cache):
     Returns
     -------
     dict with ``"unary"`` (L, H, W), ``"w_bilateral"`` and ``"w_gaussian"`` (floats) and
-    ``"compat"`` (L, L): for Potts, the gradient with respect to the full matrix at 1 - I.
+    ``"compat"`` of the compatibility's shape, (L, L) or (2, L, L): for Potts, the gradient with
+    respect to the full (L, L) matrix at 1 - I.
     """
     L, H, W = cache["shape"]
     dQ = np.asarray(dQ)
     if dQ.shape != (L, H, W) or not np.issubdtype(dQ.dtype, np.floating):
         raise ValueError(f"dQ must be a floating-point array of Q's shape {(L, H, W)}, got {dQ.shape}")
-    dtype, mu, weights, kernels = cache["dtype"], cache["mu"], cache["weights"], cache["kernels"]
+    dtype, mus, weights, kernels = cache["dtype"], cache["mus"], cache["weights"], cache["kernels"]
     Qs, filtered = cache["Qs"], cache["filtered"]
     g = dQ.reshape(L, H * W).T.astype(dtype)  # dL/dQ_t, going back
     dU = np.zeros_like(g)
     dw = np.zeros(2)
-    dmu = np.zeros((L, L))
+    dmu = np.zeros((2, L, L))
     for t in range(len(Qs) - 1, 0, -1):
         Q = Qs[t]
         dE = Q * (g - (Q * g).sum(axis=1, keepdims=True))
         dU -= dE
-        back = dE @ mu  # (N, L): dE_t mu
         g = np.zeros_like(g)
-        for m, (kernel, A) in enumerate(zip(kernels, filtered[t - 1])):
+        for m, (kernel, A, mu) in enumerate(zip(kernels, filtered[t - 1], mus)):
             dw[m] -= float(np.sum(dE * (A @ mu.T)))
-            dmu -= weights[m] * (dE.T @ A)
-            if weights[m]:
-                g -= weights[m] * np.asarray(kernel.apply(back, transpose=True), dtype=dtype)
+            dmu[m] -= weights[m] * (dE.T @ A)
+            if weights[m]:  # dE_t mu_m, through the transposed filter
+                g -= weights[m] * np.asarray(kernel.apply(dE @ mu, transpose=True), dtype=dtype)
     Q0 = Qs[0]
     dU -= Q0 * (g - (Q0 * g).sum(axis=1, keepdims=True))
     return {"unary": np.ascontiguousarray(dU.T.reshape(L, H, W)), "w_bilateral": float(dw[0]),
-            "w_gaussian": float(dw[1]), "compat": dmu}
+            "w_gaussian": float(dw[1]), "compat": dmu.sum(axis=0) if cache["shared"] else dmu}

@@ -24,7 +24,8 @@ class DenseCRF(Layer):
     w_bilateral, w_gaussian : initial kernel weights (parameters, kept >= 0: a negative value
         after an optimizer step counts as 0 in the forward pass, and gets no gradient)
     theta_alpha, theta_beta, theta_gamma : the kernels' standard deviations (fixed features)
-    compat : initial compatibility: "potts" (1 - I) or an (L, L) array (a parameter)
+    compat : initial compatibility (a parameter): "potts" (1 - I) or an (L, L) array shared by the
+        kernels, or a (2, L, L) pair, one matrix per kernel (bilateral, Gaussian)
     method : "lattice" or "exact"
     bias : None (no such parameter), or the initial (L,) per-label bias b (a parameter) added to
         the scores before the mean field: ``dense_crf``'s ``bias``, a learned label prior
@@ -42,8 +43,9 @@ class DenseCRF(Layer):
         if L < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes!r}")
         mu = 1.0 - np.eye(L) if isinstance(compat, str) and compat == "potts" else np.asarray(compat, np.float64)
-        if mu.shape != (L, L):
-            raise ValueError(f"compat must be 'potts' or an ({L}, {L}) array, got {compat!r}")
+        if mu.shape not in ((L, L), (2, L, L)):
+            raise ValueError(f"compat must be 'potts', an ({L}, {L}) array or a (2, {L}, {L}) pair, "
+                             f"got shape {mu.shape}")
         self.params["w_bilateral"] = np.array(float(w_bilateral))
         self.params["w_gaussian"] = np.array(float(w_gaussian))
         self.params["compat"] = mu.copy()
