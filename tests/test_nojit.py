@@ -54,8 +54,9 @@ def test_kernels_are_cached_on_disk(tmp_path):
 
 @pytest.mark.slow
 def test_layer_kernel_twin_tests_pass_without_jit():
-    """Max pooling and the ReLU: the kernels as Python against their readable twins."""
-    _pytest_without_jit(os.path.join(HERE, "test_nn_kernels.py"), "-k", "not threads")
+    """Max pooling, the ReLU and the subnormal flush: the kernels as Python against their readable twins."""
+    _pytest_without_jit(os.path.join(HERE, "test_nn_kernels.py"), os.path.join(HERE, "test_subnormal.py"),
+                        "-k", "not threads")
 
 
 @pytest.mark.slow

@@ -30,6 +30,26 @@ def test_shipped_model_segments_the_embedded_samples():
     assert s["global_acc"] > 0.6  # chance (the largest class everywhere) is about 0.3 on these images
 
 
+def test_shipped_model_scores_do_not_change_when_its_subnormal_weights_are_flushed():
+    """The file holds many subnormal weights (left by weight decay); loading sets them to zero,
+    which changes no score: the same bits as the weights copied as they are, on a sample image
+    at the model's whole test-time setting."""
+    from minideeplab._io import read_npz
+    from minideeplab.predict import predict_scores
+
+    model, _ = load_msrc_model()
+    arrays, _ = read_npz(MSRC_MODEL)
+    tiny = np.finfo(np.float32).tiny
+    subnormal = sum(int(((a != 0) & (np.abs(a) < tiny)).sum()) for a in arrays.values())
+    assert subnormal > 100_000  # 642,894 of the 1,287,141 parameters
+    assert not any(((a != 0) & (np.abs(a) < tiny)).any() for a in model.params.values())
+    image = MSRCSamples()[0][0][::2, ::2]
+    flushed = predict_scores(model, image)
+    for k, a in model.params.items():
+        a[...] = arrays[k]  # as stored: subnormals included
+    np.testing.assert_array_equal(predict_scores(model, image), flushed)
+
+
 def test_shipped_textonboost_describes_itself():
     model, meta = load_shipped_textonboost()
     assert os.path.getsize(TEXTONBOOST_MODEL) < 3 * 2 ** 20  # 4,200 trees, compressed

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._io import FileFormatError, read_npz, save_npz
 from ..backend import asnumpy, get_array_module
+from ..subnormal import flush_subnormals
 from ..nn.layers import Conv2d, Layer, Sequential
 
 
@@ -133,7 +134,8 @@ class Model:
 
     def load_state_dict(self, state, strict=True):
         """Copy arrays into the parameters, in place (shapes must match; dtype is kept),
-        so optimisers holding the parameter arrays stay valid.
+        so optimisers holding the parameter arrays stay valid. Subnormal values are copied as
+        zeros (:mod:`minideeplab.subnormal`: they change no score and slow every product).
 
         Every array is checked (name, shape, real numbers, all finite) before any is
         copied, so a ``ValueError`` leaves the model as it was."""
@@ -161,6 +163,7 @@ class Model:
         for cur, value in todo:
             xp = get_array_module(cur)
             cur[...] = xp.asarray(value, dtype=cur.dtype)
+            flush_subnormals(cur)
         return self
 
     def save(self, path):
