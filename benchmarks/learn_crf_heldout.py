@@ -11,7 +11,12 @@ probabilities on the val and test splits (and train, for ``learn_on: "train"``) 
 learns on val's even positions and picks on the odd ones, "odd" the reverse, "train" learns on
 the training split and picks on val; ``class_weights``: "mf" for median frequency of the
 learning images, "mf0.5" their square roots) and scores the picked CRF on the test split. One JSON line per run is
-appended to ``--results``; the learned matrix goes beside it as ``mu_NAME.npy``.
+appended to ``--results`` (with the picked parameters, ``params``); the last learned matrix (its
+moving average with ``average``) goes beside it as ``mu_NAME.npy``.
+
+``--average-of RUN ...`` learns nothing: it scores the mean of those runs' picked parameters (a
+CRF averaged over seeds; ``--n-iter`` sets its mean-field iterations) on val (with the JSON's
+``metric``) and test.
 
 ``loss``: "cross_entropy" (default) or "expected_error" (learn_crf's ``loss``). With ``learn_bias``
 the line also holds the learned bias and ``test_bias_alone``: the test scores of the unaries with
@@ -48,6 +53,9 @@ def main(argv=None):
     ap.add_argument("--cache", default="runs/learn18/probs.npz")
     ap.add_argument("--results", default="runs/learn18/results.jsonl")
     ap.add_argument("--folds", default="runs/folds", help='the fold nets of learn_on "folds"')
+    ap.add_argument("--average-of", nargs="+", metavar="RUN",
+                    help="learn nothing: score the mean of these runs' picked parameters (names in --results)")
+    ap.add_argument("--n-iter", type=int, help="with --average-of: mean-field iterations (default: the runs' own)")
     args = ap.parse_args(argv)
     model, meta = load_model(args.model)
     kw = json.loads(args.kwargs)
@@ -86,6 +94,9 @@ def main(argv=None):
         kw["class_weights"] = median_frequency_weights([r[2] for r in learn], L, absent=1.0) ** power
     if args.name == "potts":
         res = {"params": potts}
+    elif args.average_of:
+        res = {"params": averaged(args.results, args.average_of, args.n_iter)}
+        res["score"] = score_params(pick, res["params"], L)[kw.get("metric", "class_avg_acc")]
     else:
         t = time.time()
         res = learn_crf(learn, L, val=pick, init={k: v for k, v in potts.items() if k != "n_iter"}, progress=False,
@@ -98,12 +109,37 @@ def main(argv=None):
     if "bias" in res["params"]:  # what the learned bias alone does to the unaries (no pairwise term)
         alone = score_params(test, dict(res["params"], n_iter=0), L)
         out.update(bias=res["params"]["bias"], test_bias_alone={k: alone[k] for k in keys})
-    out.update({"w1": res["params"]["w_bilateral"], "w2": res["params"]["w_gaussian"],
+    out.update({"params": res["params"], "w1": res["params"]["w_bilateral"], "w2": res["params"]["w_gaussian"],
                 "n_iter": res["params"].get("n_iter"), "step": res.get("step"), "pick": res.get("score"),
                 "history": res.get("history")})
     print(json.dumps(out))
     with open(args.results, "a") as f:
         f.write(json.dumps(out) + "\n")
+
+
+def averaged(results, names, n_iter=None):
+    """The mean of the picked parameters of the runs ``names`` in the results file (kernel
+    weights, compatibility, bias if any; the thetas must agree, and n_iter unless given)."""
+    runs = {}
+    with open(results) as f:
+        for line in f:
+            r = json.loads(line)
+            if r["name"] in names and "params" in r:
+                runs[r["name"]] = r["params"]
+    missing = [n for n in names if n not in runs]
+    if missing:
+        raise SystemExit(f"no picked parameters of {missing} in {results}")
+    if n_iter is not None:
+        runs = {n: dict(p, n_iter=n_iter) for n, p in runs.items()}
+    first = runs[names[0]]
+    out = dict(first)
+    for k, v in first.items():
+        values = [runs[n][k] for n in names]
+        if k in ("w_bilateral", "w_gaussian", "compat", "bias"):
+            out[k] = np.mean(np.asarray(values, np.float64), axis=0).tolist()
+        elif any(v2 != v for v2 in values):
+            raise SystemExit(f"the runs differ in {k}: {values}")
+    return out
 
 
 def fold_rows(args, shipped):
