@@ -38,7 +38,8 @@ order: the conv algorithm each Conv2d ran, forward and backward ms (medians), sh
 ``predict`` runs it; torch: ``m.eval()``
 under ``torch.no_grad()``), median of ``--iters`` after one warm-up. A ``#`` line under a
 configuration flags a side whose timed iterations differ by more than 1.5x (a shared machine).
-``--rounds R`` runs each configuration R times (ours, torch, ours, torch, ...: the two see the same
+``--keep-col-mib MIB`` sets ``nn.conv.KEEP_COL_BYTES`` in our process (an A/B of the memory
+the forward pass keeps for the backward pass). ``--rounds R`` runs each configuration R times (ours, torch, ours, torch, ...: the two see the same
 spells of a shared machine's load) and ends with each configuration's ratios per round and their
 median.
 
@@ -87,10 +88,15 @@ def _peak_mib():
 
 
 # --------------------------------------------------------------------------- ours (child)
-def ours(width, batch, crop, iters, layers=False, forward=False):
+def ours(width, batch, crop, iters, layers=False, forward=False, keep_col_mib=None):
     import minideeplab  # noqa: F401  (before NumPy: OPENBLAS_THREAD_TIMEOUT, malloc setting)
     import numba
     import numpy as np
+
+    if keep_col_mib is not None:  # an A/B of the columns kept for the backward pass
+        from minideeplab.nn import conv
+
+        conv.KEEP_COL_BYTES = int(keep_col_mib) << 20
 
     from minideeplab import nn
     from minideeplab.models import DeepLab
@@ -221,6 +227,8 @@ def _run_child(side, cfg, args, threads, layers=True):
     cmd = [sys.executable, __file__, "--child", side, "--width", str(width), "--batch", str(batch),
            "--crop", str(crop), "--iters", str(args.iters), "--threads", str(threads)]
     cmd += ["--layers"] * (args.layers and layers and side == "ours") + ["--forward"] * args.forward
+    if args.keep_col_mib is not None and side == "ours":
+        cmd += ["--keep-col-mib", str(args.keep_col_mib)]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr passes through
     if p.returncode != 0:
         print(f"# {side} failed for width {width:g} batch {batch} crop {crop} (exit status {p.returncode})",
@@ -279,6 +287,8 @@ def main():
     ap.add_argument("--forward", action="store_true", help="also time the inference forward pass alone")
     ap.add_argument("--rounds", type=int, default=1,
                     help="run each configuration R times, ours and torch taking turns, then the median ratio")
+    ap.add_argument("--keep-col-mib", type=int, metavar="MIB",
+                    help="ours: keep im2col columns up to MIB for the backward pass (nn.conv.KEEP_COL_BYTES)")
     ap.add_argument("--child", choices=("ours", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -290,7 +300,7 @@ def main():
     if args.child:
         cfg = (args.width[0], args.batch, args.crop)
         if args.child == "ours":
-            res = ours(*cfg, args.iters, args.layers, args.forward)
+            res = ours(*cfg, args.iters, args.layers, args.forward, args.keep_col_mib)
         else:
             res = theirs(*cfg, args.iters, args.threads, args.forward)
         print(json.dumps(res))
