@@ -38,10 +38,10 @@ order: the conv algorithm each Conv2d ran, forward and backward ms (medians), sh
 ``predict`` runs it; torch: ``m.eval()``
 under ``torch.no_grad()``), median of ``--iters`` after one warm-up. A ``#`` line under a
 configuration flags a side whose timed iterations differ by more than 1.5x (a shared machine).
-``--keep-col-mib MIB`` sets ``nn.conv.KEEP_COL_BYTES`` in our process (an A/B of the memory
-the forward pass keeps for the backward pass). ``--rounds R`` runs each configuration R times (ours, torch, ours, torch, ...: the two see the same
-spells of a shared machine's load) and ends with each configuration's ratios per round and their
-median.
+``--rounds R`` runs each configuration R times (ours, torch, ours, torch, ...: the two see the
+same spells of a shared machine's load) and ends with each configuration's ratios per round and
+their median. ``--keep-col-mib MIB`` sets ``nn.conv.KEEP_COL_BYTES`` in our process (an A/B of
+the memory the forward pass keeps for the backward pass).
 
 The output is plain text for benchmarks/RESULTS.md: command, date, CPU and threads on top.
 """

@@ -15,8 +15,8 @@ appended to ``--results`` (with the picked parameters, ``params``); the last lea
 moving average with ``average``) goes beside it as ``mu_NAME.npy``.
 
 ``--average-of RUN ...`` learns nothing: it scores the mean of those runs' picked parameters (a
-CRF averaged over seeds; ``--n-iter`` sets its mean-field iterations) on val (with the JSON's
-``metric``) and test.
+CRF averaged over seeds; ``--n-iter`` sets its mean-field iterations) on test, and on the images
+``learn_on`` would pick on (val, or its other half) with the JSON's ``metric``.
 
 ``loss``: "cross_entropy" (default) or "expected_error" (learn_crf's ``loss``). With ``learn_bias``
 the line also holds the learned bias and ``test_bias_alone``: the test scores of the unaries with
@@ -57,13 +57,16 @@ def main(argv=None):
                     help="learn nothing: score the mean of these runs' picked parameters (names in --results)")
     ap.add_argument("--n-iter", type=int, help="with --average-of: mean-field iterations (default: the runs' own)")
     args = ap.parse_args(argv)
+    if args.n_iter is not None and not args.average_of:
+        ap.error("--n-iter goes with --average-of")
     model, meta = load_model(args.model)
     kw = json.loads(args.kwargs)
     learn_on, weights = kw.pop("learn_on", "even"), kw.pop("class_weights", None)
     if learn_on not in ("even", "odd", "train", "folds"):
         ap.error(f'learn_on must be "even", "odd", "train" or "folds", got {learn_on!r}')
     cached = np.load(args.cache) if os.path.exists(args.cache) else {}
-    splits = ("val", "test", "train") if learn_on == "train" and args.name != "potts" else ("val", "test")
+    learning = args.name != "potts" and not args.average_of
+    splits = ("val", "test", "train") if learn_on == "train" and learning else ("val", "test")
     missing = [split for split in splits if f"{split}/0" not in cached]
     if missing:  # the shipped model's probabilities, computed once per split
         arrays = dict(cached)
@@ -81,15 +84,15 @@ def main(argv=None):
 
     val, test, L = rows("val"), rows("test"), model.num_classes
     potts = dict(meta["dense_crf"])
-    if args.name == "potts":  # nothing to learn
-        learn, pick = [], val
+    if not learning:  # nothing to learn: picked on val as the learning of learn_on would
+        learn, pick = [], (val if learn_on in ("train", "folds") else val[1::2] if learn_on == "even" else val[0::2])
     elif learn_on == "folds":
         learn, pick = fold_rows(args, model), val
     elif learn_on == "train":
         learn, pick = rows("train"), val
     else:
         learn, pick = (val[0::2], val[1::2]) if learn_on == "even" else (val[1::2], val[0::2])
-    if weights is not None and weights.startswith("mf"):  # "mf", or "mf0.5": median frequency to a power
+    if learning and weights is not None and weights.startswith("mf"):  # "mf", "mf0.5": median frequency to a power
         power = float(weights[2:] or 1)
         kw["class_weights"] = median_frequency_weights([r[2] for r in learn], L, absent=1.0) ** power
     if args.name == "potts":
@@ -119,7 +122,8 @@ def main(argv=None):
 
 def averaged(results, names, n_iter=None):
     """The mean of the picked parameters of the runs ``names`` in the results file (kernel
-    weights, compatibility, bias if any; the thetas must agree, and n_iter unless given)."""
+    weights, compatibility, bias if any; the keys, shapes and thetas must agree, and n_iter
+    unless given)."""
     runs = {}
     with open(results) as f:
         for line in f:
@@ -132,6 +136,12 @@ def averaged(results, names, n_iter=None):
     if n_iter is not None:
         runs = {n: dict(p, n_iter=n_iter) for n, p in runs.items()}
     first = runs[names[0]]
+    for n in names:
+        p = runs[n]
+        if set(p) != set(first) or np.shape(p.get("compat")) != np.shape(first.get("compat")):
+            raise SystemExit(f"{n} and {names[0]} are not the same kind of CRF (keys {sorted(p)}, "
+                             f"{sorted(first)}; compat shapes {np.shape(p.get('compat'))}, "
+                             f"{np.shape(first.get('compat'))})")
     out = dict(first)
     for k, v in first.items():
         values = [runs[n][k] for n in names]

@@ -7,8 +7,10 @@ from ._numba import njit
 
 @njit
 def flush_range(a, tiny, i0, i1):
-    """a[i] = 0 where |a[i]| < tiny, on the flat range [i0, i1) (NaN and infinities kept)."""
+    """a[i] = 0 where |a[i]| < tiny, on the flat range [i0, i1) (NaN and infinities kept).
+    ``tiny`` has the dtype of ``a``, so the select stays in that dtype."""
     a = a[i0:i1]
-    for i in range(i1 - i0):  # from 0, one select and one store each: LLVM vectorises
+    zero = tiny - tiny
+    for i in range(i1 - i0):  # from 0, one select and one store each
         v = a[i]
-        a[i] = 0.0 if -tiny < v < tiny else v
+        a[i] = zero if -tiny < v < tiny else v

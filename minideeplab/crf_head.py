@@ -40,8 +40,8 @@ class CRFHead:
     scale : size of the CRF grid relative to the crop, in (0, 1]
     n_iter : mean-field iterations (5, as CRF-as-RNN trains)
     init : dense CRF parameters to start from (``w_bilateral``, ``w_gaussian``, ``theta_*``,
-        ``compat``: "potts" or (L, L), ``bias``: None or (L,), a learned CRF's label prior, then
-        trained too); defaults of :func:`minideeplab.crf.dense_crf`
+        ``compat``: "potts", (L, L) or a (2, L, L) pair, ``bias``: None or (L,), a learned CRF's
+        label prior, then trained too); defaults of :func:`minideeplab.crf.dense_crf`
     class_weights : None or (L,) weights of the pixels of each class in the loss
     method : "lattice" (training) or "exact" (gradient checks on tiny inputs)
 

@@ -4,35 +4,46 @@ A float32 below 2^-126 (about 1.2e-38) in magnitude is subnormal. CPUs handle su
 microcode, so every multiplication that touches one is tens of times slower, and a matrix
 product whose operand holds many of them slows as a whole. Weight decay shrinks the weights
 that get no gradient (those of a ReLU that never fires, say) geometrically towards zero, so a
-long training run leaves many of them subnormal: the shipped MSRC model holds 63% subnormal
-weights in conv4 and conv5, which made its inference 3.7x and its training iteration 2.8x
-slower than with those weights at zero, for bit-identical scores (``benchmarks/RESULTS.md``).
+long training run leaves many of them subnormal: the shipped MSRC model holds 642,894 of its
+1,287,141 weights subnormal (56-66% of each layer from conv4_2 to conv5_3), which made its
+inference 3.8x and its training iteration 2.6x slower than with those weights at zero, for
+bit-identical scores (``benchmarks/RESULTS.md``).
 
-A subnormal weight changes no score it feeds: its products are below 1e-37, far under the
-rounding of any sum they enter. A CPU's flush-to-zero mode would zero them in the arithmetic;
-NumPy cannot set that mode for OpenBLAS's threads, so the arrays themselves are flushed: by
-the optimizers after every update, and by ``models.load_model`` for files written before.
+A subnormal weight w times an activation x adds |w x| < 1.2e-38 |x| to a sum: with activations
+of any size a network produces, far under that sum's float32 rounding (the shipped model's
+scores are the same bits either way). A CPU's flush-to-zero mode would zero such numbers in
+the arithmetic; NumPy cannot set that mode for OpenBLAS's threads, so the arrays themselves are
+flushed: by the optimizers after every update, and by ``load_state_dict`` for files written
+before. Only float32 and float64 arrays are flushed: float16's smallest normal number (6.1e-5)
+is a value a weight may well hold.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._numba import in_threads
+from ._validate import is_array
 from .backend import get_array_module
 
 
 def flush_subnormals(a):
-    """Set the subnormal entries of the floating-point array ``a`` to zero, in place.
+    """Set the subnormal entries of the float32 or float64 array ``a`` to zero, in place.
 
-    ``a``: NumPy or CuPy, any shape; NaN and infinities are kept. C-contiguous NumPy float32 and
-    float64 arrays go through a Numba kernel on the threads (one pass), others through
-    :func:`flush_subnormals_reference`. Returns ``a``.
+    ``a``: a writeable NumPy or CuPy array, any shape (0-d included); NaN and infinities are
+    kept; other floating dtypes (float16) are left as they are. C-contiguous NumPy arrays go
+    through a Numba kernel on the threads (one pass), others through
+    :func:`flush_subnormals_reference`.
+    Returns ``a``.
     """
     xp = get_array_module(a)
-    if not hasattr(a, "dtype") or not xp.issubdtype(a.dtype, xp.floating):
-        raise TypeError(f"a must be a floating-point array, got {type(a).__name__} "
+    if not is_array(a) or isinstance(a, np.generic) or not xp.issubdtype(a.dtype, xp.floating):
+        raise TypeError(f"a must be a floating-point array (not a scalar), got {type(a).__name__} "
                         f"of dtype {getattr(a, 'dtype', None)}")
-    if xp is np and a.flags.c_contiguous and a.flags.writeable and a.dtype in (np.float32, np.float64):
+    if xp is np and not a.flags.writeable:
+        raise ValueError("a must be writeable: it is flushed in place")
+    if a.dtype not in (xp.float32, xp.float64):
+        return a
+    if xp is np and a.flags.c_contiguous:
         from ._subnormal_kernels import flush_range
 
         flat, tiny = a.reshape(-1), a.dtype.type(np.finfo(a.dtype).tiny)

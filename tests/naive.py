@@ -108,7 +108,7 @@ def dense_mean_field(unary, feats, weights, mu, n_iter, normalization="symmetric
     Krähenbühl's code.
     """
     N, L = unary.shape
-    mus = list(mu) if isinstance(mu, (list, tuple)) else [mu] * len(feats)
+    mus = list(mu) if isinstance(mu, (list, tuple)) or np.ndim(mu) == 3 else [mu] * len(feats)
     kernels = []
     for f in feats:
         K = np.array([[math.exp(-0.5 * float(((f[i] - f[j]) ** 2).sum())) for j in range(N)] for i in range(N)])

@@ -544,8 +544,9 @@ def test_learn_crf_on_textonboost_unaries(tmp_path):
 def test_learn_crf_class_weight_power_and_batch(tmp_path, monkeypatch, capsys):
     """--class-weight-power P hands learn_crf the median-frequency weights of the learning
     images to the power P (recomputed here from the labels), --batch B its crops per step
-    (recorded with the learned CRF), --learn-bias a learned bias (stored in its params); the first two are refused where they mean nothing, before any
-    unaries are computed."""
+    (recorded with the learned CRF), --learn-bias a learned bias (stored in its params),
+    --per-kernel a (2, L, L) pair (stored, and used by compare-crf and segment --crf learned);
+    the first two are refused where they mean nothing, before any unaries are computed."""
     from minideeplab._io import read_npz_meta
     import shutil
 
@@ -560,17 +561,23 @@ def test_learn_crf_class_weight_power_and_batch(tmp_path, monkeypatch, capsys):
     seen, real = [], learn_module.learn_crf
 
     def spy(train, num_classes, **kw):
-        seen.append((kw["class_weights"], kw["batch"], kw["learn_bias"]))
+        seen.append((kw["class_weights"], kw["batch"], kw["learn_bias"], kw["per_kernel"]))
         return real(train, num_classes, **kw)
 
     monkeypatch.setattr(learn_module, "learn_crf", spy)
     base = ["learn-crf", "--model", model, "--data", MSRC_DIR, "--split", "val-half", "--limit", "3", "--val-limit",
             "1", "--steps", "1", "--crop", "32", "--quiet"]
     assert main(base + ["--class-weights", "median-frequency", "--class-weight-power", "3", "--batch", "2",
-                        "--learn-bias"]) == 0
+                        "--learn-bias", "--per-kernel"]) == 0
     stored = read_npz_meta(model)["learned_crf"]
     assert seen[0][1] == 2 and stored["batch"] == 2
     assert seen[0][2] is True and stored["learn_bias"] is True and len(stored["params"]["bias"]) == 21
+    assert seen[0][3] is True and stored["per_kernel"] is True and np.shape(stored["params"]["compat"]) == (2, 21, 21)
+    image = os.path.join(MSRC_DIR, "Images", sorted(os.listdir(os.path.join(MSRC_DIR, "Images")))[0])
+    assert main(["segment", image, "--model", model, "--crf", "learned", "-o", str(tmp_path / "s.png")]) == 0
+    out = str(tmp_path / "cmp")
+    assert main(["compare-crf", "--model", model, "--data", MSRC_DIR, "--limit", "1", "--quiet", "--out", out]) == 0
+    assert "| learned CRF |" in open(os.path.join(out, "results.md")).read()
     ds = MSRC(MSRC_DIR, "val")  # val-half learns on val's images 0, 2, 4, ...
     mf = median_frequency_weights([ds[0][1], ds[2][1], ds[4][1]], 21, absent=1.0)
     np.testing.assert_allclose(seen[0][0], mf ** 3, rtol=1e-12)

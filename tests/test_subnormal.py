@@ -41,9 +41,17 @@ def test_flush_strided_views_and_bad_input(rng):
     flush_subnormals(view)
     np.testing.assert_array_equal(base[:, ::2], want[:, ::2])
     assert (base[:, 1::2][np.abs(base[:, 1::2]) < np.finfo(np.float32).tiny] != 0).any()  # the rest untouched
-    for bad in (np.arange(5), [1.0, 2.0], "x"):
+    for bad in (np.arange(5), [1.0, 2.0], "x", np.float32(1e-40)):
         with pytest.raises(TypeError, match="a must be a floating-point array"):
             flush_subnormals(bad)
+    frozen = np.full(3, 1e-40, np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="a must be writeable"):
+        flush_subnormals(frozen)
+    half = np.array([3e-5, 1e-7, 1.0], np.float16)  # float16's subnormals are values weights hold
+    np.testing.assert_array_equal(flush_subnormals(half.copy()), half)
+    zero_d = np.array(1e-40, np.float32)  # a 0-d parameter (nn.DenseCRF's kernel weights)
+    assert flush_subnormals(zero_d) is zero_d and zero_d == 0
 
 
 def _run(name, w, grads):
@@ -52,17 +60,18 @@ def _run(name, w, grads):
     states = []
     for g in grads:
         opt.step({"w": g})
-        states.append([params["w"].copy()] + [a["w"].copy() for a in vars(opt).values()
-                                              if isinstance(a, dict) and isinstance(a.get("w"), np.ndarray)])
+        state = [opt.velocity["w"]] if name == "sgd" else [opt.m["w"], opt.v["w"]]
+        states.append([params["w"].copy()] + [a.copy() for a in state])
     return states
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam"])
 def test_optimizers_keep_weights_and_state_out_of_the_subnormal_range(name, rng, monkeypatch):
     """Half the weights learn; the other half get no gradient and decay (SGD: weight decay 0.5
-    at lr 1) or a gradient of 1e-20 (Adam: its squares are subnormal). After every step no
-    weight and no state entry is subnormal, the learning half takes exactly the update it takes
-    without the flush, and without the flush the other half does go subnormal."""
+    at lr 1), or (Adam) gradients of 1e-20 (their squares are subnormal) and 1e-37 (their first
+    moment is). After every step no weight and no state entry is subnormal, the learning half
+    takes exactly the update it takes without the flush, and without the flush each array of the
+    other half (SGD: weights and velocity; Adam: both moments) does go subnormal."""
     from minideeplab import optim
 
     tiny = np.finfo(np.float32).tiny
@@ -72,6 +81,7 @@ def test_optimizers_keep_weights_and_state_out_of_the_subnormal_range(name, rng,
         g = np.zeros_like(w)
         g[:100] = rng.standard_normal(100)
         g[100:] = 0.0 if name == "sgd" else 1e-20
+        g[150:] = 0.0 if name == "sgd" else 5e-38
         grads.append(g)
     ours = _run(name, w, grads)
     monkeypatch.setattr(optim, "flush_subnormals", lambda a: a)
@@ -82,7 +92,18 @@ def test_optimizers_keep_weights_and_state_out_of_the_subnormal_range(name, rng,
         assert not any(subnormal(a).any() for a in mine), step
         for a, b in zip(mine, theirs):
             np.testing.assert_array_equal(a[:100], b[:100])
-    assert sum(subnormal(a[100:]).sum() for a in plain[-1]) > 50
+    for k in range(len(plain[0])) if name == "sgd" else (1, 2):  # Adam's weights move by about lr
+        assert max(subnormal(states[k][100:]).sum() for states in plain) >= 20, k
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_an_update_that_lands_in_the_subnormal_range_leaves_zero(name):
+    """lr 5e-39 and unit gradients from zero weights: every update is subnormal in float32."""
+    for momentum in (0.0, 0.9):
+        params = {"w": np.zeros(8, np.float32)}
+        opt = SGD(params, lr=5e-39, momentum=momentum, weight_decay=0.0) if name == "sgd" else Adam(params, lr=5e-39)
+        opt.step({"w": np.ones(8, np.float32)})
+        np.testing.assert_array_equal(params["w"], 0.0)
 
 
 def test_loading_flushes_subnormal_weights(rng):

@@ -166,7 +166,8 @@ def learn_crf(train, num_classes, *, val=None, steps=1000, crop=128, lr=0.02, n_
     ``per_kernel``), ``bias`` an (L,)
     list with ``learn_bias``), ``score``
     (the validation metric; None without ``val``), ``step``, ``history`` (step, loss, validation
-    scores), ``mu`` (the final learned matrix; its moving average with ``average``)
+    scores), ``mu`` (the final learned matrix, (2, L, L) with ``per_kernel``; its moving average
+    with ``average``)
     """
     from tqdm.auto import tqdm
 

@@ -15,7 +15,8 @@ kernel's lattice in one vertex array::
                                               (slice, exp and normalisation in one pass)
 
 for Potts (mu_m = -w_m I up to a per-pixel constant), and with a general mu, shared by the
-kernels (one slice of all their columns) or one per kernel (each kernel's columns sliced apart). Its kernels are serial and release the GIL; they run on row ranges (or one lattice
+kernels (one slice of all their columns) or one per kernel (each kernel's columns sliced
+apart). Its kernels are serial and release the GIL; they run on row ranges (or one lattice
 each) in the thread pool of ``minideeplab._numba`` (``set_num_threads``), and the results do
 not depend on the number of threads.
 """
@@ -141,15 +142,15 @@ class LatticeMeanField:
 
     def general(self, unary, n_iter, mu, history=None):
         """``n_iter`` updates with the label compatibility ``mu`` from Q = softmax(-U); ``unary``
-        (N, L); ``mu`` an (L, L) matrix shared by the kernels, or a list of one (L, L) matrix per
-        kernel. Returns Q (N, L) float32."""
+        (N, L); ``mu`` an (L, L) matrix shared by the kernels, or one (L, L) matrix per kernel (a
+        list, or an (M, L, L) array for M kernels). Returns Q (N, L) float32."""
         minus_unary = np.ascontiguousarray(-unary, dtype=np.float32)
         Q = softmax_into(minus_unary, np.empty_like(minus_unary))
         if history is not None:
             history.append(Q.copy())
         A, B, scratch = self._buffers(Q.shape[1])
         message = np.empty_like(minus_unary)
-        if isinstance(mu, (list, tuple)):  # per kernel: its own columns, its own matrix
+        if isinstance(mu, (list, tuple)) or np.ndim(mu) == 3:  # per kernel: its own columns and matrix
             if len(mu) != len(self.columns):
                 raise ValueError(f"mu must hold one matrix per kernel ({len(self.columns)}), got {len(mu)}")
             parts = [(np.ascontiguousarray(self.offset[:, a:b]), np.ascontiguousarray(self.weight[:, a:b]),

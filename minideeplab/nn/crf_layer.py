@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..crf._checks import label_bias
+from ..crf._checks import compat_matrix, label_bias
 from .layers import Layer
 
 
@@ -42,10 +42,8 @@ class DenseCRF(Layer):
         L = int(num_classes)
         if L < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes!r}")
-        mu = 1.0 - np.eye(L) if isinstance(compat, str) and compat == "potts" else np.asarray(compat, np.float64)
-        if mu.shape not in ((L, L), (2, L, L)):
-            raise ValueError(f"compat must be 'potts', an ({L}, {L}) array or a (2, {L}, {L}) pair, "
-                             f"got shape {mu.shape}")
+        mu = compat_matrix(compat, L)  # checked: None for "potts"
+        mu = 1.0 - np.eye(L) if mu is None else mu
         self.params["w_bilateral"] = np.array(float(w_bilateral))
         self.params["w_gaussian"] = np.array(float(w_gaussian))
         self.params["compat"] = mu.copy()
