@@ -12,6 +12,14 @@
 # 4. **step**: SGD with momentum 0.9 and weight decay, at a "poly" learning rate
 #    `base_lr * (1 - iter / max_iter)^0.9` that falls smoothly to 0.
 #
+# Weight decay has a side effect on a CPU. It shrinks every weight that gets no gradient
+# geometrically towards 0, past any value that matters, into float32's *subnormal* range
+# (below 1.2e-38), where the processor computes in microcode and a matrix product that touches
+# many such numbers runs several times slower. The library's optimizers set them to exactly 0
+# after each step (`minideeplab.subnormal`): the shipped MSRC model, trained before they did,
+# held 642,894 subnormal weights of 1.29 million, which made its inference 3.8x slower for the
+# same scores, bit for bit (`benchmarks/RESULTS.md`).
+#
 # One choice is not DeepLab's: the loss weighs each class by **median frequency** (Eigen &
 # Fergus), `median(f) / f_c` where `f_c` is class c's share of the training pixels. About 70%
 # of the pixels are background, so unweighted, a net this small trained from scratch sometimes
