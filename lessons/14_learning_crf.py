@@ -429,9 +429,10 @@ for k in ("w_bilateral", "w_gaussian"):
 #   accuracy. Learned this way on the 279 held-out unaries, the kernel weights rose instead of
 #   falling (4 / 3 to about 4.6 / 3.2), and with the loss weighted towards rare classes
 #   (median frequency cubed, a moving average of the parameters) the learned CRF reached
-#   79.9 / 70.2 / 55.7 on test (mean of four seeds): +1.7 global and +1.3 class-average over
-#   the unaries, where Potts gives +1.8 and +0.7. The seeds' class averages spread over half a
-#   point (69.9 to 70.4). Four crops a step (the best global accuracy, 80.1 and 80.3), whole
+#   79.9 / 69.9 / 55.7 on test (mean of twelve seeds): +1.7 global and +1.1 class-average over
+#   the unaries, where Potts gives +1.8 and +0.7. The seeds' class averages spread over more
+#   than a point (69.2 to 70.4), and averaging four seeds' parameters lands where its members
+#   do on average (69.7 and 70.0 for two such groups). Four crops a step (the best global accuracy, 80.1 and 80.3), whole
 #   images, or 10 mean-field iterations while learning did not lift it (69.9 to 70.2), nor did
 #   learning the matrix alone with Potts's kernel weights (69.7, 69.8). The fold nets' unaries
 #   are weaker than the ones the CRF meets on test (68.9% global on the images they left out,
