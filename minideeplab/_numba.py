@@ -67,3 +67,12 @@ def _pool(T):
 
         _POOL = ThreadPoolExecutor(max_workers=T, thread_name_prefix="minideeplab")
     return _POOL
+
+
+def restart_pool():
+    """Let the pool's threads finish and go; the next :func:`side_by_side` starts new ones from
+    its calling thread, which copy that thread's floating-point mode (:mod:`minideeplab.denormal`)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=True)
+        _POOL = None

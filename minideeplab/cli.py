@@ -17,6 +17,7 @@ import os
 import sys
 
 from . import _commands as commands
+from . import denormal
 
 
 def build_parser():
@@ -301,6 +302,7 @@ def main(argv=None):
     """Run the command line; returns the exit status (0 done, 2 bad arguments or files,
     1 output pipe closed early, as by ``minideeplab info | head -1``)."""
     args = build_parser().parse_args(argv)
+    restore = denormal.apply_for_command_line()  # a trained net's tiny products cost no microcode
     try:
         status = args.func(args)
         sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
@@ -313,6 +315,9 @@ def main(argv=None):
             raise
         print(f"minideeplab: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    finally:
+        if restore is not None:  # as it was: main() also runs inside other programs (the tests)
+            denormal.set_flush_denormal(restore)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,8 +3,10 @@ DeepLab-LargeFOV and the TextonBoost classifier."""
 import os
 
 import numpy as np
+import pytest
 
 from conftest import MSRC_DIR, needs_msrc
+from minideeplab import denormal
 from minideeplab.cli import main
 from minideeplab.datasets import MSRC, MSRCSamples
 from minideeplab.datasets.msrc import CLASSES
@@ -48,6 +50,23 @@ def test_shipped_model_scores_do_not_change_when_its_subnormal_weights_are_flush
     for k, a in model.params.items():
         a[...] = arrays[k]  # as stored: subnormals included
     np.testing.assert_array_equal(predict_scores(model, image), flushed)
+
+
+@pytest.mark.skipif(not denormal.supported(), reason="no flush-to-zero mode: Linux on x86-64 only")
+def test_shipped_model_scores_are_the_same_bits_in_flush_to_zero_mode():
+    """The command line computes with subnormal products as zero (minideeplab.denormal), the
+    library by default does not: a sample image's scores at the whole test-time setting agree."""
+    from minideeplab.predict import predict_scores
+
+    model, _ = load_msrc_model()
+    image = MSRCSamples()[1][0]
+    gradual = predict_scores(model, image)
+    assert denormal.set_flush_denormal(True)
+    try:
+        flushed = predict_scores(model, image)
+    finally:
+        denormal.set_flush_denormal(False)
+    np.testing.assert_array_equal(flushed, gradual)
 
 
 def test_shipped_textonboost_describes_itself():
