@@ -2,7 +2,8 @@
 
     python benchmarks/bench_denormal.py [--model FILE] [--rounds 2] [--iters 3] [--layers] [--cli]
 
-The CPU's FTZ/DAZ mode (:mod:`minideeplab.denormal`) off and on, taking turns ``--rounds``
+Prints how many of the model's weights are tiny but normal (below 1e-30 in magnitude), then,
+with the CPU's FTZ/DAZ mode (:mod:`minideeplab.denormal`) off and on, taking turns ``--rounds``
 times in this process:
 
 - ``gemm``: a 1024 x 1024 float32 matrix product of entries 1e-20, whose products (1e-40) are
@@ -56,6 +57,10 @@ def main(argv=None):
     model, _ = load_model(path)
     print(f"# {datetime.date.today()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{_numba.get_num_threads()} threads, numpy {np.__version__}; {path}")
+    tiny = {k: int(((v != 0) & (np.abs(v) < 1e-30)).sum()) for k, v in model.params.items()}
+    worst = max(tiny, key=lambda k: tiny[k] / model.params[k].size)
+    print(f"# weights in (0, 1e-30) in magnitude (normal, as loading flushes subnormals): {sum(tiny.values()):,d} "
+          f"of {model.num_params():,d}; most in {worst}, {100 * tiny[worst] / model.params[worst].size:.0f}%")
     real = os.path.isdir(args.data)
     train_set = MSRC(args.data, "train") if real else MSRCSamples()
     test_set = MSRC(args.data, "test") if real else MSRCSamples()
