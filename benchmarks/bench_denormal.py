@@ -42,6 +42,8 @@ def main(argv=None):
     ap.add_argument("--layers", action="store_true", help="the backward pass layer by layer")
     ap.add_argument("--cli", action="store_true", help="whole `minideeplab train` runs, off and on")
     args = ap.parse_args(argv)
+    if args.cli and not os.path.isdir(args.data):
+        ap.error(f"--cli trains on MSRC: --data {args.data} is not a folder")
 
     import minideeplab  # noqa: F401  (before NumPy, as the command line)
     import numpy as np

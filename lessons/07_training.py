@@ -22,7 +22,7 @@
 # range still hurt: 1e-30 times a gradient of 1e-10 is a subnormal *product*. The `minideeplab`
 # command therefore runs with the CPU's flush-to-zero mode on, in which such products are 0;
 # `minideeplab.denormal.set_flush_denormal(True)` does the same in a notebook. A fine-tuning run
-# of the shipped model goes 1.5-1.6x faster that way, for the same scores.
+# of the shipped model goes 1.5-1.6x faster that way (its test scores are the same bits).
 #
 # One choice is not DeepLab's: the loss weighs each class by **median frequency** (Eigen &
 # Fergus), `median(f) / f_c` where `f_c` is class c's share of the training pixels. About 70%

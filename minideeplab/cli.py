@@ -300,10 +300,14 @@ def _one_line(exc):
 
 def main(argv=None):
     """Run the command line; returns the exit status (0 done, 2 bad arguments or files,
-    1 output pipe closed early, as by ``minideeplab info | head -1``)."""
+    1 output pipe closed early, as by ``minideeplab info | head -1``).
+
+    It computes in the CPU's flush-to-zero mode and restarts the BLAS and kernel threads on the
+    way in and out (:mod:`minideeplab.denormal`): do not call it while other threads compute."""
     args = build_parser().parse_args(argv)
-    restore = denormal.apply_for_command_line()  # a trained net's tiny products cost no microcode
+    restore = None
     try:
+        restore = _flush_denormals()  # a trained net's tiny products cost no microcode
         status = args.func(args)
         sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         return status
@@ -316,8 +320,22 @@ def main(argv=None):
         print(f"minideeplab: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     finally:
-        if restore is not None:  # as it was: main() also runs inside other programs (the tests)
-            denormal.set_flush_denormal(restore)
+        if restore is not None and denormal.get_bits() != restore:  # main() also runs in other programs
+            denormal.set_bits(restore)
+
+
+def _flush_denormals():
+    """Turn the CPU's flush-to-zero mode on (:mod:`minideeplab.denormal`) unless the environment
+    says ``MINIDEEPLAB_FLUSH_DENORMAL=0``; returns the FTZ/DAZ bits to put back, None if unchanged."""
+    value = os.environ.get("MINIDEEPLAB_FLUSH_DENORMAL", "1").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return None
+    if value not in ("1", "true", "yes", "on"):
+        raise ValueError(f"MINIDEEPLAB_FLUSH_DENORMAL must be 0 or 1 (off/on), got {value!r}")
+    before = denormal.get_bits()
+    if before is None or not denormal.set_flush_denormal(True):  # set even if on: the workers follow
+        return None
+    return before
 
 
 if __name__ == "__main__":  # pragma: no cover

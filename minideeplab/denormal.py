@@ -15,21 +15,23 @@ or clears both, as ``torch.set_flush_denormal`` does. What they change is below 
 or 2.2e-308 (float64) in magnitude, far under the rounding of any sum a network or a CRF forms.
 
 The register belongs to a thread, and a new thread copies its creator's. So the function sets
-the calling thread's, then restarts the other threads that compute: OpenBLAS's workers (NumPy's
-matrix products) and the threads that run minideeplab's Numba kernels (:mod:`._numba`); both
-start again at their next use, copying it. Threads of other libraries keep their mode. Do not
-call it while another thread is computing.
+the calling thread's, then restarts the other threads that compute for the library: the kernel
+threads of :mod:`._numba` and the worker threads of every OpenBLAS loaded in the process
+(NumPy's, SciPy's), which start again at their next use, copying it. OpenBLAS is restarted
+through its ``blas_thread_shutdown_``, which pthreads builds (the NumPy and SciPy wheels) honour;
+where NumPy uses another BLAS (MKL, BLIS, Accelerate) or an OpenMP build of OpenBLAS, that
+library's threads keep their mode, as do other pools (PyTorch's, OpenMP's). Do not call it while
+another thread is computing: the threads it restarts must be idle.
 
-The ``minideeplab`` command runs in this mode (``MINIDEEPLAB_FLUSH_DENORMAL=0`` in the
-environment leaves the CPU as it is) and puts the previous mode back when it returns; importing
-the library changes nothing. Elsewhere than Linux on x86-64 the function does nothing and
-returns False.
+The ``minideeplab`` command runs in this mode and puts the previous bits back when it returns
+(:mod:`.cli`); importing the library changes nothing. Elsewhere than Linux (glibc) on x86-64
+the functions do nothing and report False.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
+import functools
 import platform
 import sys
 
@@ -37,74 +39,94 @@ FTZ = 1 << 15
 """MXCSR bit: results that would be subnormal are zero."""
 DAZ = 1 << 6
 """MXCSR bit: subnormal operands read as zero."""
+BITS = FTZ | DAZ
 
 
 class _FEnv(ctypes.Structure):
-    """``fenv_t`` of glibc and musl on x86-64: the x87 environment, then MXCSR."""
+    """glibc's ``fenv_t`` on x86-64: the x87 environment (28 bytes), then MXCSR."""
     _fields_ = [("x87", ctypes.c_ushort * 14), ("mxcsr", ctypes.c_uint)]
+
+
+def supported() -> bool:
+    """Whether :func:`set_flush_denormal` can work here (Linux on x86-64, glibc's libm)."""
+    return _libm() is not None
 
 
 def _libm():
     if not sys.platform.startswith("linux") or platform.machine().lower() not in ("x86_64", "amd64"):
         return None
-    try:
-        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
-        libm.fegetenv.argtypes = libm.fesetenv.argtypes = (ctypes.POINTER(_FEnv),)
-        return libm
-    except (OSError, AttributeError):
-        return None
+    return _load_libm()
 
 
-def _mxcsr(libm):
+@functools.cache
+def _load_libm():
+    for name in ("libm.so.6", ctypes.util.find_library("m")):
+        try:
+            libm = ctypes.CDLL(name)
+            libm.fegetenv.argtypes = libm.fesetenv.argtypes = (ctypes.POINTER(_FEnv),)
+            return libm
+        except (OSError, AttributeError, TypeError):
+            continue
+    return None
+
+
+def _env(libm):
     env = _FEnv()
-    if libm.fegetenv(ctypes.byref(env)) != 0:
-        return None
-    return env
+    return env if libm.fegetenv(ctypes.byref(env)) == 0 else None
 
 
-def supported() -> bool:
-    """Whether :func:`set_flush_denormal` can work here (Linux on x86-64)."""
-    return _libm() is not None
+def get_bits() -> int | None:
+    """The calling thread's FTZ and DAZ bits (``mxcsr & (FTZ | DAZ)``), None where unsupported."""
+    libm = _libm()
+    env = _env(libm) if libm is not None else None
+    return None if env is None else env.mxcsr & BITS
 
 
 def flush_denormal_enabled() -> bool:
-    """Whether the calling thread runs with FTZ and DAZ set (False where unsupported)."""
+    """Whether the calling thread runs with both FTZ and DAZ set (False where unsupported)."""
+    return get_bits() == BITS
+
+
+def set_bits(bits: int) -> bool:
+    """Set the FTZ and DAZ bits to ``bits`` (a subset of ``FTZ | DAZ``) for the calling thread,
+    then restart the threads that follow it (module docstring). Returns True when the calling
+    thread now holds exactly those bits, False where unsupported (nothing changes then)."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits & ~BITS:
+        raise ValueError(f"bits must be a subset of FTZ | DAZ ({BITS:#x}), got {bits!r}")
     libm = _libm()
-    env = _mxcsr(libm) if libm is not None else None
-    return env is not None and env.mxcsr & (FTZ | DAZ) == FTZ | DAZ
+    env = _env(libm) if libm is not None else None
+    if env is None:
+        return False
+    env.mxcsr = (env.mxcsr & ~BITS) | bits
+    if libm.fesetenv(ctypes.byref(env)) != 0:
+        return False
+    if "minideeplab._numba" in sys.modules:  # first: its tasks may still run (none calls BLAS)
+        sys.modules["minideeplab._numba"].restart_pool()
+    _restart_blas_threads()
+    return get_bits() == bits
 
 
 def set_flush_denormal(mode: bool) -> bool:
-    """Set (``mode`` True) or clear FTZ and DAZ for this thread and NumPy's BLAS threads.
+    """Set (``mode`` True) or clear FTZ and DAZ, as ``torch.set_flush_denormal``: for this
+    thread, the library's kernel threads and OpenBLAS's threads (module docstring).
 
     Returns True when the calling thread now runs in the requested mode, False where the CPU or
-    the C library offers no such mode (nothing is changed then). See the module docstring for
-    which threads follow.
+    the C library offers no such mode (nothing is changed then).
     """
     if not isinstance(mode, bool):
         raise TypeError(f"mode must be True or False, got {mode!r}")
-    libm = _libm()
-    env = _mxcsr(libm) if libm is not None else None
-    if env is None:
-        return False
-    env.mxcsr = env.mxcsr | FTZ | DAZ if mode else env.mxcsr & ~(FTZ | DAZ)
-    if libm.fesetenv(ctypes.byref(env)) != 0:
-        return False
-    _restart_blas_threads()
-    if "minideeplab._numba" in sys.modules:  # its pool's threads, if any, copy the mode anew
-        sys.modules["minideeplab._numba"].restart_pool()
-    return flush_denormal_enabled() == mode
+    return set_bits(BITS if mode else 0)
 
 
 def _restart_blas_threads() -> int:
     """Stop the worker threads of every OpenBLAS loaded in this process; OpenBLAS starts them
     again from the calling thread at its next threaded call. Returns how many were stopped."""
-    stopped = 0
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "openblas" in line and ".so" in line}
     except OSError:
         return 0
+    stopped = 0
     for path in sorted(paths):
         try:
             shutdown = ctypes.CDLL(path).blas_thread_shutdown_
@@ -113,15 +135,3 @@ def _restart_blas_threads() -> int:
         shutdown()
         stopped += 1
     return stopped
-
-
-def apply_for_command_line() -> bool | None:
-    """What the ``minideeplab`` command does on start: :func:`set_flush_denormal` (True) unless
-    ``MINIDEEPLAB_FLUSH_DENORMAL=0``. Returns the mode to put back on exit, or None when nothing
-    was changed."""
-    if os.environ.get("MINIDEEPLAB_FLUSH_DENORMAL", "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
-    before = flush_denormal_enabled()
-    if before or not set_flush_denormal(True):
-        return None
-    return before

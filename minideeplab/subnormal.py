@@ -14,8 +14,9 @@ of any size a network produces, far under that sum's float32 rounding (the shipp
 scores are the same bits either way). So the arrays themselves are flushed: by the optimizers
 after every update, and by ``load_state_dict`` for files written before. That holds in any
 process; the CPU's flush-to-zero mode (:mod:`.denormal`, which the command line turns on) also
-zeroes the subnormal *products* of normal numbers, which no stored array shows. Only float32 and float64 arrays are flushed: float16's smallest normal number (6.1e-5)
-is a value a weight may well hold.
+zeroes the subnormal *products* of normal numbers, which no stored array shows. Only float32
+and float64 arrays are flushed: float16's smallest normal number (6.1e-5) is a value a weight
+may well hold.
 """
 from __future__ import annotations
 

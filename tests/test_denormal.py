@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 
@@ -49,6 +50,7 @@ def test_clearing_the_mode_brings_gradual_underflow_back():
 
 
 @x86_linux
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two kernel threads")
 def test_the_kernel_threads_follow(flushing):
     threads = _numba.get_num_threads()
     _numba.set_num_threads(2)
@@ -65,23 +67,46 @@ def test_the_kernel_threads_follow(flushing):
 
 
 BLAS = """
-import sys, numpy as np
+import ctypes, sys, numpy as np
 from minideeplab import denormal
 a = np.full((512, 512), 1e-20, np.float32)
-before = np.count_nonzero(a @ a)                 # OpenBLAS's threads have started: mode off
-print(denormal.set_flush_denormal(sys.argv[1] == "on"), before, np.count_nonzero(a @ a))
+counts = [np.count_nonzero(a @ a)]               # OpenBLAS's threads have started: mode off
+libm, env = denormal._libm(), denormal._FEnv()   # this thread only, as a bare fesetenv
+libm.fegetenv(ctypes.byref(env)); env.mxcsr |= denormal.BITS; libm.fesetenv(ctypes.byref(env))
+counts.append(np.count_nonzero(a @ a))           # the workers' share still computed in microcode
+ok = denormal.set_flush_denormal(True)
+counts.append(np.count_nonzero(a @ a))
+print(ok, *counts)
 """
 
 
 @x86_linux
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="OpenBLAS runs one thread on one CPU")
 def test_the_blas_threads_follow():
     env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
-    out = subprocess.run([sys.executable, "-c", BLAS, "on"], env=env, capture_output=True, text=True, check=True)
-    ok, before, after = out.stdout.split()
-    # every entry is a sum of 1e-40 products: zero only if every thread computing a part flushes
-    assert (ok, int(before), int(after)) == ("True", 512 * 512, 0)
-    out = subprocess.run([sys.executable, "-c", BLAS, "off"], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", str(512 * 512), str(512 * 512)]
+    out = subprocess.run([sys.executable, "-c", BLAS], env=env, capture_output=True, text=True, check=True)
+    ok, before, this_thread, all_threads = out.stdout.split()
+    # every entry is a sum of 1e-40 products: zero only where the thread computing it flushes
+    assert ok == "True" and int(before) == 512 * 512
+    assert 0 < int(this_thread) < 512 * 512  # the premise: the workers compute part of the product
+    assert int(all_threads) == 0
+
+
+ALREADY_ON = BLAS.split("ok = ")[0] + """
+from minideeplab import _commands, cli               # this thread on, the workers off
+_commands.info = lambda args: print(np.count_nonzero(a @ a)) or 0
+cli.main(["info"])
+"""
+
+
+@x86_linux
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="OpenBLAS runs one thread on one CPU")
+def test_the_command_line_brings_the_workers_along_when_this_thread_is_already_on():
+    """As after torch.set_flush_denormal(True), which sets the calling thread only."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
+    env.pop("MINIDEEPLAB_FLUSH_DENORMAL", None)
+    out = subprocess.run([sys.executable, "-c", ALREADY_ON], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0"]
 
 
 @x86_linux
@@ -98,6 +123,69 @@ def test_the_command_line_runs_flushed_and_puts_the_mode_back(monkeypatch, capsy
     assert cli.main(["info"]) == 0
     assert seen == [inside]
     assert not denormal.flush_denormal_enabled()
+
+
+@x86_linux
+@pytest.mark.parametrize("error, status", [(ValueError("bad"), 2), (BrokenPipeError(), 1),
+                                           (SystemExit(3), None), (KeyboardInterrupt(), None)])
+def test_the_command_line_puts_the_mode_back_on_every_way_out(monkeypatch, capfd, error, status):
+    from minideeplab import _commands, cli
+
+    monkeypatch.delenv("MINIDEEPLAB_FLUSH_DENORMAL", raising=False)
+
+    def fail(args):
+        assert denormal.flush_denormal_enabled()
+        raise error
+
+    monkeypatch.setattr(_commands, "info", fail)
+    stdout = os.dup(1)  # the broken-pipe path points stdout at /dev/null
+    try:
+        if status is None:
+            with pytest.raises(type(error)):
+                cli.main(["info"])
+        else:
+            assert cli.main(["info"]) == status
+    finally:
+        os.dup2(stdout, 1)
+        os.close(stdout)
+    assert denormal.get_bits() == 0
+
+
+@x86_linux
+def test_the_command_line_puts_back_the_very_bits_it_found(monkeypatch):
+    from minideeplab import _commands, cli
+
+    monkeypatch.delenv("MINIDEEPLAB_FLUSH_DENORMAL", raising=False)
+    monkeypatch.setattr(_commands, "info", lambda args: 0)
+    assert denormal.set_bits(denormal.FTZ)  # half on, as another library may leave it
+    try:
+        assert cli.main(["info"]) == 0
+        assert denormal.get_bits() == denormal.FTZ
+    finally:
+        denormal.set_bits(0)
+
+
+def test_the_command_line_refuses_an_unclear_setting(monkeypatch, capsys):
+    from minideeplab import _commands, cli
+
+    monkeypatch.setenv("MINIDEEPLAB_FLUSH_DENORMAL", "O")
+    monkeypatch.setattr(_commands, "info", lambda args: 0)
+    assert cli.main(["info"]) == 2
+    assert "MINIDEEPLAB_FLUSH_DENORMAL must be 0 or 1" in capsys.readouterr().err
+
+
+WORKER = """
+from minideeplab import denormal
+from minideeplab.crf.batch import _worker_setup
+_worker_setup(denormal.BITS)
+print(denormal.get_bits() == denormal.BITS)
+"""
+
+
+@x86_linux
+def test_crf_folder_workers_take_the_parents_bits():
+    out = subprocess.run([sys.executable, "-c", WORKER], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True"]
 
 
 @x86_linux
@@ -124,3 +212,9 @@ def test_unsupported_platforms_change_nothing(monkeypatch):
 def test_mode_must_be_a_bool(mode):
     with pytest.raises(TypeError, match="mode"):
         denormal.set_flush_denormal(mode)
+
+
+@pytest.mark.parametrize("bits", [True, 1 << 3, -1, 0.0, "FTZ"])
+def test_bits_must_be_ftz_and_daz_only(bits):
+    with pytest.raises(ValueError, match="bits must be a subset of FTZ"):
+        denormal.set_bits(bits)

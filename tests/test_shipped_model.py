@@ -63,6 +63,7 @@ def test_shipped_model_scores_are_the_same_bits_in_flush_to_zero_mode():
     gradual = predict_scores(model, image)
     assert denormal.set_flush_denormal(True)
     try:
+        assert np.float32(1e-30) * np.float32(1e-10) == 0  # the premise: the mode is on
         flushed = predict_scores(model, image)
     finally:
         denormal.set_flush_denormal(False)

@@ -158,10 +158,15 @@ def crf_file(image_path, probs_path, out_dir, *, method="dense", save_q=False, c
     return result
 
 
-def _one_numba_thread():
+def _worker_setup(denormal_bits):
+    """A worker process: one kernel thread, the parent's flush-to-zero bits (a spawned process
+    does not inherit them)."""
+    from .. import denormal
     from .._numba import set_num_threads
 
     set_num_threads(1)
+    if denormal_bits is not None:
+        denormal.set_bits(denormal_bits)
 
 
 def crf_folder(images_dir, probs_dir, out_dir, *, workers=None, method="dense", save_q=False, colour=False,
@@ -227,7 +232,9 @@ def crf_folder(images_dir, probs_dir, out_dir, *, workers=None, method="dense", 
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(workers, initializer=_one_numba_thread) as pool:
+        from .. import denormal
+
+        with ProcessPoolExecutor(workers, initializer=_worker_setup, initargs=(denormal.get_bits(),)) as pool:
             futures = [pool.submit(crf_file, image, probs, out_dir, **options) for _, image, probs in todo]
             for f in as_completed(futures):
                 record(f.result())
