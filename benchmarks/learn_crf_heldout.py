@@ -14,6 +14,9 @@ learning images, "mf0.5" their square roots) and scores the picked CRF on the te
 appended to ``--results`` (with the picked parameters, ``params``); the last learned matrix (its
 moving average with ``average``) goes beside it as ``mu_NAME.npy``.
 
+``--fold-unaries`` learns nothing: it prints the global / class-average / mIoU of the ``--folds``
+nets' held-out unaries on the training split (each image scored by the net that left it out).
+
 ``--average-of RUN ...`` learns nothing: it scores the mean of those runs' picked parameters (a
 CRF averaged over seeds; ``--n-iter`` sets its mean-field iterations) on test, and on the images
 ``learn_on`` would pick on (val, or its other half) with the JSON's ``metric``.
@@ -39,6 +42,7 @@ from minideeplab._io import read_npz_meta, save_npz
 from minideeplab.crf.learn import learn_crf, score_params
 from minideeplab.datasets import MSRC
 from minideeplab.datasets.balance import median_frequency_weights
+from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.models import MSRC_MODEL, load_model
 from minideeplab.predict import predict_probs
 from minideeplab.unaries.folds import FoldNets
@@ -56,10 +60,19 @@ def main(argv=None):
     ap.add_argument("--average-of", nargs="+", metavar="RUN",
                     help="learn nothing: score the mean of these runs' picked parameters (names in --results)")
     ap.add_argument("--n-iter", type=int, help="with --average-of: mean-field iterations (default: the runs' own)")
+    ap.add_argument("--fold-unaries", action="store_true",
+                    help="learn nothing: print the scores of the --folds nets' held-out unaries on the training split")
     args = ap.parse_args(argv)
     if args.n_iter is not None and not args.average_of:
         ap.error("--n-iter goes with --average-of")
     model, meta = load_model(args.model)
+    if args.fold_unaries:
+        rows = fold_rows(args, model)
+        cm = sum(confusion_matrix(label, np.argmax(probs, axis=0), model.num_classes) for _, probs, label in rows)
+        s = summarize(cm)
+        print(f"{args.folds}: held-out unaries of {len(rows)} training images, global / class-average / mIoU "
+              f"{100 * s['global_acc']:.1f} / {100 * s['class_avg_acc']:.1f} / {100 * s['mean_iou']:.1f}")
+        return
     kw = json.loads(args.kwargs)
     learn_on, weights = kw.pop("learn_on", "even"), kw.pop("class_weights", None)
     if learn_on not in ("even", "odd", "train", "folds"):
