@@ -31,10 +31,11 @@ from .softmax import PROB_CLIP, clipped_log, to_label_major
 def pixel_features(image, H, W, theta_xy, theta_rgb=None):
     """(H*W, 2 [+ C]) features ``[x/theta_xy, y/theta_xy, I_c/theta_rgb...]`` in pixel order."""
     yy, xx = np.mgrid[0:H, 0:W]
-    cols = [xx.reshape(-1) / theta_xy, yy.reshape(-1) / theta_xy]
-    if theta_rgb is not None:
-        chans = image.reshape(H * W, -1).astype(np.float64) / theta_rgb
-        return np.column_stack(cols + [chans])
+    with np.errstate(over="ignore"):  # a tiny theta overflows to inf, which _scaled refuses by name
+        cols = [xx.reshape(-1) / theta_xy, yy.reshape(-1) / theta_xy]
+        if theta_rgb is not None:
+            chans = image.reshape(H * W, -1).astype(np.float64) / theta_rgb
+            return np.column_stack(cols + [chans])
     return np.column_stack(cols)
 
 
