@@ -19,9 +19,9 @@
 # after each step (`minideeplab.subnormal`): the shipped MSRC model, trained before they did,
 # held 642,894 subnormal weights of 1.29 million, which made its inference 3.8x slower for the
 # same scores, bit for bit (`benchmarks/RESULTS.md`). Weights that stop just short of that
-# range still hurt: 1e-30 times a gradient of 1e-10 is a subnormal *product*. The `minideeplab`
-# command therefore runs with the CPU's flush-to-zero mode on, in which such products are 0;
-# `minideeplab.denormal.set_flush_denormal(True)` does the same in a notebook. A fine-tuning run
+# range still hurt: 1e-30 times a gradient of 1e-10 is a subnormal *product*. `Trainer.fit` and
+# the `minideeplab` command therefore run with the CPU's flush-to-zero mode on, in which such
+# products are 0 (`minideeplab.denormal.set_flush_denormal(True)` turns it on anywhere). A fine-tuning run
 # of the shipped model goes 1.5-1.6x faster that way (its test scores are the same bits).
 #
 # One choice is not DeepLab's: the loss weighs each class by **median frequency** (Eigen &

@@ -23,8 +23,8 @@ where NumPy uses another BLAS (MKL, BLIS, Accelerate) or an OpenMP build of Open
 library's threads keep their mode, as do other pools (PyTorch's, OpenMP's). Do not call it while
 another thread is computing: the threads it restarts must be idle.
 
-The ``minideeplab`` command runs in this mode and puts the previous bits back when it returns
-(:mod:`.cli`); importing the library changes nothing. Elsewhere than Linux (glibc) on x86-64
+The ``minideeplab`` command and :meth:`minideeplab.train.Trainer.fit` run in this mode and put
+the previous bits back when they return; importing the library changes nothing. Elsewhere than Linux (glibc) on x86-64
 the functions do nothing and report False.
 """
 from __future__ import annotations

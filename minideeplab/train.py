@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import denormal
 from ._io import (FileFormatError, atomic_write_bytes, file_in_the_way, read_npz, read_npz_meta,
                   remove_stale_temp_files, save_npz)
 from ._validate import real_number
@@ -289,13 +290,28 @@ class Trainer:
         self.model.backward(dscores, input_grad=False)
         return loss
 
-    def fit(self, max_iter=None, progress=True, callback=None):
+    def fit(self, max_iter=None, progress=True, callback=None, flush_denormal=True):
         """Train until ``max_iter`` (default: the config's), checkpointing on the way.
 
         ``callback(trainer)`` runs after every iteration, before any checkpoint, so what
         it adds to ``trainer.log[-1]`` (e.g. a validation score) is saved with it.
+        ``flush_denormal``: run in the CPU's flush-to-zero mode (:mod:`minideeplab.denormal`),
+        as the command line does, so that a trained net's tiny products cost no microcode and a
+        run resumed here or there gives the same bits; the previous mode is put back on return.
         Returns the list of losses of the iterations run by this call.
         """
+        if not isinstance(flush_denormal, bool):
+            raise TypeError(f"flush_denormal must be True or False, got {flush_denormal!r}")
+        before = denormal.get_bits() if flush_denormal else None
+        if before is None or not denormal.set_flush_denormal(True):
+            return self._fit(max_iter, progress, callback)
+        try:
+            return self._fit(max_iter, progress, callback)
+        finally:
+            if denormal.get_bits() != before:
+                denormal.set_bits(before)
+
+    def _fit(self, max_iter, progress, callback):
         from tqdm.auto import tqdm
 
         end = self.config.max_iter if max_iter is None else int(max_iter)

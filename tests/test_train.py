@@ -7,6 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from minideeplab import denormal
 from minideeplab.datasets import SyntheticScenes
 from minideeplab.metrics import confusion_matrix, summarize
 from minideeplab.models import DeepLab
@@ -194,3 +195,18 @@ def test_data_id_is_checked_on_resume(tmp_path):
     assert t.resume() and t.iteration == 3
     with pytest.raises(TypeError, match="data_id must be None or a string"):
         Trainer(m3, ds3, cfg3, data_id=("hold-out", 1))
+
+
+@pytest.mark.skipif(not denormal.supported(), reason="flush-to-zero mode: Linux on x86-64 only")
+@pytest.mark.parametrize("flush", [True, False])
+def test_fit_runs_in_flush_to_zero_mode_and_puts_the_mode_back(flush):
+    """As the command line: subnormal products are zero while it trains; the mode is as before after."""
+    m, ds, cfg = _small(max_iter=2)
+    seen = []
+    trainer = Trainer(m, ds, cfg)
+    trainer.fit(progress=False, flush_denormal=flush,
+                callback=lambda t: seen.append(float(np.float32(1e-30) * np.float32(1e-10))))
+    assert seen == ([0.0, 0.0] if flush else [pytest.approx(1e-40, rel=1e-3)] * 2)
+    assert denormal.get_bits() == 0
+    with pytest.raises(TypeError, match="flush_denormal must be True or False"):
+        trainer.fit(flush_denormal=1)
