@@ -21,7 +21,8 @@
 # same scores, bit for bit (`benchmarks/RESULTS.md`). Weights that stop just short of that
 # range still hurt: 1e-30 times a gradient of 1e-10 is a subnormal *product*. `Trainer.fit` and
 # the `minideeplab` command therefore run with the CPU's flush-to-zero mode on, in which such
-# products are 0 (`minideeplab.denormal.set_flush_denormal(True)` turns it on anywhere). A fine-tuning run
+# products are 0 (`minideeplab.denormal.set_flush_denormal(True)` turns it on for the rest of a
+# program). A fine-tuning run
 # of the shipped model goes 1.5-1.6x faster that way (its test scores are the same bits).
 #
 # One choice is not DeepLab's: the loss weighs each class by **median frequency** (Eigen &

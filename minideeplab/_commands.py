@@ -147,7 +147,7 @@ def train(args):
                       f"class-average {100 * s['class_avg_acc']:.1f}, mIoU {100 * s['mean_iou']:.1f}", flush=True)
             model.train()
 
-    trainer.fit(progress=not args.quiet, callback=score_val)
+    trainer.fit(progress=not args.quiet, callback=score_val, flush_denormal=False)  # main() owns the mode
     path = os.path.join(args.out, "model.npz")
     extra = {}
     if dataset == "msrc" and args.protocol == "voc-style":
@@ -218,7 +218,7 @@ def _demo_synthetic(args):
     train, test = synthetic_scenes(200), synthetic_scenes(6, train=False)
     model, cfg = synthetic_model(), synthetic_config(args.iters)
     print(f"training DeepLab-LargeFOV (width 1/8, {model.num_params():,} parameters) on generated scenes")
-    Trainer(model, train, cfg).fit(progress=not args.quiet)
+    Trainer(model, train, cfg).fit(progress=not args.quiet, flush_denormal=False)  # main() owns the mode
     preds = [predict_scores(model, test[i][0]).argmax(0) for i in range(len(test))]
     acc = pixel_accuracy(np.stack([test[i][1] for i in range(len(test))]), np.stack(preds))
     print(f"pixel accuracy on {len(test)} held-out scenes: {acc:.3f}")

@@ -307,7 +307,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     restore = None
     try:
-        restore = _flush_denormals()  # a trained net's tiny products cost no microcode
+        if _flush_denormal_wanted():  # a trained net's tiny products then cost no microcode
+            restore = denormal.get_bits()
+            if restore is not None:  # set even if on already: the BLAS and kernel threads follow
+                denormal.set_flush_denormal(True)
         status = args.func(args)
         sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         return status
@@ -324,18 +327,15 @@ def main(argv=None):
             denormal.set_bits(restore)
 
 
-def _flush_denormals():
-    """Turn the CPU's flush-to-zero mode on (:mod:`minideeplab.denormal`) unless the environment
-    says ``MINIDEEPLAB_FLUSH_DENORMAL=0``; returns the FTZ/DAZ bits to put back, None if unchanged."""
+def _flush_denormal_wanted():
+    """Whether the command computes in the CPU's flush-to-zero mode (:mod:`minideeplab.denormal`):
+    yes unless the environment says ``MINIDEEPLAB_FLUSH_DENORMAL=0``."""
     value = os.environ.get("MINIDEEPLAB_FLUSH_DENORMAL", "1").strip().lower()
     if value in ("0", "false", "no", "off"):
-        return None
+        return False
     if value not in ("1", "true", "yes", "on"):
         raise ValueError(f"MINIDEEPLAB_FLUSH_DENORMAL must be 0 or 1 (off/on), got {value!r}")
-    before = denormal.get_bits()
-    if before is None or not denormal.set_flush_denormal(True):  # set even if on: the workers follow
-        return None
-    return before
+    return True
 
 
 if __name__ == "__main__":  # pragma: no cover

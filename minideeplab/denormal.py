@@ -24,8 +24,8 @@ library's threads keep their mode, as do other pools (PyTorch's, OpenMP's). Do n
 another thread is computing: the threads it restarts must be idle.
 
 The ``minideeplab`` command and :meth:`minideeplab.train.Trainer.fit` run in this mode and put
-the previous bits back when they return; importing the library changes nothing. Elsewhere than Linux (glibc) on x86-64
-the functions do nothing and report False.
+the previous bits back when they return; importing the library changes nothing. Elsewhere than
+Linux (glibc) on x86-64 the functions do nothing and report False.
 """
 from __future__ import annotations
 

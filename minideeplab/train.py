@@ -242,7 +242,10 @@ class Trainer:
 
     # ----------------------------------------------------------------- one iteration
     def step(self):
-        """One SGD iteration (``iter_size`` forward/backward passes); returns the mean loss."""
+        """One SGD iteration (``iter_size`` forward/backward passes); returns the mean loss.
+
+        It computes in the caller's floating-point mode; :meth:`fit` turns flush-to-zero on
+        around its loop."""
         c, model = self.config, self.model
         model.train()
         grads, head_grads, losses = None, None, []
@@ -295,17 +298,20 @@ class Trainer:
 
         ``callback(trainer)`` runs after every iteration, before any checkpoint, so what
         it adds to ``trainer.log[-1]`` (e.g. a validation score) is saved with it.
-        ``flush_denormal``: run in the CPU's flush-to-zero mode (:mod:`minideeplab.denormal`),
-        as the command line does, so that a trained net's tiny products cost no microcode and a
-        run resumed here or there gives the same bits; the previous mode is put back on return.
+        ``flush_denormal``: run in the CPU's flush-to-zero mode (:mod:`minideeplab.denormal`; x86-64
+        Linux), as the command line does, so that a trained net's tiny products cost no microcode
+        and a run resumed in a notebook computes in the same mode as on the command line; the
+        previous mode is put back on return. Switching restarts the BLAS and kernel threads: with
+        other threads computing meanwhile (a training in a background thread), pass False.
         Returns the list of losses of the iterations run by this call.
         """
         if not isinstance(flush_denormal, bool):
             raise TypeError(f"flush_denormal must be True or False, got {flush_denormal!r}")
         before = denormal.get_bits() if flush_denormal else None
-        if before is None or not denormal.set_flush_denormal(True):
+        if before is None:
             return self._fit(max_iter, progress, callback)
         try:
+            denormal.set_flush_denormal(True)
             return self._fit(max_iter, progress, callback)
         finally:
             if denormal.get_bits() != before:

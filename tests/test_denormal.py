@@ -189,6 +189,31 @@ def test_crf_folder_workers_take_the_parents_bits():
 
 
 @x86_linux
+@pytest.mark.parametrize("setting, inside", [(None, denormal.BITS), ("0", 0)])
+def test_the_training_commands_train_in_the_commands_mode(monkeypatch, tmp_path, setting, inside):
+    """``train`` (and ``demo``) leave the mode to main(): MINIDEEPLAB_FLUSH_DENORMAL=0 trains
+    with gradual underflow, not in Trainer.fit's own default."""
+    from minideeplab import cli
+    from minideeplab.train import Trainer
+
+    if setting is None:
+        monkeypatch.delenv("MINIDEEPLAB_FLUSH_DENORMAL", raising=False)
+    else:
+        monkeypatch.setenv("MINIDEEPLAB_FLUSH_DENORMAL", setting)
+    seen = []
+    def fake_fit(self, *args):  # what the training loop would compute in
+        seen.append(denormal.get_bits())
+        self.log.append({"iter": 1, "loss": 1.0, "lr": 0.0})
+        return [1.0]
+
+    monkeypatch.setattr(Trainer, "_fit", fake_fit)
+    assert cli.main(["train", "--width", "0.0625", "--size", "33", "--crop", "33", "--images", "4",
+                     "--max-iter", "2", "--quiet", "--out", str(tmp_path)]) == 0
+    assert seen == [inside]
+    assert denormal.get_bits() == 0
+
+
+@x86_linux
 def test_the_command_line_leaves_a_mode_already_on(monkeypatch, flushing):
     from minideeplab import _commands, cli
 

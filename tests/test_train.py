@@ -197,16 +197,45 @@ def test_data_id_is_checked_on_resume(tmp_path):
         Trainer(m3, ds3, cfg3, data_id=("hold-out", 1))
 
 
-@pytest.mark.skipif(not denormal.supported(), reason="flush-to-zero mode: Linux on x86-64 only")
+needs_ftz = pytest.mark.skipif(not denormal.supported(), reason="flush-to-zero mode: Linux on x86-64 only")
+
+
+def _product():
+    return float(np.float32(1e-30) * np.float32(1e-10))  # 1e-40: zero in flush-to-zero mode
+
+
+@needs_ftz
 @pytest.mark.parametrize("flush", [True, False])
-def test_fit_runs_in_flush_to_zero_mode_and_puts_the_mode_back(flush):
-    """As the command line: subnormal products are zero while it trains; the mode is as before after."""
+@pytest.mark.parametrize("start", [0, denormal.FTZ, denormal.FTZ | denormal.DAZ])
+def test_fit_runs_in_flush_to_zero_mode_and_puts_the_bits_back(flush, start):
+    """As the command line: subnormal products are zero while it trains (unless asked not to),
+    and the bits are as they were afterwards, whatever they were."""
     m, ds, cfg = _small(max_iter=2)
     seen = []
-    trainer = Trainer(m, ds, cfg)
-    trainer.fit(progress=False, flush_denormal=flush,
-                callback=lambda t: seen.append(float(np.float32(1e-30) * np.float32(1e-10))))
-    assert seen == ([0.0, 0.0] if flush else [pytest.approx(1e-40, rel=1e-3)] * 2)
+    assert denormal.set_bits(start)
+    try:
+        Trainer(m, ds, cfg).fit(progress=False, flush_denormal=flush, callback=lambda t: seen.append(_product()))
+        assert denormal.get_bits() == start
+    finally:
+        denormal.set_bits(0)
+    expected = 0.0 if flush or start & denormal.FTZ else pytest.approx(1e-40, rel=1e-3)
+    assert seen == [expected, expected]
+
+
+@needs_ftz
+@pytest.mark.parametrize("error", [ValueError("bad callback"), KeyboardInterrupt()])
+def test_fit_puts_the_bits_back_when_training_stops_early(error):
+    m, ds, cfg = _small(max_iter=3)
+
+    def stop(trainer):
+        raise error
+
+    with pytest.raises(type(error)):
+        Trainer(m, ds, cfg).fit(progress=False, callback=stop)
     assert denormal.get_bits() == 0
+
+
+def test_fit_flush_denormal_must_be_a_bool():
+    m, ds, cfg = _small(max_iter=1)
     with pytest.raises(TypeError, match="flush_denormal must be True or False"):
-        trainer.fit(flush_denormal=1)
+        Trainer(m, ds, cfg).fit(flush_denormal=1)
