@@ -23,7 +23,7 @@
 # the `minideeplab` command therefore run with the CPU's flush-to-zero mode on, in which such
 # products are 0 (`minideeplab.denormal.set_flush_denormal(True)` turns it on for the rest of a
 # program). A fine-tuning run
-# of the shipped model goes 1.5-1.6x faster that way (its test scores are the same bits).
+# of the shipped model goes about 1.5x faster that way (its test scores are the same bits).
 #
 # One choice is not DeepLab's: the loss weighs each class by **median frequency** (Eigen &
 # Fergus), `median(f) / f_c` where `f_c` is class c's share of the training pixels. About 70%
