@@ -305,14 +305,10 @@ def main(argv=None):
     It computes in the CPU's flush-to-zero mode and restarts the BLAS and kernel threads on the
     way in and out (:mod:`minideeplab.denormal`): do not call it while other threads compute."""
     args = build_parser().parse_args(argv)
-    restore = None
     try:
-        if _flush_denormal_wanted():  # a trained net's tiny products then cost no microcode
-            restore = denormal.get_bits()
-            if restore is not None:  # set even if on already: the BLAS and kernel threads follow
-                denormal.set_flush_denormal(True)
-        status = args.func(args)
-        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        with denormal.flushing(_flush_denormal_wanted()):  # a trained net's tiny products cost no microcode
+            status = args.func(args)
+            sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         return status
     except BrokenPipeError:  # the standard way (Python's signal docs): no traceback, no second error at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -322,9 +318,6 @@ def main(argv=None):
             raise
         print(f"minideeplab: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    finally:
-        if restore is not None and denormal.get_bits() != restore:  # main() also runs in other programs
-            denormal.set_bits(restore)
 
 
 def _flush_denormal_wanted():

@@ -29,6 +29,7 @@ Linux (glibc) on x86-64 the functions do nothing and report False.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -116,6 +117,23 @@ def set_flush_denormal(mode: bool) -> bool:
     if not isinstance(mode, bool):
         raise TypeError(f"mode must be True or False, got {mode!r}")
     return set_bits(BITS if mode else 0)
+
+
+@contextlib.contextmanager
+def flushing(enabled: bool = True):
+    """``with flushing():`` runs its block in flush-to-zero mode (:func:`set_flush_denormal`) and
+    then puts back the FTZ/DAZ bits it found, however the block ends; ``enabled`` False (or an
+    unsupported platform) leaves the mode alone. What the command line and ``Trainer.fit`` use."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    before = get_bits() if enabled else None
+    try:
+        if before is not None:  # set even if on already: the BLAS and kernel threads follow
+            set_flush_denormal(True)
+        yield
+    finally:
+        if before is not None and get_bits() != before:
+            set_bits(before)
 
 
 def _restart_blas_threads() -> int:

@@ -307,15 +307,8 @@ class Trainer:
         """
         if not isinstance(flush_denormal, bool):
             raise TypeError(f"flush_denormal must be True or False, got {flush_denormal!r}")
-        before = denormal.get_bits() if flush_denormal else None
-        if before is None:
+        with denormal.flushing(flush_denormal):
             return self._fit(max_iter, progress, callback)
-        try:
-            denormal.set_flush_denormal(True)
-            return self._fit(max_iter, progress, callback)
-        finally:
-            if denormal.get_bits() != before:
-                denormal.set_bits(before)
 
     def _fit(self, max_iter, progress, callback):
         from tqdm.auto import tqdm

@@ -243,3 +243,10 @@ def test_mode_must_be_a_bool(mode):
 def test_bits_must_be_ftz_and_daz_only(bits):
     with pytest.raises(ValueError, match="bits must be a subset of FTZ"):
         denormal.set_bits(bits)
+
+
+@pytest.mark.parametrize("enabled", [1, "yes", None])
+def test_flushing_enabled_must_be_a_bool(enabled):
+    with pytest.raises(TypeError, match="enabled must be True or False"):
+        with denormal.flushing(enabled):
+            pass
