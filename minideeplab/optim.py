@@ -11,6 +11,11 @@ The update is Caffe's (``SGDSolver``), which DeepLab was trained with::
 After each update both optimizers set the subnormal entries (below 1.2e-38 in float32) of the
 weights and of their own state to zero (:mod:`minideeplab.subnormal`): weight decay drives
 unused weights there, and every product with them is tens of times slower.
+
+float32/float64 NumPy parameters are updated by one Numba pass each (:mod:`._optim_kernels`:
+the same float operations in the same order, so the same bits); CuPy arrays, and any parameter
+whose gradient or state differs in dtype, by the NumPy expressions in ``step``
+(``fused=False`` runs those everywhere: they are the kernels' twins in the tests).
 """
 from __future__ import annotations
 
@@ -19,9 +24,12 @@ from collections import OrderedDict
 import numpy as np
 
 from ._validate import real_number
+from ._numba import in_threads
 from .backend import asnumpy, get_array_module
 from .models.deeplab import is_classifier
 from .subnormal import flush_subnormals
+
+_FUSED_MIN_SPLIT = 1 << 17  # parameters with fewer entries are updated in one thread
 
 
 def deeplab_multipliers(names, classifier_mult=10.0):
@@ -65,6 +73,25 @@ def _zeros_like(params):
     return OrderedDict((k, get_array_module(v).zeros_like(v)) for k, v in params.items())
 
 
+def _flat_for_kernel(w, g, *state):
+    """``(w, g, *state)`` as flat arrays for a kernel of :mod:`._optim_kernels`, or None where
+    the NumPy twin must run: not all NumPy, not one float32/float64 dtype, or ``w`` or a state
+    array not C-contiguous (they are written in place; ``g``, only read, may be copied)."""
+    arrays = (w, g) + state
+    if not all(isinstance(a, np.ndarray) and a.shape == w.shape for a in arrays):
+        return None
+    if w.dtype not in (np.float32, np.float64) or any(a.dtype != w.dtype for a in arrays):
+        return None
+    if not all(a.flags.c_contiguous and a.flags.writeable for a in (w,) + state):
+        return None
+    return (w.reshape(-1), np.ascontiguousarray(g).reshape(-1)) + tuple(a.reshape(-1) for a in state)
+
+
+def _run(kernel, flat, *scalars):
+    """``kernel(*flat, *scalars, i0, i1)`` over the flat range, split over the threads when large."""
+    in_threads(lambda i0, i1: kernel(*flat, *scalars, i0, i1), flat[0].size, min_rows=_FUSED_MIN_SPLIT)
+
+
 class SGD:
     """Stochastic gradient descent with momentum (Caffe's update, see module doc).
 
@@ -75,14 +102,20 @@ class SGD:
     momentum, weight_decay : 0.9 and 5e-4 in DeepLab
     lr_mult, decay_mult : dicts ``name -> float`` (missing names: 1.0);
         see :func:`deeplab_multipliers`
+    fused : True (default) updates float32/float64 NumPy parameters in one Numba pass each;
+        False runs the NumPy expressions (the same bits, slower)
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0.9, weight_decay=5e-4, lr_mult=None, decay_mult=None):
+    def __init__(self, params, lr=1e-3, momentum=0.9, weight_decay=5e-4, lr_mult=None, decay_mult=None,
+                 fused=True):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if not isinstance(fused, bool):
+            raise TypeError(f"fused must be True or False, got {fused!r}")
         _setup(self, params, lr, weight_decay, lr_mult, decay_mult)
         self.momentum = float(momentum)
         self.velocity = _zeros_like(self.params)
+        self.fused = fused
 
     def step(self, grads, lr=None):
         """One update from ``grads`` (dict ``name -> array``, same keys as the params)."""
@@ -92,9 +125,17 @@ class SGD:
                 raise KeyError(f"no gradient for parameter {name!r}")
             g = grads[name]
             wd = self.weight_decay * self.decay_mult[name]
+            v = self.velocity[name]
+            flat = _flat_for_kernel(w, g, v) if self.fused else None
+            if flat is not None:
+                from ._optim_kernels import sgd_range
+
+                f = w.dtype.type
+                _run(sgd_range, flat, bool(wd), f(wd), f(self.momentum), f(lr * self.lr_mult[name]),
+                     f(np.finfo(w.dtype).tiny))
+                continue
             if wd:
                 g = g + wd * w
-            v = self.velocity[name]
             v *= self.momentum
             v += (lr * self.lr_mult[name]) * g
             w -= v
@@ -120,15 +161,18 @@ class Adam:
 
     Not part of DeepLab's recipe (fine-tuned with SGD from ImageNet weights), but a
     16-layer net trained from scratch without normalisation layers converges in
-    far fewer iterations with it, which is what a CPU budget needs.
+    far fewer iterations with it, which is what a CPU budget needs. ``fused`` as in :class:`SGD`.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 lr_mult=None, decay_mult=None):
+                 lr_mult=None, decay_mult=None, fused=True):
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {betas}")
         if eps <= 0:
             raise ValueError(f"eps must be > 0, got {eps}")
+        if not isinstance(fused, bool):
+            raise TypeError(f"fused must be True or False, got {fused!r}")
+        self.fused = fused
         _setup(self, params, lr, weight_decay, lr_mult, decay_mult)
         self.betas, self.eps = tuple(map(float, betas)), float(eps)
         self.t = 0
@@ -146,9 +190,17 @@ class Adam:
             xp = get_array_module(w)
             g = grads[name]
             wd = self.weight_decay * self.decay_mult[name]
+            m, v = self.m[name], self.v[name]
+            flat = _flat_for_kernel(w, g, m, v) if self.fused else None
+            if flat is not None:
+                from ._optim_kernels import adam_range
+
+                f = w.dtype.type
+                _run(adam_range, flat, bool(wd), f(wd), f(b1), f(1.0 - b1), f(b2), f(1.0 - b2),
+                     f(lr * self.lr_mult[name] / c1), f(c2), f(self.eps), f(np.finfo(w.dtype).tiny))
+                continue
             if wd:
                 g = g + wd * w
-            m, v = self.m[name], self.v[name]
             m *= b1
             m += (1.0 - b1) * g
             v *= b2

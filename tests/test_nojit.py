@@ -76,3 +76,9 @@ def test_direct_conv_twin_tests_pass_without_jit():
     """The direct convolution's kernels as Python: loop twin, numerical gradients, the layer's dispatch."""
     out = _pytest_without_jit(os.path.join(HERE, "test_direct_conv.py"), "-k", "not threads")
     assert "deselected" in out
+
+
+@pytest.mark.slow
+def test_optimizer_kernel_twin_tests_pass_without_jit():
+    """The fused SGD and Adam updates as Python against their NumPy twins."""
+    _pytest_without_jit(os.path.join(HERE, "test_optim.py"), "-k", "fused")

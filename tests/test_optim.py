@@ -1,3 +1,6 @@
+import os
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
@@ -119,3 +122,76 @@ def test_bad_adam_arguments():
         Adam(w, lr=-1)
     with pytest.raises(ValueError, match="unknown parameter"):
         Adam(w, lr_mult={"q": 1.0})
+
+
+# ---------------------------------------------------------------- the fused kernels and their twins
+def _awkward_params(dtype, rng):
+    """Parameters whose updates meet every edge: subnormal results, NaN, infinities, -0.0, a
+    parameter large enough for the threads, one without decay, one with a non-contiguous gradient."""
+    big = rng.standard_normal(3_000).astype(dtype)  # above _FUSED_MIN_SPLIT (set to 1,000): split
+    edge = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-40, -1e-40, 3e-38, 1e-300, 1.0], dtype)
+    return OrderedDict([("a.weight", big), ("a.bias", rng.standard_normal(7).astype(dtype)),
+                        ("b.weight", edge), ("c.weight", rng.standard_normal((6, 5)).astype(dtype))])
+
+
+def _awkward_grads(params, rng, it):
+    g = OrderedDict((k, (rng.standard_normal(v.shape) * 10.0 ** rng.integers(-45, 1, v.shape)).astype(v.dtype))
+                    for k, v in params.items())
+    g["c.weight"] = np.ascontiguousarray(g["c.weight"].T).T  # a transposed view, as the conv's dw
+    g["b.weight"][1 + it % 9] = [np.nan, np.inf, -0.0, 1e-39][it % 4]
+    g["b.weight"][0] = np.finfo(g["b.weight"].dtype).tiny  # lr * tiny: a subnormal step, flushed
+    return g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_fused_update_is_the_same_bits_as_its_numpy_twin(kind, dtype, monkeypatch):
+    import minideeplab._optim_kernels as kernels
+    import minideeplab.optim as optim
+
+    monkeypatch.setattr(optim, "_FUSED_MIN_SPLIT", 1_000)
+    calls = []
+    name = "sgd_range" if kind == "sgd" else "adam_range"
+    real = getattr(kernels, name)
+    monkeypatch.setattr(kernels, name, lambda *a: calls.append(a[-1] - a[-2]) or real(*a))  # i1 - i0
+    rng = np.random.default_rng(3)
+    p_fused = _awkward_params(dtype, rng)
+    p_twin = OrderedDict((k, v.copy()) for k, v in p_fused.items())
+    lr_mult, decay_mult = deeplab_multipliers(p_fused)
+    decay_mult["c.weight"] = 1e-300  # a decay that is 0 in float32 but not in Python
+    decay_mult["b.weight"] = 0.0  # so that its gradient's subnormal steps stay subnormal
+    make = SGD if kind == "sgd" else Adam
+    kw = dict(weight_decay=5e-2, lr_mult=lr_mult, decay_mult=decay_mult)
+    if kind == "sgd":
+        kw["momentum"] = 0.9
+    opts = [make(p_fused, 0.05, **kw), make(p_twin, 0.05, fused=False, **kw)]
+    with np.errstate(all="ignore"):
+        for it in range(6):
+            g = _awkward_grads(p_fused, rng, it)
+            for opt in opts:
+                opt.step(g, lr=0.05 * (1 - it / 6))
+    assert sum(calls) == 6 * sum(v.size for v in p_fused.values())  # every entry went through the kernel
+    assert len(calls) > 6 * len(p_fused) or os.cpu_count() < 2  # ... the large one in parts, on the threads
+    for k in p_fused:
+        np.testing.assert_array_equal(p_fused[k].view(np.uint8), p_twin[k].view(np.uint8), err_msg=k)
+    for (k, a), b in zip(opts[0].state_dict().items(), opts[1].state_dict().values()):
+        np.testing.assert_array_equal(np.reshape(a, -1).view(np.uint8), np.reshape(b, -1).view(np.uint8),
+                                      err_msg=k)
+    # the edges were met: NaN, and a subnormal step (SGD's v, Adam's m) that the flush keeps at +0.0
+    edge = (opts[0].velocity if kind == "sgd" else opts[0].m)["b.weight"]
+    assert np.isnan(p_fused["b.weight"]).any() and edge[0] == 0 and not np.signbit(edge[0])
+
+
+def test_fused_update_leaves_mixed_dtypes_to_the_twin(monkeypatch):
+    import minideeplab._optim_kernels as kernels
+
+    monkeypatch.setattr(kernels, "sgd_range", lambda *a: pytest.fail("the kernel ran on a float64 gradient"))
+    w = {"p": np.ones(4, np.float32)}
+    SGD(w, 0.1).step({"p": np.full(4, 0.5)})  # float64 gradient of a float32 parameter
+    assert w["p"].dtype == np.float32 and np.allclose(w["p"], 1 - 0.1 * (0.5 + 5e-4))
+
+
+@pytest.mark.parametrize("make", [SGD, Adam])
+def test_fused_must_be_a_bool(make):
+    with pytest.raises(TypeError, match="fused"):
+        make({"p": np.zeros(2)}, fused=1)
