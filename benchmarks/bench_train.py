@@ -41,7 +41,9 @@ configuration flags a side whose timed iterations differ by more than 1.5x (a sh
 ``--rounds R`` runs each configuration R times (ours, torch, ours, torch, ...: the two see the
 same spells of a shared machine's load) and ends with each configuration's ratios per round and
 their median. ``--keep-col-mib MIB`` sets ``nn.conv.KEEP_COL_BYTES`` in our process (an A/B of
-the memory the forward pass keeps for the backward pass).
+the memory the forward pass keeps for the backward pass); ``--direct-max-channels N`` sets
+``nn.direct.MAX_CHANNELS`` there (an A/B of the dispatch: the direct pair on the 3x3 layers of at
+most N channels).
 
 The output is plain text for benchmarks/RESULTS.md: command, date, CPU and threads on top.
 """
@@ -88,7 +90,7 @@ def _peak_mib():
 
 
 # --------------------------------------------------------------------------- ours (child)
-def ours(width, batch, crop, iters, layers=False, forward=False, keep_col_mib=None):
+def ours(width, batch, crop, iters, layers=False, forward=False, keep_col_mib=None, direct_max=None):
     import minideeplab  # noqa: F401  (before NumPy: OPENBLAS_THREAD_TIMEOUT, malloc setting)
     import numba
     import numpy as np
@@ -97,6 +99,10 @@ def ours(width, batch, crop, iters, layers=False, forward=False, keep_col_mib=No
         from minideeplab.nn import conv
 
         conv.KEEP_COL_BYTES = int(keep_col_mib) << 20
+    if direct_max is not None:  # an A/B of the dispatch
+        from minideeplab.nn import direct
+
+        direct.MAX_CHANNELS = int(direct_max)
 
     from minideeplab import nn
     from minideeplab.models import DeepLab
@@ -229,6 +235,8 @@ def _run_child(side, cfg, args, threads, layers=True):
     cmd += ["--layers"] * (args.layers and layers and side == "ours") + ["--forward"] * args.forward
     if args.keep_col_mib is not None and side == "ours":
         cmd += ["--keep-col-mib", str(args.keep_col_mib)]
+    if args.direct_max_channels is not None and side == "ours":
+        cmd += ["--direct-max-channels", str(args.direct_max_channels)]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr passes through
     if p.returncode != 0:
         print(f"# {side} failed for width {width:g} batch {batch} crop {crop} (exit status {p.returncode})",
@@ -289,6 +297,8 @@ def main():
                     help="run each configuration R times, ours and torch taking turns, then the median ratio")
     ap.add_argument("--keep-col-mib", type=int, metavar="MIB",
                     help="ours: keep im2col columns up to MIB for the backward pass (nn.conv.KEEP_COL_BYTES)")
+    ap.add_argument("--direct-max-channels", type=int, metavar="N",
+                    help="ours: the direct pair on 3x3 layers of at most N channels (nn.direct.MAX_CHANNELS)")
     ap.add_argument("--child", choices=("ours", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -300,7 +310,7 @@ def main():
     if args.child:
         cfg = (args.width[0], args.batch, args.crop)
         if args.child == "ours":
-            res = ours(*cfg, args.iters, args.layers, args.forward, args.keep_col_mib)
+            res = ours(*cfg, args.iters, args.layers, args.forward, args.keep_col_mib, args.direct_max_channels)
         else:
             res = theirs(*cfg, args.iters, args.threads, args.forward)
         print(json.dumps(res))

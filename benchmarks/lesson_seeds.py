@@ -3,10 +3,11 @@ training repeated over seeds and both width-1/8 convolution paths.
 
     python benchmarks/lesson_seeds.py 7 [--seeds 0 1 2 3 4 5] [--max-channels 0 8]
         [--set class_weighting=none,max_iter=450]
+    python benchmarks/lesson_seeds.py 15 [--seeds ...] [--max-channels ...] [--threads 2]
     python benchmarks/lesson_seeds.py 16 [--seeds ...] [--max-channels ...]
 
 Each run is its own process with one Numba and one BLAS thread (so its float32 sums are the same
-on any machine). ``7``: lesson 7's network, scenes and SGD run (``--set`` changes TrainConfig
+on any machine), or ``--threads N`` of each (2: the trajectory of CI's two cores). ``7``: lesson 7's network, scenes and SGD run (``--set`` changes TrainConfig
 fields), scored as the lesson scores it; one line per run with class-average accuracy, mean IoU,
 the smallest shape-class accuracy and whether the lesson's three checks pass. ``16``: the whole
 lesson 16 with ``recipes.synthetic_model`` and ``synthetic_config`` given the seed; its asserts
@@ -49,6 +50,22 @@ def lesson7(seed, changes):
     ok = s["class_avg_acc"] > 0.65 and s["mean_iou"] > 0.55 and low > 0.5
     return (f"class-avg {s['class_avg_acc']:.3f}  mIoU {s['mean_iou']:.3f}  smallest shape class {low:.2f}  "
             f"{'pass' if ok else 'FAIL'}")
+
+
+def lesson15(seed):
+    """Lesson 15's "why more data helps": two nets of the recipe, the same 300 iterations on 4 and
+    on 200 scenes, model and batch seed ``seed``; their held-out mean IoU and the gain."""
+    from minideeplab.predict import evaluate
+    from minideeplab.recipes import synthetic_config, synthetic_model, synthetic_scenes
+    from minideeplab.train import Trainer
+
+    held_out, miou = synthetic_scenes(40, train=False), {}
+    for n in (4, 200):
+        net, config = synthetic_model(seed), synthetic_config(max_iter=300)
+        config.seed = seed
+        Trainer(net, synthetic_scenes(n), config).fit(progress=False)
+        miou[n] = evaluate(net, held_out)["mean_iou"]
+    return f"held-out mIoU: 4 scenes {miou[4]:.3f}, 200 scenes {miou[200]:.3f}, gain {miou[200] - miou[4]:+.3f}"
 
 
 def lesson16(seed):
@@ -101,10 +118,11 @@ def lesson16(seed):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("lesson", type=int, choices=(7, 16))
+    p.add_argument("lesson", type=int, choices=(7, 15, 16))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     p.add_argument("--max-channels", type=int, nargs="+", default=[0, 8])
     p.add_argument("--set", default="", help="lesson 7: TrainConfig changes, k=v,k=v")
+    p.add_argument("--threads", type=int, default=1, help="Numba and BLAS threads per run (default 1)")
     p.add_argument("--one", nargs=2, type=int, help=argparse.SUPPRESS)  # a single run, in this process
     a = p.parse_args()
     if a.one:
@@ -112,14 +130,16 @@ def main():
 
         seed, direct.MAX_CHANNELS = a.one
         changes = dict(part.split("=") for part in a.set.split(",") if part)
-        print(lesson7(seed, changes) if a.lesson == 7 else lesson16(seed), flush=True)
+        run = {7: lambda: lesson7(seed, changes), 15: lambda: lesson15(seed), 16: lambda: lesson16(seed)}[a.lesson]
+        print(run(), flush=True)
         return
     for seed in a.seeds:
         for mc in a.max_channels:
             done = subprocess.run([sys.executable, __file__, str(a.lesson), "--set", a.set, "--one", str(seed), str(mc)],
-                                  env={**os.environ, **ONE_THREAD}, cwd=ROOT, capture_output=True, text=True)
+                                  env={**os.environ, **{k: str(a.threads) for k in ONE_THREAD}}, cwd=ROOT, capture_output=True, text=True)
             text = done.stdout.strip() if done.returncode == 0 else f"error: {done.stderr.strip()[-300:]}"
-            print(f"lesson {a.lesson}  seed {seed}  MAX_CHANNELS {mc}  {a.set or '(as in the lesson)'}: {text}", flush=True)
+            print(f"lesson {a.lesson}  seed {seed}  MAX_CHANNELS {mc}  threads {a.threads}  "
+                  f"{a.set or '(as in the lesson)'}: {text}", flush=True)
 
 
 if __name__ == "__main__":

@@ -409,7 +409,9 @@ assert moved["EM-Adapt"] < moved["EM-Fixed +1"]  # adaptive biases hold the obje
 #   pixels (background 40%, each object 20%), whatever the network: in those twelve runs the
 #   objects' share stayed between 0.29 and 0.38 and moved less over the rounds than EM-Fixed's in
 #   every one (the check above; one more run, with two threads and the direct convolution, was
-#   the exception: 0.024 against 0.015). `em_adapt` raises one bias at a time, each just enough, so where
+#   the exception: 0.024 against 0.015, with an earlier version of the library). This lesson's own
+#   run (two threads, the direct convolution on the first layers, as in CI) moved 0.038 against
+#   0.156. `em_adapt` raises one bias at a time, each just enough, so where
 #   two named classes compete for the same pixels every raise of one takes pixels from the
 #   other, and its default 20 passes can stop short: in those runs by up to 155 pixels (3.7% of
 #   the scene) with three classes named, on a scene where 200 passes (`rounds=200`) close the gap

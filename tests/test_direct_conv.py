@@ -67,9 +67,7 @@ def test_direct_conv_threads_float32_match_im2col(d, rng):
 
 def test_direct_applies_and_its_bad_input_errors(rng, monkeypatch):
     x = np.zeros((1, 8, 9, 9), np.float32)
-    assert direct.MAX_CHANNELS == 0 and not direct.applies(x[:, :3], np.zeros((8, 3, 3, 3), np.float32), (1, 1),
-                                                           (1, 1), (1, 1))   # off by default
-    monkeypatch.setattr(direct, "MAX_CHANNELS", 8)                         # the measured value
+    assert direct.MAX_CHANNELS == 8                                        # the measured value, the default
     w8 = np.zeros((8, 8, 3, 3), np.float32)   # width 1/8's conv1_2
     assert direct.applies(x, w8, (1, 1), (1, 1), (1, 1)) and direct.applies(x, w8, (1, 1), (2, 2), (2, 2))
     assert direct.applies(x[:, :3], w8[:, :3], (1, 1), (1, 1), (1, 1))          # conv1_1: RGB in
@@ -78,6 +76,8 @@ def test_direct_applies_and_its_bad_input_errors(rng, monkeypatch):
     assert not direct.applies(x, w8, (1, 1), (0, 0), (1, 1))
     assert not direct.applies(x, w8.astype(np.float64), (1, 1), (1, 1), (1, 1))
     assert not direct.applies(x.astype(np.float16), w8.astype(np.float16), (1, 1), (1, 1), (1, 1))
+    monkeypatch.setattr(direct, "MAX_CHANNELS", 0)                         # 0 turns it off
+    assert not direct.applies(x[:, :3], w8[:, :3], (1, 1), (1, 1), (1, 1))
     assert not direct.applies(x[:, :5], w8, (1, 1), (1, 1), (1, 1))  # channels differ
     xs, ws = rng.standard_normal((1, 2, 5, 4)), rng.standard_normal((3, 2, 3, 3))
     with pytest.raises(ValueError, match="same C"):

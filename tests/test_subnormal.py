@@ -54,9 +54,11 @@ def test_flush_strided_views_and_bad_input(rng):
     assert flush_subnormals(zero_d) is zero_d and zero_d == 0
 
 
-def _run(name, w, grads):
+def _run(name, w, grads, fused=True):
     params = {"w": w.copy()}
-    opt = SGD(params, lr=1.0, momentum=0.5, weight_decay=0.5) if name == "sgd" else Adam(params, lr=1e-3)
+    make = (lambda p: SGD(p, lr=1.0, momentum=0.5, weight_decay=0.5, fused=fused)) if name == "sgd" else \
+        (lambda p: Adam(p, lr=1e-3, fused=fused))
+    opt = make(params)
     states = []
     for g in grads:
         opt.step({"w": g})
@@ -65,13 +67,16 @@ def _run(name, w, grads):
     return states
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("name", ["sgd", "adam"])
-def test_optimizers_keep_weights_and_state_out_of_the_subnormal_range(name, rng, monkeypatch):
+def test_optimizers_keep_weights_and_state_out_of_the_subnormal_range(name, fused, rng, monkeypatch):
     """Half the weights learn; the other half get no gradient and decay (SGD: weight decay 0.5
     at lr 1), or (Adam) gradients of 1e-20 (their squares are subnormal) and 1e-37 (their first
     moment is). After every step no weight and no state entry is subnormal, the learning half
     takes exactly the update it takes without the flush, and without the flush each array of the
-    other half (SGD: weights and velocity; Adam: both moments) does go subnormal."""
+    other half (SGD: weights and velocity; Adam: both moments) does go subnormal. Both the fused
+    kernels and their NumPy twins; "without the flush" is the twin with ``flush_subnormals``
+    replaced (the kernels flush inside)."""
     from minideeplab import optim
 
     tiny = np.finfo(np.float32).tiny
@@ -83,10 +88,10 @@ def test_optimizers_keep_weights_and_state_out_of_the_subnormal_range(name, rng,
         g[100:] = 0.0 if name == "sgd" else 1e-20
         g[150:] = 0.0 if name == "sgd" else 5e-38
         grads.append(g)
-    ours = _run(name, w, grads)
+    ours = _run(name, w, grads, fused)
     monkeypatch.setattr(optim, "flush_subnormals", lambda a: a)
     with np.errstate(under="ignore"):
-        plain = _run(name, w, grads)
+        plain = _run(name, w, grads, fused=False)
     subnormal = lambda a: (a != 0) & (np.abs(a) < tiny)  # noqa: E731
     for step, (mine, theirs) in enumerate(zip(ours, plain)):
         assert not any(subnormal(a).any() for a in mine), step

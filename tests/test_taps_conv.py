@@ -106,9 +106,10 @@ def test_taps_applies_and_its_bad_input_errors(rng):
 
 
 @pytest.mark.parametrize("H", [9, 17])
-def test_conv2d_layer_takes_the_taps_pair_for_fc6(H, rng):
+def test_conv2d_layer_takes_the_taps_pair_for_fc6(H, rng, monkeypatch):
     """On "auto" fc6's geometry (dilation 12 on a small map) runs the taps pair, conv5's (dilation
     2, 85% of the reads inside) im2col; the twins give the same values and gradients."""
+    monkeypatch.setattr(nn.direct, "MAX_CHANNELS", 0)  # its own rule comes first (test_direct_conv.py)
     x = rng.standard_normal((2, 3, H, H))
     for d, expected in ((12, "taps"), (2, "im2col")):
         layer = nn.Conv2d(3, 4, 3, padding=d, dilation=d, dtype=np.float64)

