@@ -1,13 +1,14 @@
 """How much a lesson's checks depend on the one training trajectory it runs: the lesson's
 training repeated over seeds and both width-1/8 convolution paths.
 
-    python benchmarks/lesson_seeds.py 7 [--seeds 0 1 2 3 4 5] [--max-channels 0 8]
+    python benchmarks/lesson_seeds.py 7 [--seeds 0 1 2 3 4 5] [--max-channels 0 8] [--threads 2]
         [--set class_weighting=none,max_iter=450]
     python benchmarks/lesson_seeds.py 15 [--seeds ...] [--max-channels ...] [--threads 2]
-    python benchmarks/lesson_seeds.py 16 [--seeds ...] [--max-channels ...]
+    python benchmarks/lesson_seeds.py 16 [--seeds ...] [--max-channels ...] [--threads 2]
 
 Each run is its own process with one Numba and one BLAS thread (so its float32 sums are the same
-on any machine), or ``--threads N`` of each (2: the trajectory of CI's two cores). ``7``: lesson 7's network, scenes and SGD run (``--set`` changes TrainConfig
+on any machine whose BLAS picks the same kernels), or ``--threads N`` of each (2: the
+trajectory of CI's two cores). ``7``: lesson 7's network, scenes and SGD run (``--set`` changes TrainConfig
 fields), scored as the lesson scores it; one line per run with class-average accuracy, mean IoU,
 the smallest shape-class accuracy and whether the lesson's three checks pass. ``16``: the whole
 lesson 16 with ``recipes.synthetic_model`` and ``synthetic_config`` given the seed; its asserts

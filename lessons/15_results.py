@@ -314,8 +314,9 @@ ax[1].set_xticks(range(3), metrics); ax[1].set_title("on 40 held-out scenes"); a
 plt.show()
 # measured: mIoU 0.37 (4 scenes) against 0.45 (200), with the lower training loss for 4 scenes. How
 # much more depends on the trajectory: over model and batch seeds 0-3 and both of the library's
-# convolution paths for the first layers (`python benchmarks/lesson_seeds.py 15 --threads 2`), the
-# 200-scene net led by 0.04 to 0.18 (in 300 iterations it has not always learnt its 200 scenes)
+# convolution paths for the first layers (`python benchmarks/lesson_seeds.py 15 --seeds 0 1 2 3
+# --threads 2`), the 200-scene net led by 0.04 to 0.18 (in 300 iterations it has not always
+# learnt its 200 scenes)
 assert result[200]["mean_iou"] > result[4]["mean_iou"] + 0.03
 
 # %% [markdown]

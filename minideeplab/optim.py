@@ -13,9 +13,10 @@ weights and of their own state to zero (:mod:`minideeplab.subnormal`): weight de
 unused weights there, and every product with them is tens of times slower.
 
 float32/float64 NumPy parameters are updated by one Numba pass each (:mod:`._optim_kernels`:
-the same float operations in the same order, so the same bits); CuPy arrays, and any parameter
-whose gradient or state differs in dtype, by the NumPy expressions in ``step``
-(``fused=False`` runs those everywhere: they are the kernels' twins in the tests).
+the same float operations in the same order, so the same bits as NumPy 2, which casts a Python
+float to the array's dtype); the NumPy expressions in ``step`` update the rest: CuPy arrays, a
+parameter or state array that is not C-contiguous or not writeable, a gradient of another shape
+or dtype (``fused=False`` runs them everywhere: they are the kernels' twins in the tests).
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def _flat_for_kernel(w, g, *state):
     the NumPy twin must run: not all NumPy, not one float32/float64 dtype, or ``w`` or a state
     array not C-contiguous (they are written in place; ``g``, only read, may be copied)."""
     arrays = (w, g) + state
-    if not all(isinstance(a, np.ndarray) and a.shape == w.shape for a in arrays):
+    if not all(type(a) is np.ndarray and a.shape == w.shape for a in arrays):  # no subclasses
         return None
     if w.dtype not in (np.float32, np.float64) or any(a.dtype != w.dtype for a in arrays):
         return None
@@ -172,8 +173,8 @@ class Adam:
             raise ValueError(f"eps must be > 0, got {eps}")
         if not isinstance(fused, bool):
             raise TypeError(f"fused must be True or False, got {fused!r}")
-        self.fused = fused
         _setup(self, params, lr, weight_decay, lr_mult, decay_mult)
+        self.fused = fused
         self.betas, self.eps = tuple(map(float, betas)), float(eps)
         self.t = 0
         self.m, self.v = _zeros_like(self.params), _zeros_like(self.params)

@@ -76,9 +76,9 @@ def test_direct_applies_and_its_bad_input_errors(rng, monkeypatch):
     assert not direct.applies(x, w8, (1, 1), (0, 0), (1, 1))
     assert not direct.applies(x, w8.astype(np.float64), (1, 1), (1, 1), (1, 1))
     assert not direct.applies(x.astype(np.float16), w8.astype(np.float16), (1, 1), (1, 1), (1, 1))
+    assert not direct.applies(x[:, :5], w8, (1, 1), (1, 1), (1, 1))  # channels differ
     monkeypatch.setattr(direct, "MAX_CHANNELS", 0)                         # 0 turns it off
     assert not direct.applies(x[:, :3], w8[:, :3], (1, 1), (1, 1), (1, 1))
-    assert not direct.applies(x[:, :5], w8, (1, 1), (1, 1), (1, 1))  # channels differ
     xs, ws = rng.standard_normal((1, 2, 5, 4)), rng.standard_normal((3, 2, 3, 3))
     with pytest.raises(ValueError, match="same C"):
         nn.conv2d_direct_forward(xs, ws[:, :1])

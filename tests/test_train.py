@@ -134,8 +134,9 @@ def test_iter_size_accumulates_like_a_larger_batch():
 def test_small_deeplab_overfits_a_few_images():
     """Two images, no dropout: the loss goes to ~0. It sits on a plateau (~0.35) first, for as long
     as the float32 rounding decides: with every 3x3 layer from 16 channels on the Winograd pair it
-    left at 150-200 iterations, with im2col everywhere (the dispatch since the layers' speed was
-    re-measured) at 300-400; the mean of the last 10 of 500 was 1e-4."""
+    left at 150-200 iterations, with im2col everywhere (the dispatch after the layers' speed was
+    re-measured) at 300-400; the mean of the last 10 of 500 was 1e-4. (The dispatch now also takes
+    the direct pair for the first two layers.)"""
     ds = SyntheticScenes(2, (33, 33), 4, objects=(2, 3), seed=4)
     m = DeepLab("DeepLab-LargeFOV", 4, width=1 / 8, seed=0)
     for l in m.all_layers():

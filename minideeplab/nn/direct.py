@@ -28,8 +28,8 @@ MAX_CHANNELS = 8
 threads (``benchmarks/RESULTS.md``, 2026-12-03): direct against im2col 3.6 / 6.0 ms on width
 1/8's conv1_1 (3 -> 8 channels, 129 x 129) and 11.4 / 18.0 ms on its conv1_2 (8 -> 8); slower
 from 16 channels on (8 -> 16 on 65 x 65: 6.5 / 4.4 ms; 16 -> 16 on 129 x 129: 43.1 / 38.1 ms).
-A whole width-1/8 training iteration (batch 8, crop 129) took 0.203-0.218 s with 8 against
-0.293-0.296 s with 0 (2026-12-05). The two pairs agree to float32 rounding (outputs and
+A whole width-1/8 training iteration (batch 8, crop 129), runs taking turns: 0.185-0.190 s
+with 8 against 0.204-0.215 s with 0 (2026-12-05). The two pairs agree to float32 rounding (outputs and
 gradients to 1e-6), so a width-1/8 training follows another float32 trajectory with one than
 with the other; the lessons that train such nets were checked on both (``benchmarks/RESULTS.md``)."""
 
