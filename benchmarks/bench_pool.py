@@ -3,7 +3,8 @@
     python benchmarks/bench_pool.py [--repeat 15]
 
 DeepLab's pool inputs at widths 1/8 and 1/4, batch 8, crop 129 (channels x map side). One row per
-shape: our forward, backward and ReLU forward, then (if torch is installed) PyTorch's forward,
+shape: our forward, backward, inference forward (``maxpool2d_values``: no winners kept) and ReLU
+forward, then (if torch is installed) PyTorch's forward,
 forward + backward (``F.max_pool2d(..., ceil_mode=True)``) and ReLU forward, under
 ``torch.set_num_threads`` = our thread count, in this process after ours. Medians in ms.
 """
@@ -43,6 +44,7 @@ def main():
         g = rng.standard_normal(out.shape).astype(np.float32)
         rows.append([median_ms(lambda: nn.maxpool2d_forward(x, 3, 2, 1), a.repeat),
                      median_ms(lambda: nn.maxpool2d_backward(g, cache), a.repeat),
+                     median_ms(lambda: nn.maxpool2d_values(x, 3, 2, 1), a.repeat),
                      median_ms(lambda: nn.relu_forward(x), a.repeat)])
     try:
         import torch
@@ -63,12 +65,12 @@ def main():
                 xr = torch.randn(8, C, H, H)
                 row.append(median_ms(lambda: torch.relu(xr), a.repeat))
     print(f"threads {numba.get_num_threads()}; torch {torch.__version__ if torch else 'not installed'}; batch 8; ms")
-    print(f"{'C x H':>10s} | {'pool fwd':>8s} {'pool bwd':>8s} {'pool f+b':>8s} {'relu fwd':>8s} | "
+    print(f"{'C x H':>10s} | {'pool fwd':>8s} {'pool bwd':>8s} {'pool f+b':>8s} {'values':>8s} {'relu fwd':>8s} | "
           f"{'torch fwd':>9s} {'torch f+b':>9s} {'torch relu':>10s}")
     for (C, H), r in zip(SHAPES, rows):
-        line = f"{f'{C} x {H}':>10s} | {r[0]:8.2f} {r[1]:8.2f} {r[0] + r[1]:8.2f} {r[2]:8.2f} |"
-        if len(r) > 3:
-            line += f" {r[3]:9.2f} {r[4]:9.2f} {r[5]:10.2f}"
+        line = f"{f'{C} x {H}':>10s} | {r[0]:8.2f} {r[1]:8.2f} {r[0] + r[1]:8.2f} {r[2]:8.2f} {r[3]:8.2f} |"
+        if len(r) > 4:
+            line += f" {r[4]:9.2f} {r[5]:9.2f} {r[6]:10.2f}"
         print(line)
 
 

@@ -31,6 +31,7 @@ def test_maxpool_kernel_matches_windows(k, s, p, H, W, dtype, rng):
     assert cache[1].dtype == np.int8
     np.testing.assert_array_equal(cache[1], want_arg)
     np.testing.assert_array_equal(out, want)  # NaN where the twin has NaN
+    np.testing.assert_array_equal(nn.maxpool2d_values(x, k, s, p), want)
     dout = rng.standard_normal(out.shape).astype(dtype)
     dx = nn.maxpool2d_backward(dout, cache)
     want_dx = P.maxunpool_windows(dout, want_arg, x.shape, kk, ss, pp)
@@ -40,12 +41,41 @@ def test_maxpool_kernel_matches_windows(k, s, p, H, W, dtype, rng):
     np.testing.assert_allclose(dx, want_dx, **tol)
 
 
+@pytest.mark.parametrize("k,s,p", POOL_GEOMETRIES)
+def test_maxpool_kernel_first_nan_in_row_major_order(k, s, p, rng):
+    """Many NaNs among tied values: a window's winner is its first NaN in row-major order (an
+    earlier row beats an earlier column), else its first maximum; the values are NaN there."""
+    if p >= k:
+        pytest.skip("padding must be smaller than the kernel")
+    x = _tied(rng, (2, 3, 19, 23), np.float32)
+    x[rng.random(x.shape) < 0.15] = np.nan
+    out, cache = nn.maxpool2d_forward(x, k, s, p)
+    want, want_arg = P.maxpool_windows(x, (k, k), (s, s), (p, p), *out.shape[2:])
+    assert np.isnan(want).any() and (~np.isnan(want)).any()  # both kinds of window occur
+    np.testing.assert_array_equal(cache[1], want_arg)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(nn.maxpool2d_values(x, k, s, p), want)
+
+
+def test_maxpool_layer_keeps_no_winners_under_no_grad(rng):
+    """Under ``no_grad`` the layer runs the values-only kernel: the same output, no cache."""
+    x = _tied(rng, (2, 4, 21, 18), np.float32)
+    layer = nn.MaxPool2d(3, 2, 1, name="pool1")
+    want = layer.forward(x)
+    assert layer._cache is not None and layer._cache[1].shape == want.shape
+    with nn.no_grad():
+        got = layer.forward(x)
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(RuntimeError, match="pool1"):
+        layer.backward(np.ones_like(got))
+
+
 def test_maxpool_kernel_never_routes_to_the_padding():
     """A window of -inf values: the twin's -inf padding can tie with it and win (its gradient is
     then lost); the kernel only looks inside the image, so every gradient reaches a pixel."""
     x = np.full((1, 1, 5, 5), -np.inf)
     out, cache = nn.maxpool2d_forward(x, 3, 2, 1)
-    assert np.all(out == -np.inf)
+    assert np.all(out == -np.inf) and np.all(nn.maxpool2d_values(x, 3, 2, 1) == -np.inf)
     dx = nn.maxpool2d_backward(np.ones_like(out), cache)
     assert dx.sum() == out.size and dx[0, 0, 0, 0] == 1.0  # the top-left window's first pixel
 
@@ -58,6 +88,7 @@ def test_maxpool_kernel_threads_and_strided_input(rng):
     want, want_arg = P.maxpool_windows(x, (3, 3), (2, 2), (1, 1), *out.shape[2:])
     np.testing.assert_array_equal(out, want)
     np.testing.assert_array_equal(cache[1], want_arg)
+    np.testing.assert_array_equal(nn.maxpool2d_values(x, 3, 2, 1), want)
     dout = rng.standard_normal(out.shape).astype(np.float32)[:, :, ::-1]  # a reversed view
     np.testing.assert_allclose(nn.maxpool2d_backward(dout, cache),
                                P.maxunpool_windows(dout, want_arg, x.shape, (3, 3), (2, 2), (1, 1)), rtol=1e-5,
@@ -70,6 +101,7 @@ def test_maxpool_large_window_keeps_a_wide_index(rng):
     assert cache[1].dtype == np.int32
     want, want_arg = P.maxpool_windows(x, (12, 12), (2, 2), (0, 0), *out.shape[2:])
     np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(nn.maxpool2d_values(x, 12, 2, 0), want)
     np.testing.assert_array_equal(cache[1], want_arg)
 
 
@@ -78,6 +110,9 @@ def test_maxpool_float16_takes_the_windows(rng):
     out, cache = nn.maxpool2d_forward(x, 3, 2, 1)
     want, _ = P.maxpool_windows(x, (3, 3), (2, 2), (1, 1), *out.shape[2:])
     np.testing.assert_array_equal(out, want)
+    values = nn.maxpool2d_values(x, 3, 2, 1)
+    np.testing.assert_array_equal(values, want)
+    assert values.dtype == np.float16
     assert nn.maxpool2d_backward(np.ones_like(out), cache).dtype == np.float16
 
 

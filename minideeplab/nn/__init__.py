@@ -10,7 +10,7 @@ from .crf_layer import DenseCRF
 from .gradcheck import numerical_gradient, rel_error
 from .layers import AvgPool2d, Conv2d, Dropout, Layer, MaxPool2d, ReLU, Sequential, grad_enabled, no_grad
 from .pool import (
-    avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward,
+    avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward, maxpool2d_values,
     pool_output_size,
 )
 from .winograd import conv2d_winograd_backward, conv2d_winograd_forward

@@ -209,10 +209,17 @@ class _Pool(Layer):
 
 
 class MaxPool2d(_Pool):
-    """Max pooling with Caffe's ceil rounding."""
+    """Max pooling with Caffe's ceil rounding (under :class:`no_grad`: the values alone, no
+    winners' indices kept)."""
 
     _fwd = staticmethod(pool.maxpool2d_forward)
     _bwd = staticmethod(pool.maxpool2d_backward)
+
+    def forward(self, x):
+        if _GRAD["enabled"]:
+            return super().forward(x)
+        self._cache = _EMPTY
+        return pool.maxpool2d_values(x, self.kernel_size, self.stride, self.padding)
 
 
 class AvgPool2d(_Pool):

@@ -81,6 +81,28 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     return out, (x.shape, arg, k, s, p)
 
 
+def maxpool2d_values(x, kernel_size, stride=None, padding=0):
+    """The output of :func:`maxpool2d_forward` without its cache, for inference (what the
+    :class:`~minideeplab.nn.MaxPool2d` layer runs under ``no_grad``): NumPy float32/float64
+    arrays take a Numba kernel that keeps no winner, 3-4x faster (``benchmarks/bench_pool.py``);
+    others the readable windows.
+
+    Returns
+    -------
+    out : (N, C, H', W'), the same values as :func:`maxpool2d_forward`'s (NaN where a window holds one)
+    """
+    k, s, p, Ho, Wo = _check(x, kernel_size, stride, padding)
+    if not takes_kernels(x):
+        return maxpool_windows(x, k, s, p, Ho, Wo)[0]
+    from ._pool_kernels import maxpool_values
+
+    N, C, H, W = x.shape
+    planes = np.ascontiguousarray(x).reshape(N * C, H, W)
+    out = np.empty((N * C, Ho, Wo), x.dtype)
+    in_rows(lambda r0, r1: maxpool_values(planes, out, *k, *s, *p, r0, r1), N * C, out.size * k[0] * k[1])
+    return out.reshape(N, C, Ho, Wo)
+
+
 def maxpool2d_backward(dout, cache):
     """Route each output gradient to the input pixel that won the max.
 
