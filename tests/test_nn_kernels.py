@@ -126,14 +126,31 @@ def test_relu_kernel_matches_where(shape, dtype, rng):
     np.testing.assert_array_equal(mask, want_mask)
     np.testing.assert_array_equal(out, want)
     assert not np.signbit(out).any()  # -0.0 comes out as +0.0, as from where(mask, x, 0)
+    values = nn.relu_values(x)
+    np.testing.assert_array_equal(values, want)
+    assert values.dtype == dtype and not np.signbit(values).any()
     dout = rng.standard_normal(shape).astype(dtype)
     np.testing.assert_array_equal(nn.relu_backward(dout, mask), F.relu_where_backward(dout, want_mask))
+
+
+def test_relu_layer_keeps_no_mask_under_no_grad(rng):
+    x = rng.standard_normal((2, 3, 8, 9)).astype(np.float32)
+    layer = nn.ReLU("relu1_1")
+    want = layer.forward(x)
+    before = x.copy()
+    with nn.no_grad():
+        got = layer.forward(x)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(x, before)  # not in place
+    with pytest.raises(RuntimeError, match="relu1_1"):
+        layer.backward(np.ones_like(got))
 
 
 def test_relu_kernel_strided_views(rng):
     x = rng.standard_normal((4, 6, 50, 60)).astype(np.float32)[:, ::2, :, ::3]
     out, mask = nn.relu_forward(x)
     np.testing.assert_array_equal(out, np.where(x > 0, x, 0))
+    np.testing.assert_array_equal(nn.relu_values(x), np.where(x > 0, x, 0))
     dout = rng.standard_normal((4, 6, 50, 60)).astype(np.float32)[:, 1::2, :, 1::3]
     np.testing.assert_array_equal(nn.relu_backward(dout, mask), np.where(x > 0, dout, 0))
 

@@ -2,7 +2,7 @@
 from .conv import col2im, conv2d_im2col_backward, conv2d_im2col_forward, conv_output_size, im2col
 from .functional import (
     IGNORE_INDEX, concat_backward, concat_forward, dropout_backward, dropout_forward,
-    interp_backward, interp_forward, interp_matrix, log_softmax, relu_backward, relu_forward,
+    interp_backward, interp_forward, interp_matrix, log_softmax, relu_backward, relu_forward, relu_values,
     shrink_labels, shrink_size, softmax, softmax_cross_entropy_backward,
     softmax_cross_entropy_forward, sum_backward, sum_forward, zoom_size,
 )

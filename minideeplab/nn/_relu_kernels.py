@@ -17,6 +17,15 @@ def relu_forward(x, out, mask, i0, i1):
 
 
 @njit
+def relu_values(x, out, i0, i1):
+    """out = max(x, 0) alone on the flat range [i0, i1) (NaN: 0), for inference."""
+    x, out = x[i0:i1], out[i0:i1]
+    for i in range(i1 - i0):
+        v = x[i]
+        out[i] = v if v > 0 else 0.0
+
+
+@njit
 def relu_backward(dout, mask, dx, i0, i1):
     """dx = dout where mask, else 0, on the flat range [i0, i1)."""
     dout, mask, dx = dout[i0:i1], mask[i0:i1], dx[i0:i1]

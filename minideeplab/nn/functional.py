@@ -33,6 +33,20 @@ def relu_forward(x):
     return out, mask
 
 
+def relu_values(x):
+    """The output of :func:`relu_forward` without the mask, for inference (what the
+    :class:`~minideeplab.nn.ReLU` layer runs under ``no_grad``): one pass that writes no mask."""
+    float_array(x, "x")
+    if not takes_kernels(x):
+        return relu_where_forward(x)[0]
+    from ._relu_kernels import relu_values as kernel
+
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(x.shape, x.dtype)
+    _flat(lambda i0, i1: kernel(flat, out.reshape(-1), i0, i1), flat.size)
+    return out
+
+
 def relu_backward(dout, mask):
     """``dx = dout`` where the input was positive, else 0."""
     check_dout(dout, mask.shape)

@@ -178,10 +178,16 @@ class Conv2d(Layer):
 
 
 class ReLU(Layer):
+    """``max(x, 0)``; keeps the mask ``x > 0`` for the backward pass (under :class:`no_grad`:
+    no mask)."""
+
     kind = "relu"
 
     def forward(self, x):
-        return self._keep(F.relu_forward(x))
+        if _GRAD["enabled"]:
+            return self._keep(F.relu_forward(x))
+        self._cache = _EMPTY
+        return F.relu_values(x)
 
     def backward(self, dout):
         return F.relu_backward(dout, self._need_cache())
