@@ -43,7 +43,8 @@ same spells of a shared machine's load) and ends with each configuration's ratio
 their median. ``--keep-col-mib MIB`` sets ``nn.conv.KEEP_COL_BYTES`` in our process (an A/B of
 the memory the forward pass keeps for the backward pass); ``--direct-max-channels N`` sets
 ``nn.direct.MAX_CHANNELS`` there (an A/B of the dispatch: the direct pair on the 3x3 layers of at
-most N channels).
+most N channels); ``--winograd-min-channels N`` sets ``nn.winograd.MIN_CHANNELS`` there (the
+Winograd pair on the undilated 3x3 layers of at least N channels).
 
 The output is plain text for benchmarks/RESULTS.md: command, date, CPU and threads on top.
 """
@@ -90,7 +91,8 @@ def _peak_mib():
 
 
 # --------------------------------------------------------------------------- ours (child)
-def ours(width, batch, crop, iters, layers=False, forward=False, keep_col_mib=None, direct_max=None):
+def ours(width, batch, crop, iters, layers=False, forward=False, keep_col_mib=None, direct_max=None,
+         winograd_min=None):
     import minideeplab  # noqa: F401  (before NumPy: OPENBLAS_THREAD_TIMEOUT, malloc setting)
     import numba
     import numpy as np
@@ -103,6 +105,10 @@ def ours(width, batch, crop, iters, layers=False, forward=False, keep_col_mib=No
         from minideeplab.nn import direct
 
         direct.MAX_CHANNELS = int(direct_max)
+    if winograd_min is not None:
+        from minideeplab.nn import winograd
+
+        winograd.MIN_CHANNELS = int(winograd_min)
 
     from minideeplab import nn
     from minideeplab.models import DeepLab
@@ -237,6 +243,8 @@ def _run_child(side, cfg, args, threads, layers=True):
         cmd += ["--keep-col-mib", str(args.keep_col_mib)]
     if args.direct_max_channels is not None and side == "ours":
         cmd += ["--direct-max-channels", str(args.direct_max_channels)]
+    if args.winograd_min_channels is not None and side == "ours":
+        cmd += ["--winograd-min-channels", str(args.winograd_min_channels)]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr passes through
     if p.returncode != 0:
         print(f"# {side} failed for width {width:g} batch {batch} crop {crop} (exit status {p.returncode})",
@@ -299,6 +307,9 @@ def main():
                     help="ours: keep im2col columns up to MIB for the backward pass (nn.conv.KEEP_COL_BYTES)")
     ap.add_argument("--direct-max-channels", type=int, metavar="N",
                     help="ours: the direct pair on 3x3 layers of at most N channels (nn.direct.MAX_CHANNELS)")
+    ap.add_argument("--winograd-min-channels", type=int, metavar="N",
+                    help="ours: the Winograd pair on undilated 3x3 layers of at least N channels "
+                         "(nn.winograd.MIN_CHANNELS)")
     ap.add_argument("--child", choices=("ours", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -310,7 +321,8 @@ def main():
     if args.child:
         cfg = (args.width[0], args.batch, args.crop)
         if args.child == "ours":
-            res = ours(*cfg, args.iters, args.layers, args.forward, args.keep_col_mib, args.direct_max_channels)
+            res = ours(*cfg, args.iters, args.layers, args.forward, args.keep_col_mib, args.direct_max_channels,
+                       args.winograd_min_channels)
         else:
             res = theirs(*cfg, args.iters, args.threads, args.forward)
         print(json.dumps(res))
