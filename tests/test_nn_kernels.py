@@ -8,12 +8,20 @@ from minideeplab import nn
 from minideeplab.nn import pool as P
 from minideeplab.nn import functional as F
 
-POOL_GEOMETRIES = [(3, 2, 1), (3, 1, 1), (2, 2, 0), (3, 3, 1), (3, 4, 2), (4, 3, 2), (1, 1, 0)]
+# (1, 3, 0) and (2, 3, 0): Caffe keeps a last window that lies outside the image when the padding is 0
+POOL_GEOMETRIES = [(3, 2, 1), (3, 1, 1), (2, 2, 0), (3, 3, 1), (3, 4, 2), (4, 3, 2), (1, 1, 0), (1, 3, 0), (2, 3, 0)]
 
 
 def _tied(rng, shape, dtype):
-    """Few distinct values, so that windows hold ties (the first maximum must win)."""
-    return rng.integers(-3, 4, size=shape).astype(dtype)
+    """Few distinct values, so that windows hold ties (the first maximum must win); the zeros
+    are +0.0 or -0.0, equal values of two bit patterns."""
+    x = rng.integers(-3, 4, size=shape).astype(dtype)
+    x[(x == 0) & (rng.random(shape) < 0.5)] = -0.0
+    return x
+
+
+def _bits(a):
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -30,8 +38,8 @@ def test_maxpool_kernel_matches_windows(k, s, p, H, W, dtype, rng):
     want, want_arg = P.maxpool_windows(x, kk, ss, pp, Ho, Wo)
     assert cache[1].dtype == np.int8
     np.testing.assert_array_equal(cache[1], want_arg)
-    np.testing.assert_array_equal(out, want)  # NaN where the twin has NaN
-    np.testing.assert_array_equal(nn.maxpool2d_values(x, k, s, p), want)
+    np.testing.assert_array_equal(_bits(out), _bits(want))  # the winner's bits: NaN, -0.0
+    np.testing.assert_array_equal(nn.maxpool2d_values(x, k, s, p), want)  # == (a zero's sign may differ)
     dout = rng.standard_normal(out.shape).astype(dtype)
     dx = nn.maxpool2d_backward(dout, cache)
     want_dx = P.maxunpool_windows(dout, want_arg, x.shape, kk, ss, pp)
@@ -53,18 +61,39 @@ def test_maxpool_kernel_first_nan_in_row_major_order(k, s, p, rng):
     want, want_arg = P.maxpool_windows(x, (k, k), (s, s), (p, p), *out.shape[2:])
     assert np.isnan(want).any() and (~np.isnan(want)).any()  # both kinds of window occur
     np.testing.assert_array_equal(cache[1], want_arg)
-    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(_bits(out), _bits(want))
     np.testing.assert_array_equal(nn.maxpool2d_values(x, k, s, p), want)
 
 
-def test_maxpool_layer_keeps_no_winners_under_no_grad(rng):
+def test_maxpool_window_outside_the_image_goes_nowhere(rng):
+    """Padding 0, stride 3 > kernel: Caffe's last window starts just past the image (at 6 of
+    6); it gives -inf (the twin's padding) and its gradient reaches no pixel, in every plane."""
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    out, cache = nn.maxpool2d_forward(x, 1, 3, 0)
+    assert out.shape[2:] == (3, 3)
+    want, want_arg = P.maxpool_windows(x, (1, 1), (3, 3), (0, 0), 3, 3)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(cache[1], want_arg)
+    assert np.all(out[:, :, 2] == -np.inf) and np.all(out[:, :, :, 2] == -np.inf)
+    np.testing.assert_array_equal(nn.maxpool2d_values(x, 1, 3, 0), want)
+    dx = nn.maxpool2d_backward(np.ones_like(out), cache)
+    assert dx.sum() == 2 * 3 * 4  # the four windows inside each plane
+    np.testing.assert_array_equal(dx, P.maxunpool_windows(np.ones_like(out), want_arg, x.shape, (1, 1), (3, 3),
+                                                          (0, 0)))
+
+
+def test_maxpool_layer_keeps_no_winners_under_no_grad(rng, monkeypatch):
     """Under ``no_grad`` the layer runs the values-only kernel: the same output, no cache."""
+    calls = []
+    values = P.maxpool2d_values
+    monkeypatch.setattr(P, "maxpool2d_values", lambda *a: calls.append(a) or values(*a))
     x = _tied(rng, (2, 4, 21, 18), np.float32)
     layer = nn.MaxPool2d(3, 2, 1, name="pool1")
     want = layer.forward(x)
-    assert layer._cache is not None and layer._cache[1].shape == want.shape
+    assert layer._cache is not None and layer._cache[1].shape == want.shape and not calls
     with nn.no_grad():
         got = layer.forward(x)
+    assert len(calls) == 1
     np.testing.assert_array_equal(got, want)
     with pytest.raises(RuntimeError, match="pool1"):
         layer.backward(np.ones_like(got))
@@ -133,13 +162,18 @@ def test_relu_kernel_matches_where(shape, dtype, rng):
     np.testing.assert_array_equal(nn.relu_backward(dout, mask), F.relu_where_backward(dout, want_mask))
 
 
-def test_relu_layer_keeps_no_mask_under_no_grad(rng):
+def test_relu_layer_keeps_no_mask_under_no_grad(rng, monkeypatch):
+    calls = []
+    values = F.relu_values
+    monkeypatch.setattr(F, "relu_values", lambda a: calls.append(a) or values(a))
     x = rng.standard_normal((2, 3, 8, 9)).astype(np.float32)
     layer = nn.ReLU("relu1_1")
     want = layer.forward(x)
     before = x.copy()
+    assert not calls
     with nn.no_grad():
         got = layer.forward(x)
+    assert len(calls) == 1
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(x, before)  # not in place
     with pytest.raises(RuntimeError, match="relu1_1"):

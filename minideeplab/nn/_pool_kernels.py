@@ -4,14 +4,17 @@ the threads).
 The input is viewed as planes ``(N * C, H, W)``. Output pixel (oy, ox) reads the window that
 starts at (oy * sh - ph, ox * sw - pw); the parts of it outside the image are the padding,
 which never wins (where the readable twin pads with -inf, a window of -inf values can lose
-its gradient to the padding; here it goes to the window's first pixel). ``arg`` keeps the winner as its index in the window,
-``i * kw + j`` (one byte per output for 3x3 windows): the first maximum in row-major order,
-or the first NaN, as ``numpy.argmax`` picks.
+its gradient to the padding; here it goes to the window's first pixel inside). ``arg`` keeps
+the winner as its index in the window, ``i * kw + j`` (one byte per output for 3x3 windows):
+the first maximum in row-major order, or the first NaN, as ``numpy.argmax`` picks.
+
+A window with no pixel inside (Caffe keeps the last one where the padding is 0 and the stride
+exceeds the kernel: 5 -> 3 with kernel 1, stride 3) gives -inf and index 0, as the twin's
+-inf padding does, and its gradient goes nowhere.
 
 Both kernels are separable, as a max is: for each output row, first the maximum down each
 column of the kh rows it reads (one contiguous pass per row, which LLVM vectorises), then the
-maximum of each kw-wide window along that row. Going down the columns first halves the strided
-work of going along the rows first (the windows' stride applies to H' rows, not H).
+maximum of each kw-wide window along that row, whose strided reads now cover H' rows, not H.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from .._numba import njit
 
 @njit
 def _first_nan_or_larger(v, best):
-    """Down a column: v replaces the running maximum (larger, or the first NaN)."""
+    """v replaces the running maximum: larger, or the first NaN."""
     return v > best or (v != v and best == best)
 
 
@@ -45,6 +48,11 @@ def maxpool_forward(x, out, arg, kh, kw, sh, sw, ph, pw, r0, r1):
         for oy in range(Ho):
             y0 = oy * sh - ph
             i0, i1 = max(0, -y0), min(kh, H - y0)
+            o, a = out[r, oy], arg[r, oy]
+            if i1 <= i0:  # the window's rows all lie below the image
+                for ox in range(Wo):
+                    o[ox], a[ox] = -np.inf, 0
+                continue
             top = x[r, y0 + i0]
             for t in range(W):
                 colmax[t], colarg[t] = top[t], i0
@@ -55,10 +63,12 @@ def maxpool_forward(x, out, arg, kh, kw, sh, sw, ph, pw, r0, r1):
                     better = _first_nan_or_larger(v, best)
                     colmax[t] = v if better else best
                     colarg[t] = i if better else colarg[t]
-            o, a = out[r, oy], arg[r, oy]
             for ox in range(Wo):
                 x0 = ox * sw - pw
                 j0, j1 = max(0, -x0), min(kw, W - x0)
+                if j1 <= j0:  # right of the image
+                    o[ox], a[ox] = -np.inf, 0
+                    continue
                 best, bi, bj = colmax[x0 + j0], colarg[x0 + j0], j0
                 for j in range(j0 + 1, j1):
                     v, vi = colmax[x0 + j], colarg[x0 + j]
@@ -71,8 +81,10 @@ def maxpool_forward(x, out, arg, kh, kw, sh, sw, ph, pw, r0, r1):
 
 @njit
 def maxpool_values(x, out, kh, kw, sh, sw, ph, pw, r0, r1):
-    """out[r] alone (no winners: inference) for the planes r in [r0, r1); NaN if the window
-    holds one. The same passes as :func:`maxpool_forward`, 3-5x faster without the indices."""
+    """out[r] alone (no winners: inference) for the planes r in [r0, r1). The same passes as
+    :func:`maxpool_forward` without the rows of the running maxima: the same values as compared
+    by ``==`` (NaN where the window holds one), but where a window's maximum comes in several bit
+    patterns (+0.0 and -0.0, NaNs of other signs or payloads) it may return another of them."""
     _, H, W = x.shape
     _, Ho, Wo = out.shape
     colmax = np.empty(W, x.dtype)
@@ -80,6 +92,11 @@ def maxpool_values(x, out, kh, kw, sh, sw, ph, pw, r0, r1):
         for oy in range(Ho):
             y0 = oy * sh - ph
             i0, i1 = max(0, -y0), min(kh, H - y0)
+            o = out[r, oy]
+            if i1 <= i0:
+                for ox in range(Wo):
+                    o[ox] = -np.inf
+                continue
             top = x[r, y0 + i0]
             for t in range(W):
                 colmax[t] = top[t]
@@ -87,21 +104,24 @@ def maxpool_values(x, out, kh, kw, sh, sw, ph, pw, r0, r1):
                 row = x[r, y0 + i]
                 for t in range(W):
                     v, best = row[t], colmax[t]
-                    colmax[t] = v if (v > best or v != v) else best
-            o = out[r, oy]
+                    colmax[t] = v if _first_nan_or_larger(v, best) else best
             for ox in range(Wo):
                 x0 = ox * sw - pw
                 j0, j1 = max(0, -x0), min(kw, W - x0)
+                if j1 <= j0:
+                    o[ox] = -np.inf
+                    continue
                 best = colmax[x0 + j0]
                 for j in range(j0 + 1, j1):
                     v = colmax[x0 + j]
-                    best = v if (v > best or v != v) else best
+                    best = v if _first_nan_or_larger(v, best) else best
                 o[ox] = best
 
 
 @njit
 def maxpool_backward(dout, arg, dx, kw, sh, sw, ph, pw, r0, r1):
-    """dx[r] (overwritten) for the planes r in [r0, r1): each dout goes to its window's winner."""
+    """dx[r] (overwritten) for the planes r in [r0, r1): each dout goes to its window's winner
+    (nowhere for a window with no pixel inside)."""
     _, H, W = dx.shape
     _, Ho, Wo = dout.shape
     for r in range(r0, r1):
@@ -111,4 +131,6 @@ def maxpool_backward(dout, arg, dx, kw, sh, sw, ph, pw, r0, r1):
         for oy in range(Ho):
             for ox in range(Wo):
                 win = arg[r, oy, ox]
-                dx[r, oy * sh - ph + win // kw, ox * sw - pw + win % kw] += dout[r, oy, ox]
+                y, x = oy * sh - ph + win // kw, ox * sw - pw + win % kw
+                if y < H and x < W:  # a winner is never above or left of the image
+                    dx[r, y, x] += dout[r, oy, ox]

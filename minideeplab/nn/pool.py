@@ -84,12 +84,19 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
 def maxpool2d_values(x, kernel_size, stride=None, padding=0):
     """The output of :func:`maxpool2d_forward` without its cache, for inference (what the
     :class:`~minideeplab.nn.MaxPool2d` layer runs under ``no_grad``): NumPy float32/float64
-    arrays take a Numba kernel that keeps no winner, 3-4x faster (``benchmarks/bench_pool.py``);
-    others the readable windows.
+    arrays take a Numba kernel that keeps no winner (``benchmarks/bench_pool.py``: 3-4x faster
+    than the forward); others the readable windows.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) floating array
+    kernel_size, stride, padding : int or (int, int); stride defaults to kernel_size
 
     Returns
     -------
-    out : (N, C, H', W'), the same values as :func:`maxpool2d_forward`'s (NaN where a window holds one)
+    out : (N, C, H', W'), equal (``==``, NaN where a window holds one) to
+        :func:`maxpool2d_forward`'s; where a window's maximum comes in two bit patterns (+0.0
+        and -0.0) the kernel may return the other one
     """
     k, s, p, Ho, Wo = _check(x, kernel_size, stride, padding)
     if not takes_kernels(x):
