@@ -30,6 +30,13 @@ def _first_nan_or_larger(v, best):
 
 
 @njit
+def _inside(size, n_out, stride, pad):
+    """How many windows along an axis hold a pixel of the image: those that start before its
+    end (windows start at o * stride - pad > -kernel, so none lies wholly before it)."""
+    return min(n_out, (size - 1 + pad) // stride + 1)
+
+
+@njit
 def _wins(v, vi, best, bi):
     """Along a row: the column maximum v, found in window row vi, beats the running winner
     (best, found in row bi, in an earlier column) in row-major order: larger; equal and in
@@ -44,15 +51,16 @@ def maxpool_forward(x, out, arg, kh, kw, sh, sw, ph, pw, r0, r1):
     _, Ho, Wo = out.shape
     colmax = np.empty(W, x.dtype)  # per output row: the maximum down each column,
     colarg = np.empty(W, np.int32)  # and the window row i that holds it
+    rows, cols = _inside(H, Ho, sh, ph), _inside(W, Wo, sw, pw)
     for r in range(r0, r1):
         for oy in range(Ho):
-            y0 = oy * sh - ph
-            i0, i1 = max(0, -y0), min(kh, H - y0)
             o, a = out[r, oy], arg[r, oy]
-            if i1 <= i0:  # the window's rows all lie below the image
+            if oy >= rows:  # the window's rows all lie below the image
                 for ox in range(Wo):
                     o[ox], a[ox] = -np.inf, 0
                 continue
+            y0 = oy * sh - ph
+            i0, i1 = max(0, -y0), min(kh, H - y0)
             top = x[r, y0 + i0]
             for t in range(W):
                 colmax[t], colarg[t] = top[t], i0
@@ -63,12 +71,11 @@ def maxpool_forward(x, out, arg, kh, kw, sh, sw, ph, pw, r0, r1):
                     better = _first_nan_or_larger(v, best)
                     colmax[t] = v if better else best
                     colarg[t] = i if better else colarg[t]
-            for ox in range(Wo):
+            for ox in range(cols, Wo):  # right of the image
+                o[ox], a[ox] = -np.inf, 0
+            for ox in range(cols):
                 x0 = ox * sw - pw
                 j0, j1 = max(0, -x0), min(kw, W - x0)
-                if j1 <= j0:  # right of the image
-                    o[ox], a[ox] = -np.inf, 0
-                    continue
                 best, bi, bj = colmax[x0 + j0], colarg[x0 + j0], j0
                 for j in range(j0 + 1, j1):
                     v, vi = colmax[x0 + j], colarg[x0 + j]
@@ -82,21 +89,23 @@ def maxpool_forward(x, out, arg, kh, kw, sh, sw, ph, pw, r0, r1):
 @njit
 def maxpool_values(x, out, kh, kw, sh, sw, ph, pw, r0, r1):
     """out[r] alone (no winners: inference) for the planes r in [r0, r1). The same passes as
-    :func:`maxpool_forward` without the rows of the running maxima: the same values as compared
-    by ``==`` (NaN where the window holds one), but where a window's maximum comes in several bit
-    patterns (+0.0 and -0.0, NaNs of other signs or payloads) it may return another of them."""
+    :func:`maxpool_forward` without the rows of the running maxima, and a NaN replaces a NaN:
+    the same values as compared by ``==`` (NaN where the window holds one), but where a window's
+    maximum comes in several bit patterns (+0.0 and -0.0, NaNs of other signs or payloads) it
+    may return another of them."""
     _, H, W = x.shape
     _, Ho, Wo = out.shape
     colmax = np.empty(W, x.dtype)
+    rows, cols = _inside(H, Ho, sh, ph), _inside(W, Wo, sw, pw)
     for r in range(r0, r1):
         for oy in range(Ho):
-            y0 = oy * sh - ph
-            i0, i1 = max(0, -y0), min(kh, H - y0)
             o = out[r, oy]
-            if i1 <= i0:
+            if oy >= rows:
                 for ox in range(Wo):
                     o[ox] = -np.inf
                 continue
+            y0 = oy * sh - ph
+            i0, i1 = max(0, -y0), min(kh, H - y0)
             top = x[r, y0 + i0]
             for t in range(W):
                 colmax[t] = top[t]
@@ -104,17 +113,16 @@ def maxpool_values(x, out, kh, kw, sh, sw, ph, pw, r0, r1):
                 row = x[r, y0 + i]
                 for t in range(W):
                     v, best = row[t], colmax[t]
-                    colmax[t] = v if _first_nan_or_larger(v, best) else best
-            for ox in range(Wo):
+                    colmax[t] = v if (v > best or v != v) else best  # vectorised, unlike _first_nan_or_larger
+            for ox in range(cols, Wo):
+                o[ox] = -np.inf
+            for ox in range(cols):
                 x0 = ox * sw - pw
                 j0, j1 = max(0, -x0), min(kw, W - x0)
-                if j1 <= j0:
-                    o[ox] = -np.inf
-                    continue
                 best = colmax[x0 + j0]
                 for j in range(j0 + 1, j1):
                     v = colmax[x0 + j]
-                    best = v if _first_nan_or_larger(v, best) else best
+                    best = v if (v > best or v != v) else best
                 o[ox] = best
 
 
