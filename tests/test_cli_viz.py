@@ -256,8 +256,13 @@ def test_demo_command_with_a_given_model(tmp_path, capsys):
 
 
 @needs_msrc
-def test_tune_crf_command_stores_the_best_settings(tmp_path, capsys):
+def test_tune_crf_command_stores_the_best_settings(tmp_path, capsys, monkeypatch):
+    from minideeplab.crf import tune
     from minideeplab.models import DeepLab, load_model, save_model
+
+    # a coarse grid of 2 settings, not 48 (the fine grid around its best still has 27): the command's
+    # plumbing is under test here, the search itself in test_tune.py
+    monkeypatch.setattr(tune, "DENSE_COARSE", {"w_bilateral": [5.0], "theta_alpha": [80.0], "theta_beta": [3.0, 13.0]})
 
     save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0), input_scale=0.5, note="kept")
     assert main(["tune-crf", "--model", str(tmp_path / "m.npz"), "--data", MSRC_DIR, "--limit", "2",

@@ -120,10 +120,11 @@ def test_shipped_model_meets_the_floor_on_the_test_split():
 
 @needs_msrc
 def test_shipped_textonboost_meets_the_floor_on_the_test_split():
-    """TextonBoost's unaries alone on the 256 test images: the 75% floor (75.9 / 60.7 measured,
-    RESULTS.md)."""
+    """TextonBoost's unaries alone on every other test image (128 of 256, 2.5 of 5 minutes on two
+    cores): the 75% floor of the whole split (75.9 / 60.7 measured on all 256, RESULTS.md; 76.6 /
+    60.3 on these 128 when this test was written)."""
     model, _ = load_shipped_textonboost()
     ds = MSRC(MSRC_DIR, "test")
-    conf = sum(confusion_matrix(ds[i][1], model.predict_proba(ds[i][0]).argmax(0), 21) for i in range(len(ds)))
+    conf = sum(confusion_matrix(ds[i][1], model.predict_proba(ds[i][0]).argmax(0), 21) for i in range(0, len(ds), 2))
     s = summarize(conf)
     assert s["global_acc"] >= 0.75 and s["class_avg_acc"] >= 0.60
