@@ -121,10 +121,11 @@ def test_shipped_model_meets_the_floor_on_the_test_split():
 @needs_msrc
 def test_shipped_textonboost_meets_the_floor_on_the_test_split():
     """TextonBoost's unaries alone on every other test image (128 of 256, 2.5 of 5 minutes on two
-    cores): the 75% floor of the whole split (75.9 / 60.7 measured on all 256, RESULTS.md; 76.6 /
-    60.3 on these 128 when this test was written)."""
+    cores). The whole split's floor is 75 / 60 (75.95 / 60.69 measured on all 256, RESULTS.md);
+    these 128 gave 76.56 / 60.28 when this test was written, so the global floor here keeps the
+    whole split's margin (0.95 under the measured figure) and the class-average floor stays 60."""
     model, _ = load_shipped_textonboost()
     ds = MSRC(MSRC_DIR, "test")
     conf = sum(confusion_matrix(ds[i][1], model.predict_proba(ds[i][0]).argmax(0), 21) for i in range(0, len(ds), 2))
     s = summarize(conf)
-    assert s["global_acc"] >= 0.75 and s["class_avg_acc"] >= 0.60
+    assert s["global_acc"] >= 0.756 and s["class_avg_acc"] >= 0.60
