@@ -2,15 +2,44 @@
 
 The CRF tests (but for the few that only repeat the kernels on more points), and the Winograd
 convolution's twin tests (loop twin and numerical gradients: every transform kernel, forward and
-backward), so that coverage sees the kernels."""
+backward), so that coverage sees the kernels.
+
+Each run is a pytest process of its own, and as plain Python it keeps one core busy: the module
+starts the selected runs two at a time (the ``nojit`` fixture, longest first), and each test
+waits for its own run's outcome."""
 import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _tests(*names):
+    return [os.path.join(HERE, n) for n in names]
+
+
+RUNS = {  # test -> its run's pytest arguments, longest first (seconds as Python on two cores, 2026-12-05)
+    "test_crf_tests_pass_without_jit": _tests("test_crf.py", "test_crf_twins.py") + [  # 85 s
+        # (the thread test only repeats the kernels on a large image: 90 s as Python; the 5-d impulse
+        # response and the scene against the exact sums repeat them on more points: 57 and 25 of
+        # 161 s, while the twin tests run the 5-d lattice of the bilateral kernel)
+        "-k", "not same_bits and not unit_gaussian[5] and not lattice_against_exact_on_a_scene"],
+    "test_unary_kernel_twin_tests_pass_without_jit": _tests("test_unaries.py", "test_boost.py",  # 49 s
+                                                            "test_textonboost.py") + [
+        "-k", "not train_unaries_command_writes"],
+    "test_winograd_twin_tests_pass_without_jit": _tests("test_nn_ops.py") + [  # 40 s
+        # (dilation 12 on a 13x13 map repeats the kernels of dilations 3 and 4: 100 of 138 s as Python)
+        "-k", "winograd and (matches_naive or kernel_transform) and not 13-13-12"],
+    "test_direct_conv_twin_tests_pass_without_jit": _tests("test_direct_conv.py") + ["-k", "not threads"],  # 23 s
+    "test_layer_kernel_twin_tests_pass_without_jit": _tests("test_nn_kernels.py", "test_subnormal.py") + [  # 13 s
+        "-k", "not threads"],
+    "test_texture_layout_kernel_passes_without_jit": _tests("test_unaries.py") + ["-k", "layout"],
+    "test_optimizer_kernel_twin_tests_pass_without_jit": _tests("test_optim.py") + ["-k", "fused"],
+}
 
 
 def _deselected(out):
@@ -19,35 +48,42 @@ def _deselected(out):
     return int(m.group(1)) if m else 0
 
 
-def _pytest_without_jit(*args):
-    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
-        pytest.skip("already running without the JIT")
+def _pytest_without_jit(args):
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args,
          "-W", "ignore:overflow encountered:RuntimeWarning"],
         env=env, capture_output=True, text=True, cwd=os.path.dirname(HERE))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert " passed" in proc.stdout and "failed" not in proc.stdout
-    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def nojit(request):
+    """``nojit(test_name)``: the stdout of that test's run, which passed. The runs of the tests
+    selected in this module start at the first call, two at a time."""
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        pytest.skip("already running without the JIT")
+    selected = {item.name for item in request.session.items if item.module is request.module}
+    pool = ThreadPoolExecutor(max_workers=2)
+    runs = {name: pool.submit(_pytest_without_jit, args) for name, args in RUNS.items() if name in selected}
+
+    def outcome(name):
+        proc = runs[name].result()
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert " passed" in proc.stdout and "failed" not in proc.stdout
+        return proc.stdout
+
+    yield outcome
+    pool.shutdown(cancel_futures=True)
 
 
 @pytest.mark.slow
-def test_crf_tests_pass_without_jit():
-    # (the thread test only repeats the kernels on a large image: 90 s as Python; the 5-d impulse
-    # response and the scene against the exact sums repeat them on more points: 57 and 25 of 161 s,
-    # while the twin tests run the 5-d lattice of the bilateral kernel)
-    out = _pytest_without_jit(os.path.join(HERE, "test_crf.py"), os.path.join(HERE, "test_crf_twins.py"), "-k",
-                              "not same_bits and not unit_gaussian[5] and not lattice_against_exact_on_a_scene")
-    assert _deselected(out) == 3
+def test_crf_tests_pass_without_jit(nojit):
+    assert _deselected(nojit("test_crf_tests_pass_without_jit")) == 3
 
 
 @pytest.mark.slow
-def test_winograd_twin_tests_pass_without_jit():
-    # (dilation 12 on a 13x13 map repeats the kernels of dilations 3 and 4: 100 of 138 s as Python)
-    out = _pytest_without_jit(os.path.join(HERE, "test_nn_ops.py"), "-k",
-                              "winograd and (matches_naive or kernel_transform) and not 13-13-12")
-    assert "deselected" in out  # the selection matched some tests, not all
+def test_winograd_twin_tests_pass_without_jit(nojit):
+    assert "deselected" in nojit("test_winograd_twin_tests_pass_without_jit")  # the selection matched some tests, not all
 
 
 @pytest.mark.slow
@@ -65,36 +101,40 @@ def test_kernels_are_cached_on_disk(tmp_path):
 
 
 @pytest.mark.slow
-def test_layer_kernel_twin_tests_pass_without_jit():
+def test_layer_kernel_twin_tests_pass_without_jit(nojit):
     """Max pooling, the ReLU and the subnormal flush: the kernels as Python against their readable twins."""
-    _pytest_without_jit(os.path.join(HERE, "test_nn_kernels.py"), os.path.join(HERE, "test_subnormal.py"),
-                        "-k", "not threads")
+    nojit("test_layer_kernel_twin_tests_pass_without_jit")
 
 
 @pytest.mark.slow
-def test_texture_layout_kernel_passes_without_jit():
-    _pytest_without_jit(os.path.join(HERE, "test_unaries.py"), "-k", "layout")
+def test_texture_layout_kernel_passes_without_jit(nojit):
+    nojit("test_texture_layout_kernel_passes_without_jit")
 
 
 @pytest.mark.slow
-def test_unary_kernel_twin_tests_pass_without_jit():
+def test_unary_kernel_twin_tests_pass_without_jit(nojit):
     """The classic unaries' kernels (layout and colour rectangles, boosted trees) as Python.
     (The ``train-unaries`` command's end-to-end run only repeats them on MSRC images: 90 of
     134 s as Python; it runs with the JIT in ``test_textonboost.py``.)"""
-    out = _pytest_without_jit(os.path.join(HERE, "test_unaries.py"), os.path.join(HERE, "test_boost.py"),
-                              os.path.join(HERE, "test_textonboost.py"), "-k",
-                              "not train_unaries_command_writes")
-    assert _deselected(out) == 1  # that one test alone
+    assert _deselected(nojit("test_unary_kernel_twin_tests_pass_without_jit")) == 1  # that one test alone
 
 
 @pytest.mark.slow
-def test_direct_conv_twin_tests_pass_without_jit():
+def test_direct_conv_twin_tests_pass_without_jit(nojit):
     """The direct convolution's kernels as Python: loop twin, numerical gradients, the layer's dispatch."""
-    out = _pytest_without_jit(os.path.join(HERE, "test_direct_conv.py"), "-k", "not threads")
-    assert "deselected" in out
+    assert "deselected" in nojit("test_direct_conv_twin_tests_pass_without_jit")
 
 
 @pytest.mark.slow
-def test_optimizer_kernel_twin_tests_pass_without_jit():
+def test_optimizer_kernel_twin_tests_pass_without_jit(nojit):
     """The fused SGD and Adam updates as Python against their NumPy twins."""
-    _pytest_without_jit(os.path.join(HERE, "test_optim.py"), "-k", "fused")
+    nojit("test_optimizer_kernel_twin_tests_pass_without_jit")
+
+
+def test_every_run_has_its_test():
+    """RUNS names exactly the tests that ask for the ``nojit`` fixture."""
+    import inspect
+
+    takers = {name for name, f in globals().items()
+              if name.startswith("test_") and callable(f) and "nojit" in inspect.signature(f).parameters}
+    assert takers == set(RUNS)
