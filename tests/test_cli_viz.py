@@ -262,7 +262,7 @@ def test_tune_crf_command_stores_the_best_settings(tmp_path, capsys, monkeypatch
 
     # a coarse grid of 2 settings, not 48 (the fine grid around its best has 18 or 27): the command's
     # plumbing is under test here, the search itself with the whole grid in test_tune_crfs_picks_...
-    monkeypatch.setattr(tune, "DENSE_COARSE", {"w_bilateral": [5.0], "theta_alpha": [80.0], "theta_beta": [3.0, 13.0]})
+    monkeypatch.setattr(tune, "DENSE_COARSE", {"w_bilateral": [5.5], "theta_alpha": [80.0], "theta_beta": [3.0, 13.0]})
 
     save_model(tmp_path / "m.npz", DeepLab("DeepLab-LargeFOV", 21, width=1 / 16, seed=0), input_scale=0.5, note="kept")
     assert main(["tune-crf", "--model", str(tmp_path / "m.npz"), "--data", MSRC_DIR, "--limit", "2",
@@ -279,7 +279,7 @@ def test_tune_crf_command_stores_the_best_settings(tmp_path, capsys, monkeypatch
     assert meta["note"] == "kept" and meta["crf_validation"]["n_images"] == 2
     assert set(meta["dense_crf"]) == {"w_bilateral", "theta_alpha", "theta_beta", "w_gaussian", "theta_gamma"}
     assert meta["dense_crf"]["w_gaussian"] == 3.0 and meta["dense_crf"]["theta_gamma"] == 3.0
-    assert meta["dense_crf"]["w_bilateral"] in (2.5, 5.0, 7.5)  # the small grid ran (its fine values around 5)
+    assert meta["dense_crf"]["w_bilateral"] in (2.75, 5.5, 8.25)  # the small grid ran: values the whole grid has not
     assert {"w_contrast", "w_smooth"} <= set(meta["grid_crf"])
     with pytest.raises(SystemExit):  # tuning on the test split is refused
         main(["tune-crf", "--model", str(tmp_path / "m.npz"), "--data", MSRC_DIR, "--split", "test"])

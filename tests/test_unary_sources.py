@@ -56,7 +56,7 @@ def test_tune_and_compare_with_textonboost_unaries(tmp_path, rng, capsys, monkey
 
     # a coarse dense grid of 2 settings, not 48: the TextonBoost plumbing is under test here (as in
     # test_tune_crf_command_stores_the_best_settings); the whole grid in test_tune_crfs_picks_...
-    monkeypatch.setattr(tune, "DENSE_COARSE", {"w_bilateral": [5.0], "theta_alpha": [80.0], "theta_beta": [3.0, 13.0]})
+    monkeypatch.setattr(tune, "DENSE_COARSE", {"w_bilateral": [5.5], "theta_alpha": [80.0], "theta_beta": [3.0, 13.0]})
 
     save_unaries(tmp_path / "tb.npz", hand_model(rng, num_classes=21), {"note": "kept"})
     assert main(["tune-crf", "--model", str(tmp_path / "tb.npz"), "--unaries", "dcnn", "--data", MSRC_DIR,
@@ -67,7 +67,7 @@ def test_tune_and_compare_with_textonboost_unaries(tmp_path, rng, capsys, monkey
     tb, meta = load_unaries(tmp_path / "tuned.npz")
     assert isinstance(tb, TextonBoost) and meta["note"] == "kept" and meta["crf_validation"]["n_images"] == 1
     assert set(meta["dense_crf"]) == {"w_bilateral", "theta_alpha", "theta_beta", "w_gaussian", "theta_gamma"}
-    assert meta["dense_crf"]["w_bilateral"] in (2.5, 5.0, 7.5)  # the small grid ran (its fine values around 5)
+    assert meta["dense_crf"]["w_bilateral"] in (2.75, 5.5, 8.25)  # the small grid ran: values the whole grid has not
     assert {"w_contrast", "w_smooth"} <= set(meta["grid_crf"])
     assert main(["tune-crf", "--model", str(tmp_path / "tb.npz"), "--data", MSRC_DIR, "--limit", "1",
                  "--input-scales", "0.5", "--quiet"]) == 2
