@@ -25,8 +25,9 @@ from .._numba import njit
 
 @njit
 def _first_nan_or_larger(v, best):
-    """v replaces the running maximum: larger, or the first NaN."""
-    return v > best or (v != v and best == best)
+    """v replaces the running maximum: larger, or the first NaN. Bitwise, not ``or``/``and``: no
+    branch, so the loop down the columns vectorises."""
+    return (v > best) | ((v != v) & (best == best))
 
 
 @njit
@@ -40,8 +41,12 @@ def _inside(size, n_out, stride, pad):
 def _wins(v, vi, best, bi):
     """Along a row: the column maximum v, found in window row vi, beats the running winner
     (best, found in row bi, in an earlier column) in row-major order: larger; equal and in
-    an earlier row; or a NaN where the winner is a number or a NaN of a later row."""
-    return v > best or (v == best and vi < bi) or (v != v and (best == best or vi < bi))
+    an earlier row; or a NaN where the winner is a number or a NaN of a later row. 1 or 0, in
+    integer arithmetic: no branch (after a ReLU, ties of zeros are common, and branches on
+    them mispredict; ``benchmarks/bench_pool.py``)."""
+    earlier = np.int64(vi < bi)
+    return (np.int64(v > best) | (np.int64(v == best) & earlier)
+            | (np.int64(v != v) & (np.int64(best == best) | earlier)))
 
 
 @njit
@@ -65,25 +70,22 @@ def maxpool_forward(x, out, arg, kh, kw, sh, sw, ph, pw, r0, r1):
             for t in range(W):
                 colmax[t], colarg[t] = top[t], i0
             for i in range(i0 + 1, i1):
-                row = x[r, y0 + i]
+                row, row_i = x[r, y0 + i], np.int32(i)  # colarg's own type,
                 for t in range(W):
                     v, best = row[t], colmax[t]
                     better = _first_nan_or_larger(v, best)
+                    colarg[t] = row_i if better else colarg[t]  # and colarg first: the loop vectorises
                     colmax[t] = v if better else best
-                    colarg[t] = i if better else colarg[t]
             for ox in range(cols, Wo):  # right of the image
                 o[ox], a[ox] = -np.inf, 0
             for ox in range(cols):
                 x0 = ox * sw - pw
                 j0, j1 = max(0, -x0), min(kw, W - x0)
-                best, bi, bj = colmax[x0 + j0], colarg[x0 + j0], j0
+                t = x0 + j0  # the winning column so far, moved by arithmetic, not a select
                 for j in range(j0 + 1, j1):
-                    v, vi = colmax[x0 + j], colarg[x0 + j]
-                    better = _wins(v, vi, best, bi)
-                    best = v if better else best
-                    bi = vi if better else bi
-                    bj = j if better else bj
-                o[ox], a[ox] = best, bi * kw + bj
+                    u = x0 + j
+                    t += _wins(colmax[u], colarg[u], colmax[t], colarg[t]) * (u - t)
+                o[ox], a[ox] = colmax[t], colarg[t] * kw + (t - x0)
 
 
 @njit

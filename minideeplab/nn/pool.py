@@ -84,7 +84,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
 def maxpool2d_values(x, kernel_size, stride=None, padding=0):
     """The output of :func:`maxpool2d_forward` without its cache, for inference (what the
     :class:`~minideeplab.nn.MaxPool2d` layer runs under ``no_grad``): NumPy float32/float64
-    arrays take a Numba kernel that keeps no winner (``benchmarks/bench_pool.py``: 2.5-3x faster
+    arrays take a Numba kernel that keeps no winner (``benchmarks/bench_pool.py``: 1.7-1.9x faster
     than the forward); others the readable windows.
 
     Parameters
