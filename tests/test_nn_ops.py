@@ -298,6 +298,26 @@ def test_relu_and_dropout(rng):
     assert same is x
 
 
+@pytest.mark.parametrize("p", [0.5, 0.25, 0.75, 0.5 + 2.0**-16, 0.1, 1 / 3, 0.9])  # 1, 8, 16, 32 bits a unit
+def test_dropout_keeps_each_unit_with_probability_one_minus_p(p):
+    """Against the binomial law: the kept fraction of 2**20 units within 5 standard deviations
+    of 1 - p, neighbours kept together as often as independent units are, and a second draw
+    another mask."""
+    rng = np.random.default_rng(7)
+    x = np.ones((4, 16, 128, 128), np.float32)
+    out, (keep, scale) = nn.dropout_forward(x, p, rng)
+    n, q = keep.size, 1 - p
+    sigma = np.sqrt(q * (1 - q) / n)
+    assert abs(keep.mean() - q) < 5 * sigma
+    flat = keep.reshape(-1)
+    for lag in (1, 7, 8, 64):  # within a byte, across bytes and draws
+        assert abs((flat[:-lag] & flat[lag:]).mean() - q * q) < 5 * np.sqrt(q * q * (1 - q * q) / (n - lag))
+    assert np.array_equal(out, keep / np.float32(q)) and out.dtype == np.float32
+    again, (keep2, _) = nn.dropout_forward(x, p, rng)
+    r = q * q + p * p
+    assert abs((keep == keep2).mean() - r) < 5 * np.sqrt(r * (1 - r) / n)
+
+
 @pytest.mark.parametrize("Hi,Wi,Ho,Wo", [(5, 6, 33, 41), (41, 41, 321, 321), (17, 9, 3, 2), (4, 4, 4, 4), (1, 5, 3, 9)])
 def test_interp_matches_naive_and_gradient(Hi, Wi, Ho, Wo, rng):
     x = rng.standard_normal((2, 3, Hi, Wi))
