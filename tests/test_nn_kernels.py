@@ -302,3 +302,119 @@ def test_relu_kernel_numerical_gradient(rng):
     out, mask = nn.relu_forward(x)
     num = numerical_gradient(lambda: nn.relu_forward(x)[0], x, dout)
     assert rel_error(nn.relu_backward(dout, mask), num) < 1e-9
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), pytest.param((8, 16, 65, 130), id="threads")])  # split over them
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_bias_relu_kernel_matches_add_then_where(shape, dtype, with_bias, rng):
+    """The fused output pass: the same bits as ``out + b`` then the readable ReLU (NaN, inf,
+    -0.0 included), with and without the mask."""
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[:5] = [np.nan, -0.0, 0.0, np.inf, -np.inf]
+    b = rng.standard_normal(shape[1]).astype(dtype) if with_bias else None
+    summed = x + b.reshape(1, -1, 1, 1) if with_bias else x.copy()
+    want, want_mask = F.relu_where_forward(summed)
+    out = x.copy()
+    mask = F.bias_relu_(out, b)
+    np.testing.assert_array_equal(_bits(out), _bits(want))
+    np.testing.assert_array_equal(mask, want_mask)
+    values = x.copy()
+    assert F.bias_relu_(values, b, mask=False) is None
+    np.testing.assert_array_equal(_bits(values), _bits(want))
+
+
+def test_bias_relu_rejects_what_it_cannot_write_in_place(rng):
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    with pytest.raises(TypeError, match="out must be a C-contiguous"):
+        F.bias_relu_(x[:, :, :, ::2], None)
+    with pytest.raises(TypeError, match="out must be"):
+        F.bias_relu_(x.astype(np.float16), None)
+    with pytest.raises(ValueError, match=r"b must have shape \(3,\)"):
+        F.bias_relu_(x, np.zeros(4, np.float32))
+
+
+def _conv_relu_pair(algorithm, dtype, rng, C=5, F_=6, dilation=1, bias=True):
+    conv = nn.Conv2d(C, F_, 3, padding=dilation, dilation=dilation, bias=bias, name="c", dtype=dtype,
+                     algorithm=algorithm)
+    conv.params["weight"][...] = rng.standard_normal(conv.params["weight"].shape)
+    if bias:
+        conv.params["bias"][...] = rng.standard_normal(F_)
+    return conv, nn.ReLU("r")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("algorithm,dilation", [("im2col", 1), ("winograd", 1), ("direct", 2), ("taps", 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_with_fused_relu_matches_the_two_layers(algorithm, dilation, dtype, bias, rng):
+    """``conv.forward(x, relu=relu)``: the same bits as the two layers one after the other, and
+    the same gradients through ``relu.backward`` then ``conv.backward`` (the bias gradient summed
+    by the layer, not the op: float rounding apart)."""
+    x = rng.standard_normal((2, 5, 11, 12)).astype(dtype)
+    conv, relu = _conv_relu_pair(algorithm, dtype, rng, dilation=dilation, bias=bias)
+    want = relu.forward(conv.forward(x))
+    dout = rng.standard_normal(want.shape).astype(dtype)
+    want_dx = conv.backward(relu.backward(dout))
+    want_grads = {k: v.copy() for k, v in conv.grads.items()}
+    conv.grads.clear()
+    got = conv.forward(x, relu=relu)
+    assert conv.last_algorithm == algorithm
+    np.testing.assert_array_equal(_bits(got), _bits(want))
+    dx = conv.backward(relu.backward(dout))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(dx, want_dx, rtol=rtol, atol=rtol)
+    assert list(conv.grads) == list(want_grads)
+    for k in want_grads:
+        np.testing.assert_allclose(conv.grads[k], want_grads[k], rtol=rtol, atol=rtol)
+    with nn.no_grad():
+        np.testing.assert_array_equal(_bits(conv.forward(x, relu=relu)), _bits(want))
+    with pytest.raises(RuntimeError, match="r: backward"):
+        relu.backward(dout)
+
+
+def test_fused_model_matches_unfused_and_keeps_tapped_outputs(rng, monkeypatch):
+    """A whole net with and without the fusion (FUSE_RELU): the same scores bit for bit (train
+    and no_grad), gradients to float64 rounding; a side head that taps a convolution's own output
+    keeps that convolution unfused (else it would read the ReLU's output)."""
+    from minideeplab.models import DeepLab
+    from minideeplab.nn import layers as L
+
+    for model in (DeepLab("DeepLab-LargeFOV", 3, width=1 / 16, dtype=np.float64, dropout=0.0),
+                  DeepLab("DeepLab-MSc-LargeFOV", 3, width=1 / 16, dtype=np.float64, dropout=0.0)):
+        x = rng.standard_normal((1, 3, 33, 33))
+        results = []
+        for fuse in (False, True):
+            monkeypatch.setattr(L, "FUSE_RELU", fuse)
+            scores = model.forward(x)
+            dx = model.backward(np.cos(scores))
+            with nn.no_grad():
+                values = model.forward(x)
+            results.append((scores, dx, dict(model.grads), values))
+        (s0, dx0, g0, v0), (s1, dx1, g1, v1) = results
+        np.testing.assert_array_equal(_bits(s1), _bits(s0))
+        np.testing.assert_array_equal(_bits(v1), _bits(s0))
+        np.testing.assert_allclose(dx1, dx0, rtol=1e-12, atol=1e-15)
+        assert list(g1) == list(g0)  # the same order too
+        for k in g0:
+            np.testing.assert_allclose(g1[k], g0[k], rtol=1e-12, atol=1e-15)
+    pairs = [(layer.name, relu.name) for layer, relu in L.fused(model.layers, keep=model.heads) if relu]
+    assert len(pairs) == 15 and ("fc7", "relu7") in pairs  # every convolution of the trunk but fc8
+    assert [r.name for _, r in L.fused(model.heads["pool1"].layers) if r] == ["msc1_relu1", "msc1_relu2"]
+
+    # a head on a convolution's own output: that convolution stays unfused
+    from minideeplab.models.base import Model
+
+    conv, relu = _conv_relu_pair("im2col", np.float64, rng, C=3, F_=3)
+    conv2, relu2 = _conv_relu_pair("im2col", np.float64, rng, C=3, F_=3)
+    conv2.name, relu2.name = "c2", "r2"
+    head = nn.Sequential([nn.Conv2d(3, 3, 1, name="h", dtype=np.float64)])
+    head.layers[0].params["weight"][...] = rng.standard_normal((3, 3, 1, 1))
+    tapped = Model([conv, relu, conv2, relu2], heads={"c": head})
+    assert [(a.name, b and b.name) for a, b in L.fused(tapped.layers, keep=tapped.heads)] == [
+        ("c", None), ("r", None), ("c2", "r2")]
+    x = rng.standard_normal((2, 3, 7, 8))
+    monkeypatch.setattr(L, "FUSE_RELU", False)
+    want = tapped.forward(x)
+    monkeypatch.setattr(L, "FUSE_RELU", True)
+    np.testing.assert_array_equal(tapped.forward(x), want)
+    assert (head.forward(conv.forward(x)) < 0).any()  # the tap reads negative values: a ReLU would show

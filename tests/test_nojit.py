@@ -36,7 +36,7 @@ RUNS = {  # test -> its run's pytest arguments, longest first (seconds as Python
         "-k", "winograd and (matches_naive or kernel_transform) and not 13-13-12"],
     "test_direct_conv_twin_tests_pass_without_jit": _tests("test_direct_conv.py") + ["-k", "not threads"],  # 23 s
     "test_layer_kernel_twin_tests_pass_without_jit": _tests("test_nn_kernels.py", "test_subnormal.py") + [  # 13 s
-        "-k", "not threads"],
+        "-k", "not threads and not fused_model"],  # (whole nets: the fusion's logic, no kernel of its own)
     "test_optimizer_kernel_twin_tests_pass_without_jit": _tests("test_optim.py") + ["-k", "fused"],
 }
 

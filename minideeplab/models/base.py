@@ -12,7 +12,7 @@ import numpy as np
 from .._io import FileFormatError, read_npz, save_npz
 from ..backend import asnumpy, get_array_module
 from ..subnormal import flush_subnormals
-from ..nn.layers import Conv2d, Layer, Sequential
+from ..nn.layers import Conv2d, Layer, Sequential, forward_fused, fused
 
 
 class Model:
@@ -78,10 +78,11 @@ class Model:
         taps = {}
         if "data" in self.heads:
             taps["data"] = self.heads["data"].forward(x)
-        for layer in self.layers:
-            x = layer.forward(x)
-            if layer.name in self.heads:
-                taps[layer.name] = self.heads[layer.name].forward(x)
+        for layer, relu in fused(self.layers, keep=self.heads):
+            x = forward_fused(layer, relu, x)
+            last = relu or layer
+            if last.name in self.heads:
+                taps[last.name] = self.heads[last.name].forward(x)
         for tap, s in taps.items():
             if s.shape != x.shape:
                 raise ValueError(

@@ -62,6 +62,42 @@ def relu_backward(dout, mask):
     return dx
 
 
+def bias_relu_(out, b=None, mask=True):
+    """In place: ``out = max(out + b[c], 0)`` over the channels c, the output pass of a
+    convolution and the ReLU after it in one (:meth:`~minideeplab.nn.Conv2d.forward` with
+    ``relu=``). The same float32 sum and maximum as ``out += b`` then :func:`relu_forward`, so
+    the same bits.
+
+    Parameters
+    ----------
+    out : (N, C, H, W) C-contiguous float32 or float64 NumPy array, overwritten
+    b : (C,) array or None (no bias)
+    mask : False skips the mask (inference)
+
+    Returns
+    -------
+    the mask ``out + b > 0``, (N, C, H, W) bool, or None with ``mask=False``
+    """
+    if not takes_kernels(out) or out.ndim != 4 or not out.flags.c_contiguous:
+        raise TypeError(f"out must be a C-contiguous (N, C, H, W) float32 or float64 NumPy array, got "
+                        f"{type(out).__name__} of shape {getattr(out, 'shape', None)}")
+    N, C, H, W = out.shape
+    if b is not None and tuple(np.shape(b)) != (C,):
+        raise ValueError(f"b must have shape ({C},), got {tuple(np.shape(b))}")
+    from .._numba import in_threads
+    from ._relu_kernels import bias_relu, bias_relu_values
+
+    bias = np.zeros(C, out.dtype) if b is None else np.ascontiguousarray(b, dtype=out.dtype)
+    planes = out.reshape(N * C, H * W)
+    rows = 1 if out.size >= 1 << 20 else N * C + 1  # as _flat: one thread below a million
+    if not mask:
+        in_threads(lambda r0, r1: bias_relu_values(planes, bias, r0, r1), N * C, min_rows=rows)
+        return None
+    keep = np.empty(out.shape, np.bool_)
+    in_threads(lambda r0, r1: bias_relu(planes, bias, keep.reshape(N * C, H * W), r0, r1), N * C, min_rows=rows)
+    return keep
+
+
 def relu_where_forward(x):
     """The readable ReLU (NumPy or CuPy): ``mask = x > 0``, ``out = where(mask, x, 0)``."""
     xp = get_array_module(x)

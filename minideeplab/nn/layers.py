@@ -12,6 +12,7 @@ import numpy as np
 from .._validate import pair, positive_int
 from ..backend import xp as backend_xp
 from . import conv, direct, functional as F, pool, taps, winograd
+from ._fast import takes_kernels
 
 
 _EMPTY = object()  # "forward has not run since the last backward"
@@ -119,6 +120,7 @@ class Conv2d(Layer):
         self.algorithm = algorithm
         self._check_algorithm()
         self.last_algorithm = None  # the pair the last forward ran
+        self._bias_grad = False  # the last forward left the bias to its output pass
 
     def _check_algorithm(self):
         if self.algorithm not in self.ALGORITHMS:
@@ -142,18 +144,33 @@ class Conv2d(Layer):
             return "winograd"
         return "taps" if taps.applies(x, w, self.stride, self.padding, self.dilation) else "im2col"
 
-    def forward(self, x):
+    def forward(self, x, relu=None):
+        """``relu``: the :class:`ReLU` layer that takes this layer's output (:func:`fused` pairs
+        them). Its op then runs in the output pass: the bias added and the maximum taken in
+        one pass over the output, in place (:func:`.functional.bias_relu_`), instead of one
+        pass for the bias and one for the ReLU; ``relu`` keeps the mask for its backward pass.
+        Returns the ReLU's output, the same bits as ``relu.forward(self.forward(x))``. CuPy and
+        float16 arrays run the two layers one after the other."""
         w, b = self.params["weight"], self.params.get("bias")
         algorithm = self.algorithm_for(x)
+        fuse = relu is not None and takes_kernels(x)
+        b_op = None if fuse and algorithm != "direct" else b  # the direct kernel adds it for free
         if algorithm == "winograd":
-            out = self._keep(winograd.conv2d_winograd_forward(x, w, b, self.dilation[0]))
+            out = self._keep(winograd.conv2d_winograd_forward(x, w, b_op, self.dilation[0]))
         elif algorithm == "direct":
-            out = self._keep(direct.conv2d_direct_forward(x, w, b, self.dilation[0]))
+            out = self._keep(direct.conv2d_direct_forward(x, w, b_op, self.dilation[0]))
         elif algorithm == "taps":
-            out = self._keep(taps.conv2d_taps_forward(x, w, b, self.padding, self.dilation))
+            out = self._keep(taps.conv2d_taps_forward(x, w, b_op, self.padding, self.dilation))
         else:
-            out = self._keep(conv.conv2d_im2col_forward(x, w, b, self.stride, self.padding, self.dilation))
+            out = self._keep(conv.conv2d_im2col_forward(x, w, b_op, self.stride, self.padding, self.dilation))
         self.last_algorithm = algorithm
+        self._bias_grad = b is not None and b_op is None  # the op computes no bias gradient: backward does
+        if relu is None:
+            return out
+        if not fuse:
+            return relu.forward(out)
+        out = np.ascontiguousarray(out)
+        relu._took(F.bias_relu_(out, None if b_op is not None else b, mask=_GRAD["enabled"]))
         return out
 
     def backward(self, dout, input_grad=True):
@@ -167,6 +184,8 @@ class Conv2d(Layer):
             dx, dw, db = taps.conv2d_taps_backward(dout, cache, input_grad)
         else:
             dx, dw, db = conv.conv2d_im2col_backward(dout, cache, input_grad)
+        if self._bias_grad:  # the output pass added the bias (forward with relu=): its gradient is summed here
+            db = dout.sum(axis=(0, 2, 3))
         self.grads["weight"] = dw
         if db is not None:
             self.grads["bias"] = db
@@ -191,6 +210,10 @@ class ReLU(Layer):
 
     def backward(self, dout):
         return F.relu_backward(dout, self._need_cache())
+
+    def _took(self, mask):
+        """The mask of this ReLU, run by the convolution before it (:meth:`Conv2d.forward`)."""
+        self._cache = mask if _GRAD["enabled"] else _EMPTY
 
 
 class _Pool(Layer):
@@ -254,6 +277,33 @@ class Dropout(Layer):
         return F.dropout_backward(dout, self._need_cache())
 
 
+FUSE_RELU = True
+""":func:`fused` pairs each convolution with the ReLU after it (False: every layer on its own,
+for an A/B). Width 1/8, batch 8, crop 129 (``benchmarks/bench_train.py``): see RESULTS.md."""
+
+
+def fused(layers, keep=()):
+    """``(layer, relu)`` for the layers in order: ``relu`` the :class:`ReLU` that follows a
+    :class:`Conv2d` and runs in its output pass (``layer.forward(x, relu=relu)``), else None. A
+    fused ReLU is not yielded again. ``keep``: names of layers whose own output is read
+    elsewhere (a side head's tap): those are not fused."""
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        relu = layers[i + 1] if i + 1 < len(layers) else None
+        if FUSE_RELU and isinstance(layer, Conv2d) and type(relu) is ReLU and layer.name not in keep:
+            yield layer, relu
+            i += 2
+        else:
+            yield layer, None
+            i += 1
+
+
+def forward_fused(layer, relu, x):
+    """One step of :func:`fused`: ``layer.forward(x)``, or with the ReLU in its output pass."""
+    return layer.forward(x) if relu is None else layer.forward(x, relu=relu)
+
+
 class Sequential(Layer):
     """Layers applied in order; parameters are named ``"<layer name>.<param>"``."""
 
@@ -267,8 +317,8 @@ class Sequential(Layer):
             raise ValueError(f"layer names must be unique, got {names}")
 
     def forward(self, x):
-        for layer in self.layers:
-            x = layer.forward(x)
+        for layer, relu in fused(self.layers):
+            x = forward_fused(layer, relu, x)
         return x
 
     def backward(self, dout):
