@@ -33,7 +33,8 @@ ceil_mode=True) = our Caffe rounding, conv5 dilation 2, fc6 3x3 dilation 12, dro
 
 ``--layers`` then times a few more iterations of ours layer by layer (``layer.forward`` and
 ``layer.backward`` over ``model.layers``, the loss, the SGD step) and prints a table in network
-order: the conv algorithm each Conv2d ran, forward and backward ms (medians), share of the sum.
+order (a ReLU's forward runs in its convolution's output pass, as in ``model.forward``: its
+forward time is in the convolution's row, 0 in its own): the conv algorithm each Conv2d ran, forward and backward ms (medians), share of the sum.
 ``--forward`` adds the inference forward pass alone (``model.eval()`` under ``nn.no_grad()``, as
 ``predict`` runs it; torch: ``m.eval()``
 under ``torch.no_grad()``), median of ``--iters`` after one warm-up. A ``#`` line under a
@@ -112,6 +113,7 @@ def ours(width, batch, crop, iters, layers=False, forward=False, keep_col_mib=No
 
     from minideeplab import nn
     from minideeplab.models import DeepLab
+    from minideeplab.nn.layers import forward_fused, fused
     from minideeplab.optim import SGD, deeplab_multipliers
 
     base = _peak_mib()
@@ -139,10 +141,12 @@ def ours(width, batch, crop, iters, layers=False, forward=False, keep_col_mib=No
         for _ in range(iters):
             t0 = time.perf_counter()
             h = x
-            for l in m.layers:
+            for l, relu in fused(m.layers):  # as m.forward: a conv's ReLU in its output pass
                 t = time.perf_counter()
-                h = l.forward(h)
+                h = forward_fused(l, relu, h)
                 rows[l.name][0].append(time.perf_counter() - t)
+                if relu is not None:
+                    rows[relu.name][0].append(0.0)  # (its forward is in the conv's row)
             t = time.perf_counter()
             loss, cache = nn.softmax_cross_entropy_forward(h, labels)
             loss_f.append(time.perf_counter() - t)

@@ -32,8 +32,8 @@ def sgd_range(w, g, v, decay, wd, momentum, step, tiny, i0, i1):
             gi = gi + wd * w[i]
         vi = v[i] * momentum + step * gi
         wi = w[i] - vi
-        v[i] = zero if -tiny < vi < tiny else vi
-        w[i] = zero if -tiny < wi < tiny else wi
+        v[i] = zero if abs(vi) < tiny else vi
+        w[i] = zero if abs(wi) < tiny else wi
 
 
 @njit
@@ -55,6 +55,6 @@ def adam_range(w, g, m, v, decay, wd, b1, one_minus_b1, b2, one_minus_b2, step, 
         mi = m[i] * b1 + one_minus_b1 * gi
         vi = v[i] * b2 + one_minus_b2 * (gi * gi)
         wi = w[i] - step * mi / (np.sqrt(vi / c2) + eps)
-        m[i] = zero if -tiny < mi < tiny else mi
-        v[i] = zero if -tiny < vi < tiny else vi
-        w[i] = zero if -tiny < wi < tiny else wi
+        m[i] = zero if abs(mi) < tiny else mi
+        v[i] = zero if abs(vi) < tiny else vi
+        w[i] = zero if abs(wi) < tiny else wi

@@ -13,4 +13,4 @@ def flush_range(a, tiny, i0, i1):
     zero = tiny - tiny
     for i in range(i1 - i0):  # from 0, one select and one store each
         v = a[i]
-        a[i] = zero if -tiny < v < tiny else v
+        a[i] = zero if abs(v) < tiny else v
