@@ -418,3 +418,25 @@ def test_fused_model_matches_unfused_and_keeps_tapped_outputs(rng, monkeypatch):
     monkeypatch.setattr(L, "FUSE_RELU", True)
     np.testing.assert_array_equal(tapped.forward(x), want)
     assert (head.forward(conv.forward(x)) < 0).any()  # the tap reads negative values: a ReLU would show
+
+
+@pytest.mark.parametrize("algorithm,dilation", [("im2col", 1), ("direct", 2)])
+def test_conv_with_fused_relu_numerical_gradient(algorithm, dilation, rng):
+    """The fused pair's gradients (the ReLU's mask handed over, the bias gradient summed by the
+    layer) against float64 central differences, outputs kept off the kink at 0."""
+    from minideeplab.nn import numerical_gradient, rel_error
+
+    x = rng.standard_normal((2, 5, 7, 8))
+    conv, relu = _conv_relu_pair(algorithm, np.float64, rng, dilation=dilation)
+    assert np.abs(conv.forward(x)).min() > 1e-4  # off the kink, by more than the differences' step
+    conv.grads.clear()
+    out = conv.forward(x, relu=relu)
+    assert 0.2 < (out > 0).mean() < 0.8
+    dout = rng.standard_normal(out.shape)
+    dx = conv.backward(relu.backward(dout))
+    grads = {k: v.copy() for k, v in conv.grads.items()}
+    assert grads.keys() == {"weight", "bias"}
+    for name, a, got in (("x", x, dx), ("weight", conv.params["weight"], grads["weight"]),
+                         ("bias", conv.params["bias"], grads["bias"])):
+        num = numerical_gradient(lambda: conv.forward(x, relu=relu), a, dout)
+        assert rel_error(got, num) < 1e-7, name
