@@ -370,6 +370,8 @@ def test_conv_with_fused_relu_matches_the_two_layers(algorithm, dilation, dtype,
         np.testing.assert_array_equal(_bits(conv.forward(x, relu=relu)), _bits(want))
     with pytest.raises(RuntimeError, match="r: backward"):
         relu.backward(dout)
+    with pytest.raises(TypeError, match="relu must be a ReLU layer or None, got MaxPool2d"):
+        conv.forward(x, relu=nn.MaxPool2d(2))
 
 
 def test_fused_model_matches_unfused_and_keeps_tapped_outputs(rng, monkeypatch):
@@ -440,3 +442,20 @@ def test_conv_with_fused_relu_numerical_gradient(algorithm, dilation, rng):
                          ("bias", conv.params["bias"], grads["bias"])):
         num = numerical_gradient(lambda: conv.forward(x, relu=relu), a, dout)
         assert rel_error(got, num) < 1e-7, name
+
+
+def test_conv_with_fused_relu_on_arrays_without_kernels(rng):
+    """float16 (as CuPy) takes no Numba kernel: the two layers run one after the other, with the
+    op's own bias gradient, the same values as unfused."""
+    x = rng.standard_normal((2, 5, 9, 10)).astype(np.float16)
+    conv, relu = _conv_relu_pair("im2col", np.float16, rng)
+    want = relu.forward(conv.forward(x))
+    dout = rng.standard_normal(want.shape).astype(np.float16)
+    want_dx = conv.backward(relu.backward(dout))
+    want_grads = {k: v.copy() for k, v in conv.grads.items()}
+    got = conv.forward(x, relu=relu)
+    assert not conv._bias_grad and got.dtype == np.float16
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(conv.backward(relu.backward(dout)), want_dx)
+    for k in want_grads:
+        np.testing.assert_array_equal(conv.grads[k], want_grads[k])

@@ -151,6 +151,8 @@ class Conv2d(Layer):
         pass for the bias and one for the ReLU; ``relu`` keeps the mask for its backward pass.
         Returns the ReLU's output, the same bits as ``relu.forward(self.forward(x))``. CuPy and
         float16 arrays run the two layers one after the other."""
+        if relu is not None and type(relu) is not ReLU:
+            raise TypeError(f"relu must be a ReLU layer or None, got {type(relu).__name__}")
         w, b = self.params["weight"], self.params.get("bias")
         algorithm = self.algorithm_for(x)
         fuse = relu is not None and takes_kernels(x)
@@ -279,7 +281,8 @@ class Dropout(Layer):
 
 FUSE_RELU = True
 """:func:`fused` pairs each convolution with the ReLU after it (False: every layer on its own,
-for an A/B). Width 1/8, batch 8, crop 129 (``benchmarks/bench_train.py``): see RESULTS.md."""
+for an A/B: ``benchmarks/bench_fuse.py``). Widths 1/8 and 1/4, batch 8, crop 129: the training iteration
+1.6-1.9% faster with it, the forward pass under ``no_grad`` 4.2-5.2% (``benchmarks/RESULTS.md``)."""
 
 
 def fused(layers, keep=()):
