@@ -141,7 +141,7 @@ def ours(width, batch, crop, iters, layers=False, forward=False, keep_col_mib=No
         for _ in range(iters):
             t0 = time.perf_counter()
             h = x
-            for l, relu in fused(m.layers):  # as m.forward: a conv's ReLU in its output pass
+            for l, relu in fused(m.layers, keep=m.heads):  # as m.forward: a conv's ReLU in its output pass
                 t = time.perf_counter()
                 h = forward_fused(l, relu, h)
                 rows[l.name][0].append(time.perf_counter() - t)

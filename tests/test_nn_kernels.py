@@ -332,6 +332,10 @@ def test_bias_relu_rejects_what_it_cannot_write_in_place(rng):
         F.bias_relu_(x.astype(np.float16), None)
     with pytest.raises(ValueError, match=r"b must have shape \(3,\)"):
         F.bias_relu_(x, np.zeros(4, np.float32))
+    with pytest.raises(TypeError, match="b must have out's dtype float32, got float64"):
+        F.bias_relu_(x, np.zeros(3))
+    with pytest.raises(ValueError, match=r"out must be \(N, C, H, W\)"):
+        F.bias_relu_(x[0].copy(), None)
 
 
 def _conv_relu_pair(algorithm, dtype, rng, C=5, F_=6, dilation=1, bias=True):
@@ -348,8 +352,8 @@ def _conv_relu_pair(algorithm, dtype, rng, C=5, F_=6, dilation=1, bias=True):
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv_with_fused_relu_matches_the_two_layers(algorithm, dilation, dtype, bias, rng):
     """``conv.forward(x, relu=relu)``: the same bits as the two layers one after the other, and
-    the same gradients through ``relu.backward`` then ``conv.backward`` (the bias gradient summed
-    by the layer, not the op: float rounding apart)."""
+    the same gradients through ``relu.backward`` then ``conv.backward``: dx and dw the same bits,
+    the bias gradient (summed by the layer, not the op) to float rounding."""
     x = rng.standard_normal((2, 5, 11, 12)).astype(dtype)
     conv, relu = _conv_relu_pair(algorithm, dtype, rng, dilation=dilation, bias=bias)
     want = relu.forward(conv.forward(x))
@@ -361,11 +365,12 @@ def test_conv_with_fused_relu_matches_the_two_layers(algorithm, dilation, dtype,
     assert conv.last_algorithm == algorithm
     np.testing.assert_array_equal(_bits(got), _bits(want))
     dx = conv.backward(relu.backward(dout))
-    rtol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(dx, want_dx, rtol=rtol, atol=rtol)
-    assert list(conv.grads) == list(want_grads)
-    for k in want_grads:
-        np.testing.assert_allclose(conv.grads[k], want_grads[k], rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(_bits(dx), _bits(want_dx))
+    assert list(conv.grads) == list(want_grads)  # filled anew (cleared above), in the same order
+    np.testing.assert_array_equal(_bits(conv.grads["weight"]), _bits(want_grads["weight"]))
+    if bias:
+        rtol = 1e-6 if dtype == np.float32 else 1e-14
+        np.testing.assert_allclose(conv.grads["bias"], want_grads["bias"], rtol=rtol, atol=rtol)
     with nn.no_grad():
         np.testing.assert_array_equal(_bits(conv.forward(x, relu=relu)), _bits(want))
     with pytest.raises(RuntimeError, match="r: backward"):
@@ -387,6 +392,7 @@ def test_fused_model_matches_unfused_and_keeps_tapped_outputs(rng, monkeypatch):
         results = []
         for fuse in (False, True):
             monkeypatch.setattr(L, "FUSE_RELU", fuse)
+            model.zero_grad()
             scores = model.forward(x)
             dx = model.backward(np.cos(scores))
             with nn.no_grad():
@@ -395,10 +401,13 @@ def test_fused_model_matches_unfused_and_keeps_tapped_outputs(rng, monkeypatch):
         (s0, dx0, g0, v0), (s1, dx1, g1, v1) = results
         np.testing.assert_array_equal(_bits(s1), _bits(s0))
         np.testing.assert_array_equal(_bits(v1), _bits(s0))
-        np.testing.assert_allclose(dx1, dx0, rtol=1e-12, atol=1e-15)
-        assert list(g1) == list(g0)  # the same order too
+        np.testing.assert_array_equal(_bits(dx1), _bits(dx0))  # dx and weights' gradients: the same bits
+        assert list(g1) == list(g0)  # every gradient filled anew (zero_grad above), in the same order
         for k in g0:
-            np.testing.assert_allclose(g1[k], g0[k], rtol=1e-12, atol=1e-15)
+            if k.endswith(".bias"):  # summed by the layer, not the op
+                np.testing.assert_allclose(g1[k], g0[k], rtol=1e-14, atol=1e-15)
+            else:
+                np.testing.assert_array_equal(_bits(g1[k]), _bits(g0[k]))
     pairs = [(layer.name, relu.name) for layer, relu in L.fused(model.layers, keep=model.heads) if relu]
     assert len(pairs) == 15 and ("fc7", "relu7") in pairs  # every convolution of the trunk but fc8
     assert [r.name for _, r in L.fused(model.heads["pool1"].layers) if r] == ["msc1_relu1", "msc1_relu2"]
@@ -453,6 +462,7 @@ def test_conv_with_fused_relu_on_arrays_without_kernels(rng):
     dout = rng.standard_normal(want.shape).astype(np.float16)
     want_dx = conv.backward(relu.backward(dout))
     want_grads = {k: v.copy() for k, v in conv.grads.items()}
+    conv.grads.clear()
     got = conv.forward(x, relu=relu)
     assert not conv._bias_grad and got.dtype == np.float16
     np.testing.assert_array_equal(got, want)

@@ -316,6 +316,16 @@ def test_dropout_keeps_each_unit_with_probability_one_minus_p(p):
     again, (keep2, _) = nn.dropout_forward(x, p, rng)
     r = q * q + p * p
     assert abs((keep == keep2).mean() - r) < 5 * np.sqrt(r * (1 - r) / n)
+    odd = np.ones((3, 5, 7, 11), np.float32)  # 1,155 units: a last 64-bit draw used in part
+    kept = np.mean([nn.dropout_forward(odd, p, rng)[1][0].mean() for _ in range(200)])
+    assert abs(kept - q) < 5 * np.sqrt(q * (1 - q) / (200 * odd.size))
+
+
+def test_dropout_layer_wants_a_generator():
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or None, got RandomState"):
+        nn.Dropout(0.5, np.random.RandomState(0))
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator in train mode"):
+        nn.dropout_forward(np.ones(3), 0.5, None)
 
 
 @pytest.mark.parametrize("Hi,Wi,Ho,Wo", [(5, 6, 33, 41), (41, 41, 321, 321), (17, 9, 3, 2), (4, 4, 4, 4), (1, 5, 3, 9)])

@@ -80,7 +80,7 @@ class Model:
             taps["data"] = self.heads["data"].forward(x)
         for layer, relu in fused(self.layers, keep=self.heads):
             x = forward_fused(layer, relu, x)
-            last = relu or layer
+            last = relu if relu is not None else layer
             if last.name in self.heads:
                 taps[last.name] = self.heads[last.name].forward(x)
         for tap, s in taps.items():

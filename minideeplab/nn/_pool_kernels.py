@@ -115,7 +115,7 @@ def maxpool_values(x, out, kh, kw, sh, sw, ph, pw, r0, r1):
                 row = x[r, y0 + i]
                 for t in range(W):
                     v, best = row[t], colmax[t]
-                    colmax[t] = v if (v > best or v != v) else best  # vectorised, unlike _first_nan_or_larger
+                    colmax[t] = v if (v > best or v != v) else best  # any NaN: no first to keep
             for ox in range(cols, Wo):
                 o[ox] = -np.inf
             for ox in range(cols):

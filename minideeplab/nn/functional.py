@@ -65,29 +65,35 @@ def relu_backward(dout, mask):
 def bias_relu_(out, b=None, mask=True):
     """In place: ``out = max(out + b[c], 0)`` over the channels c, the output pass of a
     convolution and the ReLU after it in one (:meth:`~minideeplab.nn.Conv2d.forward` with
-    ``relu=``). The same float32 sum and maximum as ``out += b`` then :func:`relu_forward`, so
-    the same bits.
+    ``relu=``). The same sum (in ``out``'s dtype) and select as ``out += b`` then
+    :func:`relu_forward`, so the same bits. (In place, with a trailing underscore, like NumPy's
+    ``out=`` ops: not an ``op_forward``/``op_backward`` pair; the ReLU's backward is
+    :func:`relu_backward` on the mask.)
 
     Parameters
     ----------
     out : (N, C, H, W) C-contiguous float32 or float64 NumPy array, overwritten
-    b : (C,) array or None (no bias)
+    b : (C,) array of ``out``'s dtype, or None (no bias)
     mask : False skips the mask (inference)
 
     Returns
     -------
     the mask ``out + b > 0``, (N, C, H, W) bool, or None with ``mask=False``
     """
-    if not takes_kernels(out) or out.ndim != 4 or not out.flags.c_contiguous:
-        raise TypeError(f"out must be a C-contiguous (N, C, H, W) float32 or float64 NumPy array, got "
-                        f"{type(out).__name__} of shape {getattr(out, 'shape', None)}")
+    if not takes_kernels(out) or not out.flags.c_contiguous:
+        raise TypeError(f"out must be a C-contiguous float32 or float64 NumPy array, got {type(out).__name__} "
+                        f"of dtype {getattr(out, 'dtype', None)}")
+    if out.ndim != 4:
+        raise ValueError(f"out must be (N, C, H, W), got shape {out.shape}")
     N, C, H, W = out.shape
     if b is not None and tuple(np.shape(b)) != (C,):
         raise ValueError(f"b must have shape ({C},), got {tuple(np.shape(b))}")
+    if b is not None and getattr(b, "dtype", None) != out.dtype:  # a cast would round otherwise than out += b
+        raise TypeError(f"b must have out's dtype {out.dtype}, got {getattr(b, 'dtype', type(b).__name__)}")
     from .._numba import in_threads
     from ._relu_kernels import bias_relu, bias_relu_values
 
-    bias = np.zeros(C, out.dtype) if b is None else np.ascontiguousarray(b, dtype=out.dtype)
+    bias = np.zeros(C, out.dtype) if b is None else np.ascontiguousarray(b)  # zeros: max(v + 0, 0) = max(v, 0)
     planes = out.reshape(N * C, H * W)
     rows = 1 if out.size >= 1 << 20 else N * C + 1  # as _flat: one thread below a million
     if not mask:
@@ -132,8 +138,8 @@ def dropout_forward(x, p, rng, train=True):
     A unit is kept where its k-bit word of ``rng``'s raw bits is at least ``ceil(p * 2**k)``,
     with k the first of 1, 8, 16 that makes ``p * 2**k`` whole (else 32): with probability
     ``1 - p`` (within 2**-32 where p is no multiple of 2**-32). DeepLab's p = 1/2 takes one bit per
-    unit, 30x fewer random bits than ``rng.random``'s float64 (``benchmarks/bench_train.py
-    --layers``: the two dropout layers of width 1/8 took 4 of 180 ms per iteration with it).
+    unit, 64x fewer random bits than a float64 of ``rng.random`` (``benchmarks/bench_train.py
+    --layers``: width 1/8's two dropout layers took 4.6 ms of an iteration with ``rng.random``, now 1.0-1.4).
     """
     float_array(x, "x")
     p = real_number(p, "p", 0.0, 1.0, high_open=True)

@@ -145,18 +145,22 @@ class Conv2d(Layer):
         return "taps" if taps.applies(x, w, self.stride, self.padding, self.dilation) else "im2col"
 
     def forward(self, x, relu=None):
-        """``relu``: the :class:`ReLU` layer that takes this layer's output (:func:`fused` pairs
+        """``(N, C, H, W)`` -> ``(N, F, H', W')``.
+
+        ``relu``: the :class:`ReLU` layer that takes this layer's output (:func:`fused` pairs
         them). Its op then runs in the output pass: the bias added and the maximum taken in
         one pass over the output, in place (:func:`.functional.bias_relu_`), instead of one
         pass for the bias and one for the ReLU; ``relu`` keeps the mask for its backward pass.
         Returns the ReLU's output, the same bits as ``relu.forward(self.forward(x))``. CuPy and
-        float16 arrays run the two layers one after the other."""
+        float16 arrays (no kernel) and a bias of another dtype than ``x`` run the two layers
+        one after the other."""
         if relu is not None and type(relu) is not ReLU:
             raise TypeError(f"relu must be a ReLU layer or None, got {type(relu).__name__}")
         w, b = self.params["weight"], self.params.get("bias")
         algorithm = self.algorithm_for(x)
-        fuse = relu is not None and takes_kernels(x)
-        b_op = None if fuse and algorithm != "direct" else b  # the direct kernel adds it for free
+        fuse = relu is not None and takes_kernels(x) and (b is None or b.dtype == x.dtype)
+        bias_in_op = not fuse or algorithm == "direct"  # the direct kernel adds it for free
+        b_op = b if bias_in_op else None
         if algorithm == "winograd":
             out = self._keep(winograd.conv2d_winograd_forward(x, w, b_op, self.dilation[0]))
         elif algorithm == "direct":
@@ -166,13 +170,13 @@ class Conv2d(Layer):
         else:
             out = self._keep(conv.conv2d_im2col_forward(x, w, b_op, self.stride, self.padding, self.dilation))
         self.last_algorithm = algorithm
-        self._bias_grad = b is not None and b_op is None  # the op computes no bias gradient: backward does
+        self._bias_grad = b is not None and not bias_in_op  # the op computes no bias gradient: backward does
         if relu is None:
             return out
         if not fuse:
             return relu.forward(out)
         out = np.ascontiguousarray(out)
-        relu._took(F.bias_relu_(out, None if b_op is not None else b, mask=_GRAD["enabled"]))
+        relu._took(F.bias_relu_(out, None if bias_in_op else b, mask=_GRAD["enabled"]))
         return out
 
     def backward(self, dout, input_grad=True):
@@ -269,6 +273,8 @@ class Dropout(Layer):
         super().__init__(name)
         if not 0.0 <= p < 1.0:
             raise ValueError(f"p must be in [0, 1), got {p}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
         self.p = float(p)
         self.rng = rng if rng is not None else np.random.default_rng()
 
